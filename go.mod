@@ -1,0 +1,3 @@
+module dmlrun
+
+go 1.26

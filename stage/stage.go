@@ -1,0 +1,181 @@
+// Package stage is the contract between dmlrun's core (spec, pipeline, cmd) and the stages
+// (stages/load, stages/train, stages/evaluate, stages/report, and test-only stages).
+//
+// A stage registers a Def: its block type, its implementation version, its parameter schema
+// and its run function. spec uses the schema to decode and validate a block and to fill
+// defaults; pipeline uses the version and the filled parameters for content keys and calls
+// Run with a Context. Neither spec nor pipeline ever reads a stage's parameters by name, and
+// no stage parses files or knows about the store: it reads its inputs' directories and writes
+// into OutDir.
+package stage
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+)
+
+// Type is the type of a parameter value as written in an experiment file.
+type Type int
+
+const (
+	String     Type = iota // "text"
+	Int                    // 3 (decoded as int64)
+	Float                  // 1e-5 or 3 (decoded as float64)
+	Bool                   // true
+	StringList             // ["a", "b"]
+	IntList                // [0, 1, 2] (seeds, milestones)
+	FloatList              // [0.1, 0.2]
+	Object                 // { epochs = 100, lr = 1e-5 }: Fields gives its members
+	Ref                    // dataset.cub: an edge to one block (all its instances)
+	RefList                // [train.baseline, train.nir]: edges to several blocks
+	Map                    // free-form string -> number map (e.g. tolerances = { e_recall@1 = 0.02 })
+)
+
+var typeNames = [...]string{"string", "int", "float", "bool", "list of strings", "list of ints",
+	"list of floats", "object", "reference", "list of references", "map"}
+
+func (t Type) String() string {
+	if int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return fmt.Sprintf("Type(%d)", int(t))
+}
+
+// Param describes one attribute (or one labelled nested block, see Variants) of a stage block.
+//
+// Values after decoding are canonical Go values: string, int64, float64, bool, []string,
+// []int64, []float64, map[string]any (Object, with defaults filled), map[string]float64 (Map).
+// References are not values: spec turns them into Inputs of the node.
+type Param struct {
+	Name     string
+	Type     Type
+	Default  any      // nil with Required false means "absent unless written"
+	Required bool     // the file must set it
+	Enum     []string // allowed values for String parameters (empty: any)
+	RefKind  string   // for Ref/RefList: the block type it must point at ("dataset", "train", ...)
+	Fields   []Param  // for Object: its members
+	Doc      string   // one sentence for validation messages and the README
+
+	// Variants makes this parameter a labelled nested block, e.g. `loss "nir" { w_align = 0.01 }`.
+	// The label selects the variant; its body is decoded against that variant's fields. The
+	// decoded value is map[string]any{"kind": label, <fields with defaults>}.
+	Variants map[string][]Param
+}
+
+// Def is what a stage registers.
+type Def struct {
+	Kind    string  // block type in experiment files: "dataset", "train", "evaluate", "report"
+	Version int     // bump when the stage's numerics or artifact format change: it changes keys
+	Params  []Param // the block's parameters (common ones like seeds/matrix are spec's own)
+	Doc     string
+
+	// ExpandOver names a RefList/Ref parameter whose referenced instances each get their own
+	// node (evaluate over models: one node per trained model). Empty: one node per instance of
+	// the block itself.
+	ExpandOver string
+
+	// Resumable stages find their partial OutDir from an interrupted run left in place
+	// (Context.Resumed is true) and continue from it; for other stages the pipeline empties it.
+	Resumable bool
+
+	// Exclusive stages (those that use libtorch) run one at a time in a process, whatever -j
+	// says: libtorch already uses every core, and torch scopes are process-wide.
+	Exclusive bool
+
+	Run func(ctx *Context) error
+}
+
+// Input is one upstream artifact a node reads.
+type Input struct {
+	Param  string         // the parameter that referenced it ("dataset", "models", ...)
+	Addr   string         // e.g. "train.nir[seed=1]"
+	Block  string         // the referenced block's name ("nir"): reports group runs by it
+	Stage  string         // its stage kind
+	Key    string         // its content key
+	Dir    string         // its finished artifact directory (read-only)
+	Params map[string]any // its parameters (defaults filled), e.g. for labels in reports
+}
+
+// Progress reports progress of one long loop; implementations draw a bar on a terminal and
+// print plain lines otherwise.
+type Progress interface {
+	Start(label string, total int64) Bar
+}
+
+// Bar is one running progress indicator.
+type Bar interface {
+	Add(n int64)
+	SetStatus(s string) // short text shown beside the bar, e.g. "loss 0.4312 skipped 0"
+	Finish()
+}
+
+// Context is what Run gets.
+type Context struct {
+	context.Context
+	Addr     string    // this node's address, e.g. "train.nir[seed=1]"
+	Key      string    // this node's content key
+	Params   Params    // this node's parameters, defaults filled
+	Inputs   []Input   // in the order the references were written
+	OutDir   string    // write every output file here; it becomes the artifact on success
+	Resumed  bool      // OutDir holds a previous interrupted attempt (Resumable stages only)
+	Log      io.Writer // human-readable log lines (also saved to OutDir/log.txt)
+	Progress Progress  // never nil
+	Device   string    // requested device: "auto", "cpu", "cuda:N"
+	Threads  int       // intra-op threads for libtorch
+}
+
+// InputsOf returns the inputs that came through one parameter.
+func (c *Context) InputsOf(param string) []Input {
+	var out []Input
+	for _, in := range c.Inputs {
+		if in.Param == param {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+var (
+	mu   sync.RWMutex
+	defs = map[string]*Def{}
+)
+
+// Register adds a stage; it panics on a duplicate kind, which is a programmer error.
+func Register(d *Def) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := defs[d.Kind]; dup {
+		panic("stage: duplicate registration of " + d.Kind)
+	}
+	defs[d.Kind] = d
+}
+
+// Unregister removes a stage (tests swap stages in and out).
+func Unregister(kind string) {
+	mu.Lock()
+	defer mu.Unlock()
+	delete(defs, kind)
+}
+
+// Lookup returns the stage registered for a block type.
+func Lookup(kind string) (*Def, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	d, ok := defs[kind]
+	return d, ok
+}
+
+// Kinds lists the registered block types, sorted.
+func Kinds() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]string, 0, len(defs))
+	for k := range defs {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
