@@ -1,0 +1,15 @@
+// Package load is dmlrun's `dataset` stage: it reads a dataset folder with the original
+// code's split protocol, decodes and resizes every image once, and stores the result as
+// uint8 image shards (safetensors) plus dataset.json in the node's output directory. It
+// also holds what the training and embedding stages need to consume that artifact: Open,
+// Split (evaluation and training batches with the protocol's crops, flips and
+// normalisation) and the original's batch samplers with bit-exact CPython / NumPy random
+// number generators.
+//
+// It is not a data loader in PyTorch's sense (no worker processes, no tensors: batches are
+// []float32 in NCHW order that the train stage hands to dmlrun/torch), and it does not
+// know the store, keys or experiment files: the pipeline runs it through stage.Def.
+//
+// Supported kinds and their split rules are documented on Kind values (readers.go) and in
+// README.md in this folder.
+package load
