@@ -1,0 +1,123 @@
+package torch
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import "runtime"
+
+// SetRequiresGrad turns autograd recording for t on or off (leaf tensors) and returns t.
+func (t *Tensor) SetRequiresGrad(b bool) *Tensor {
+	st := C.dml_set_requires_grad(t.handle("requires_grad_"), cbool(b))
+	runtime.KeepAlive(t)
+	check(st, "requires_grad_", t)
+	return t
+}
+
+// Backward computes gradients of the scalar t into the .grad of its leaves.
+func (t *Tensor) Backward() {
+	st := C.dml_backward(t.handle("backward"), nil)
+	runtime.KeepAlive(t)
+	check(st, "backward", t)
+}
+
+// BackwardWithGrad back-propagates g (same shape as t) from t.
+func (t *Tensor) BackwardWithGrad(g *Tensor) {
+	st := C.dml_backward(t.handle("backward"), g.handle("backward"))
+	runtime.KeepAlive(t)
+	runtime.KeepAlive(g)
+	check(st, "backward", t, g)
+}
+
+// Grad returns a new handle to t's accumulated gradient, or nil when it is undefined.
+func (t *Tensor) Grad() *Tensor {
+	var out C.dml_tensor
+	st := C.dml_grad(t.handle("grad"), &out)
+	runtime.KeepAlive(t)
+	check(st, "grad", t)
+	return wrap(out)
+}
+
+// ZeroGrad sets t's gradient to undefined (like zero_grad(set_to_none=True)).
+func (t *Tensor) ZeroGrad() {
+	st := C.dml_zero_grad(t.handle("zero_grad"))
+	runtime.KeepAlive(t)
+	check(st, "zero_grad", t)
+}
+
+// Detach returns a new handle sharing t's data with no autograd history.
+func (t *Tensor) Detach() *Tensor { return unary(uDetach, "detach", t) }
+
+// NoGrad runs fn with autograd recording disabled. libtorch's grad mode is per OS thread,
+// so the calling goroutine is pinned to its thread while fn runs.
+func NoGrad(fn func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var prev C.int
+	check(C.dml_set_grad_enabled(0, &prev), "no_grad")
+	defer func() {
+		var ignored C.int
+		check(C.dml_set_grad_enabled(prev, &ignored), "no_grad")
+	}()
+	fn()
+}
+
+// ---- in-place updates, always without autograd (for optimisers) ----
+
+func (t *Tensor) inplace(op C.int, name string, src *Tensor, v float64) {
+	st := C.dml_inplace(op, t.handle(name), src.handle(name), C.double(v))
+	runtime.KeepAlive(t)
+	runtime.KeepAlive(src)
+	check(st, name, t, src)
+}
+
+func (t *Tensor) inplaceScalar(op C.int, name string, v float64) {
+	st := C.dml_inplace_scalar(op, t.handle(name), C.double(v))
+	runtime.KeepAlive(t)
+	check(st, name, t)
+}
+
+func (t *Tensor) inplace3(op C.int, name string, a, b *Tensor, v float64) {
+	st := C.dml_inplace3(op, t.handle(name), a.handle(name), b.handle(name), C.double(v))
+	runtime.KeepAlive(t)
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+	check(st, name, t, a, b)
+}
+
+// CopyFrom copies src's values into t (t.copy_(src), broadcasting, no autograd).
+func (t *Tensor) CopyFrom(src *Tensor) { t.inplace(0, "copy_", src, 0) }
+
+// AddInPlace does t += alpha * o without autograd.
+func (t *Tensor) AddInPlace(o *Tensor, alpha float64) { t.inplace(1, "add_", o, alpha) }
+
+// SetData replaces t's data by src's (param.data = src), keeping t's autograd identity.
+func (t *Tensor) SetData(src *Tensor) { t.inplace(2, "set_data", src, 0) }
+
+// MulInPlace does t *= o without autograd.
+func (t *Tensor) MulInPlace(o *Tensor) { t.inplace(3, "mul_", o, 0) }
+
+// MulScalarInPlace does t *= v without autograd.
+func (t *Tensor) MulScalarInPlace(v float64) { t.inplaceScalar(0, "mul_", v) }
+
+// AddScalarInPlace does t += v without autograd.
+func (t *Tensor) AddScalarInPlace(v float64) { t.inplaceScalar(1, "add_", v) }
+
+// FillInPlace sets every element of t to v without autograd.
+func (t *Tensor) FillInPlace(v float64) { t.inplaceScalar(2, "fill_", v) }
+
+// SqrtInPlace does t = sqrt(t) without autograd.
+func (t *Tensor) SqrtInPlace() { t.inplaceScalar(3, "sqrt_", 0) }
+
+// DivScalarInPlace does t /= v without autograd.
+func (t *Tensor) DivScalarInPlace(v float64) { t.inplaceScalar(4, "div_", v) }
+
+// ZeroInPlace sets t to zeros without autograd.
+func (t *Tensor) ZeroInPlace() { t.inplaceScalar(5, "zero_", 0) }
+
+// Addcmul does t += v * a * b without autograd.
+func (t *Tensor) Addcmul(a, b *Tensor, v float64) { t.inplace3(0, "addcmul_", a, b, v) }
+
+// Addcdiv does t += v * a / b without autograd.
+func (t *Tensor) Addcdiv(a, b *Tensor, v float64) { t.inplace3(1, "addcdiv_", a, b, v) }

@@ -1,0 +1,311 @@
+package torch
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/csrc
+#cgo LDFLAGS: -L${SRCDIR}/csrc/build -ldmlshim -Wl,-rpath,${SRCDIR}/csrc/build
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Error is the panic value of a failed tensor operation: the operation, the shapes of
+// its tensor inputs and libtorch's message. Catch turns it into a returned error.
+type Error struct {
+	Op     string
+	Shapes [][]int64
+	Msg    string
+}
+
+// Error reads "torch: matmul [2 3] x [4 5]: <libtorch message>".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("torch: ")
+	b.WriteString(e.Op)
+	for i, s := range e.Shapes {
+		if i == 0 {
+			b.WriteByte(' ')
+		} else {
+			b.WriteString(" x ")
+		}
+		fmt.Fprint(&b, s)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Catch runs fn and returns its error; a *Error panic inside fn is recovered and returned
+// as the error. Any other panic is re-panicked.
+func Catch(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if te, ok := r.(*Error); ok {
+				err = te
+				return
+			}
+			panic(r)
+		}
+	}()
+	return fn()
+}
+
+// statusError consumes a shim status; it returns nil for success.
+func statusError(st C.dml_status) error {
+	if st == nil {
+		return nil
+	}
+	msg := C.GoString(st)
+	C.dml_status_free(st)
+	return errors.New(strings.TrimSpace(msg))
+}
+
+// check panics with a *Error naming op and the shapes of ins when st reports a failure.
+func check(st C.dml_status, op string, ins ...*Tensor) {
+	if st == nil {
+		return
+	}
+	msg := strings.TrimSpace(C.GoString(st))
+	C.dml_status_free(st)
+	e := &Error{Op: op, Msg: msg}
+	for _, t := range ins {
+		if t == nil || t.h == nil {
+			continue
+		}
+		e.Shapes = append(e.Shapes, t.Shape())
+	}
+	panic(e)
+}
+
+var (
+	liveCount   atomic.Int64
+	leakedCount atomic.Int64
+)
+
+// LiveTensors returns the number of native tensors currently owned by Go handles.
+func LiveTensors() int { return int(liveCount.Load()) }
+
+// LeakedTensors returns how many tensors were freed by the garbage-collector safety net
+// instead of Close or a scope: each one is a leak in the caller.
+func LeakedTensors() int { return int(leakedCount.Load()) }
+
+// Tensor owns one native libtorch tensor. Close it (or let its scope close it); the
+// garbage collector frees forgotten ones only as a safety net.
+type Tensor struct {
+	h       C.dml_tensor
+	scope   *Scope
+	cleanup runtime.Cleanup
+}
+
+func freeLeaked(h C.dml_tensor) {
+	C.dml_tensor_free(h)
+	liveCount.Add(-1)
+	leakedCount.Add(1)
+}
+
+// wrap takes ownership of a fresh handle and registers it with the innermost scope.
+func wrap(h C.dml_tensor) *Tensor {
+	if h == nil {
+		return nil
+	}
+	t := &Tensor{h: h}
+	liveCount.Add(1)
+	t.cleanup = runtime.AddCleanup(t, freeLeaked, h)
+	scopeMu.Lock()
+	if s := topScope; s != nil {
+		t.scope = s
+		s.ts = append(s.ts, t)
+	}
+	scopeMu.Unlock()
+	return t
+}
+
+// Close frees the native tensor. It is idempotent; using t afterwards panics with *Error.
+func (t *Tensor) Close() {
+	if t == nil || t.h == nil {
+		return
+	}
+	t.cleanup.Stop()
+	C.dml_tensor_free(t.h)
+	t.h = nil
+	liveCount.Add(-1)
+}
+
+// Closed reports whether t has been closed.
+func (t *Tensor) Closed() bool { return t == nil || t.h == nil }
+
+// handle returns the native handle, panicking with *Error when t is nil or closed.
+func (t *Tensor) handle(op string) C.dml_tensor {
+	if t == nil {
+		panic(&Error{Op: op, Msg: "nil tensor"})
+	}
+	if t.h == nil {
+		panic(&Error{Op: op, Msg: "use of closed tensor"})
+	}
+	return t.h
+}
+
+// optHandle is handle for optional arguments: nil gives a NULL handle.
+func optHandle(t *Tensor, op string) C.dml_tensor {
+	if t == nil {
+		return nil
+	}
+	return t.handle(op)
+}
+
+// Scope collects every tensor created while it is the innermost open scope and frees
+// them on Close, except those passed to Keep.
+type Scope struct {
+	parent *Scope
+	ts     []*Tensor
+	closed bool
+}
+
+var (
+	scopeMu  sync.Mutex
+	topScope *Scope
+)
+
+// NewScope pushes a new innermost scope on the process-wide scope stack.
+func NewScope() *Scope {
+	scopeMu.Lock()
+	defer scopeMu.Unlock()
+	s := &Scope{parent: topScope}
+	topScope = s
+	return s
+}
+
+// Keep detaches ts from s so that s.Close does not free them; they move to the enclosing
+// scope if there is one, else they become unscoped (the caller closes them).
+func (s *Scope) Keep(ts ...*Tensor) {
+	scopeMu.Lock()
+	defer scopeMu.Unlock()
+	for _, t := range ts {
+		if t == nil || t.scope != s {
+			continue
+		}
+		p := s.parent
+		for p != nil && p.closed {
+			p = p.parent
+		}
+		t.scope = p
+		if p != nil {
+			p.ts = append(p.ts, t)
+		}
+	}
+}
+
+// Close frees every tensor still owned by s and pops it from the stack. Idempotent.
+func (s *Scope) Close() {
+	scopeMu.Lock()
+	if s.closed {
+		scopeMu.Unlock()
+		return
+	}
+	s.closed = true
+	if topScope == s {
+		topScope = s.parent
+	} else {
+		for c := topScope; c != nil; c = c.parent {
+			if c.parent == s {
+				c.parent = s.parent
+				break
+			}
+		}
+	}
+	ts := s.ts
+	s.ts = nil
+	scopeMu.Unlock()
+	for _, t := range ts {
+		if t.scope == s {
+			t.scope = nil
+			t.Close()
+		}
+	}
+}
+
+// WithScope runs fn inside a new scope: *Error panics become the returned error and
+// every tensor made inside that was not kept is freed.
+func WithScope(fn func() error) error {
+	s := NewScope()
+	defer s.Close()
+	return Catch(fn)
+}
+
+var workMu sync.Mutex
+
+// Lock serialises torch work between goroutines (the scope stack is process-wide).
+func Lock() { workMu.Lock() }
+
+// Unlock releases Lock.
+func Unlock() { workMu.Unlock() }
+
+// Version returns the libtorch version the shim was built against, e.g. "1.13.0".
+func Version() string {
+	var buf [64]C.char
+	C.dml_version(&buf[0], C.int(len(buf)))
+	return C.GoString(&buf[0])
+}
+
+// SetNumThreads sets libtorch's intra-op thread count (n < 1 is ignored).
+func SetNumThreads(n int) {
+	if n < 1 {
+		return
+	}
+	check(C.dml_set_num_threads(C.int(n)), "set_num_threads")
+}
+
+// NumThreads returns libtorch's intra-op thread count.
+func NumThreads() int {
+	var n C.int
+	check(C.dml_get_num_threads(&n), "get_num_threads")
+	return int(n)
+}
+
+// ManualSeed seeds the CPU generator and every CUDA generator.
+func ManualSeed(seed uint64) {
+	check(C.dml_manual_seed(C.uint64_t(seed)), "manual_seed")
+}
+
+// CUDAAvailable reports whether the linked libtorch sees a usable CUDA device.
+func CUDAAvailable() bool {
+	var v C.int
+	check(C.dml_cuda_available(&v), "cuda_available")
+	return v != 0
+}
+
+// CUDADeviceCount returns the number of CUDA devices (0 without CUDA).
+func CUDADeviceCount() int {
+	var v C.int
+	check(C.dml_cuda_device_count(&v), "cuda_device_count")
+	return int(v)
+}
+
+func init() {
+	// Debian's libtorch starts with one intra-op thread on some machines.
+	SetNumThreads(runtime.NumCPU())
+}
+
+// int64Ptr returns a C pointer to the first element of v, or nil when v is empty.
+func int64Ptr(v []int64) *C.int64_t {
+	if len(v) == 0 {
+		return nil
+	}
+	return (*C.int64_t)(unsafe.Pointer(&v[0]))
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
