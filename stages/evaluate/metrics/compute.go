@@ -118,7 +118,7 @@ type Options struct {
 	// nmi or f1 is requested.
 	KMeansK int
 	KMeans  KMeansOptions
-	Backend Backend                      // nil: GoBackend{}
+	Backend Backend                       // nil: GoBackend{}
 	Logf    func(format string, a ...any) // optional progress lines
 }
 

@@ -26,7 +26,7 @@ type reference struct {
 		SV       []float64          `json:"singular_values"`
 	} `json:"embedding"`
 	KMeans []struct {
-		Name      string    `json:"name"`
+		Name      string `json:"name"`
 		N, D, K   int
 		Iters     int
 		X         []float32 `json:"x"`

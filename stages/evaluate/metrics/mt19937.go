@@ -47,8 +47,8 @@ func (m *mt19937) next() uint32 {
 type RandInt int
 
 const (
-	RandIntModulo     RandInt = iota // mt() % max (faiss <= 1.7.x, Debian 1.7.3)
-	RandIntMulShift                  // (uint64(mt()) * max) >> 32 (current faiss)
+	RandIntModulo   RandInt = iota // mt() % max (faiss <= 1.7.x, Debian 1.7.3)
+	RandIntMulShift                // (uint64(mt()) * max) >> 32 (current faiss)
 )
 
 func (r RandInt) String() string {
