@@ -1,0 +1,235 @@
+package spec
+
+import (
+	"fmt"
+	"sort"
+
+	"dmlrun/stage"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// blockDecl is one decoded stage block before expansion.
+type blockDecl struct {
+	kind, name string
+	def        *stage.Def
+	declRange  hcl.Range
+	labelRange hcl.Range
+	order      int // position in the file among stage blocks
+
+	params map[string]any // decoded values with defaults, without matrix keys or seed
+	refs   []*refParam    // reference arguments and depends_on, in the order written
+
+	seeds  []int64 // nil: not expanded by seeds
+	matrix []axis  // sorted by key
+
+	broken    bool // an error makes expansion pointless (cycle, failed reference)
+	state     int  // expansion: 0 todo, 1 in progress, 2 done
+	instances []*Node
+}
+
+func (b *blockDecl) addr() string { return b.kind + "." + b.name }
+
+// refParam is one argument holding references.
+type refParam struct {
+	param   string
+	pos     int // byte offset of the argument name, for ordering
+	targets []*refTarget
+}
+
+type refTarget struct {
+	kind, name string
+	rng        hcl.Range
+	block      *blockDecl // set by resolveRefs; nil if unresolved
+}
+
+func (t *refTarget) addr() string { return t.kind + "." + t.name }
+
+// axis is one dimension of expansion: a matrix key or the seeds.
+type axis struct {
+	key    string
+	values []any
+}
+
+func commonSchema() *hcl.BodySchema {
+	return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: argSeeds}, {Name: argMatrix}, {Name: argDependsOn},
+	}}
+}
+
+// paramSchema is the hcl schema of a parameter list: variants are labelled blocks,
+// everything else an argument. Required-ness is checked by decodeParams, because a
+// matrix key may supply a required argument.
+func paramSchema(params []stage.Param) *hcl.BodySchema {
+	s := &hcl.BodySchema{}
+	for _, p := range params {
+		if p.Variants != nil {
+			s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: p.Name, LabelNames: []string{"kind"}})
+		} else {
+			s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: p.Name})
+		}
+	}
+	return s
+}
+
+func (d *decoder) decodeStageBlock(b *hcl.Block, def *stage.Def) {
+	name, ok := d.blockName(b)
+	if !ok {
+		return
+	}
+	bd := &blockDecl{kind: b.Type, name: name, def: def, declRange: b.DefRange, labelRange: b.LabelRanges[0], params: map[string]any{}}
+	if prev, dup := d.byName[bd.addr()]; dup {
+		d.add(&hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate " + b.Type + " block",
+			Detail: fmt.Sprintf("A %s block named %q was already declared at %s. Block names must be unique within a block type.",
+				b.Type, name, prev.declRange),
+			Subject: bd.labelRange.Ptr(),
+		})
+		return
+	}
+	bd.order = len(d.blocks)
+	d.blocks = append(d.blocks, bd)
+	d.byName[bd.addr()] = bd
+
+	common, rest, diags := b.Body.PartialContent(commonSchema())
+	d.add(diags...)
+	content, diags := rest.Content(paramSchema(def.Params))
+	d.add(diags...)
+
+	if a, ok := common.Attributes[argMatrix]; ok {
+		bd.matrix = d.decodeMatrix(bd, a, content)
+	}
+	if a, ok := common.Attributes[argSeeds]; ok {
+		bd.seeds = d.decodeSeeds(bd, a, content)
+	}
+	if a, ok := common.Attributes[argDependsOn]; ok {
+		if ts := d.decodeRefs(a, true); ts != nil {
+			bd.refs = append(bd.refs, &refParam{param: argDependsOn, pos: a.NameRange.Start.Byte, targets: ts})
+		}
+	}
+	if def.ExpandOver != "" && (bd.seeds != nil || bd.matrix != nil) {
+		d.errorf(bd.labelRange.Ptr(), "Expansion not allowed here",
+			"%s blocks get one node per instance referenced by %q, so seeds and matrix cannot be used on them; put them on the referenced blocks instead.",
+			b.Type, def.ExpandOver)
+	}
+
+	inMatrix := map[string]bool{}
+	for _, ax := range bd.matrix {
+		inMatrix[ax.key] = true
+	}
+	for i := range def.Params {
+		p := &def.Params[i]
+		switch {
+		case p.Type == stage.Ref || p.Type == stage.RefList:
+			a, ok := content.Attributes[p.Name]
+			if !ok || isNullExpr(a.Expr) {
+				if p.Required {
+					d.missingIn(p, b.Body.MissingItemRange(), b.DefRange)
+				}
+				continue
+			}
+			if ts := d.decodeRefs(a, p.Type == stage.RefList); ts != nil {
+				bd.refs = append(bd.refs, &refParam{param: p.Name, pos: a.NameRange.Start.Byte, targets: ts})
+			}
+		case inMatrix[p.Name] || (p.Name == "seed" && bd.seeds != nil):
+			// supplied per instance
+		default:
+			if v, set := d.decodeParam(p, content, b.Body.MissingItemRange(), b.DefRange); set {
+				bd.params[p.Name] = v
+			}
+		}
+	}
+	sort.SliceStable(bd.refs, func(i, j int) bool { return bd.refs[i].pos < bd.refs[j].pos })
+}
+
+// decodeParam decodes one non-reference parameter from a body's content; it returns the
+// canonical value and whether the parameter has one (written or defaulted).
+func (d *decoder) decodeParam(p *stage.Param, content *hcl.BodyContent, missing, context hcl.Range) (any, bool) {
+	if p.Variants != nil {
+		blocks := content.Blocks.OfType(p.Name)
+		if len(blocks) == 0 {
+			if p.Required {
+				d.missingIn(p, missing, context)
+				return nil, false
+			}
+			return d.defaultValue(p)
+		}
+		for _, extra := range blocks[1:] {
+			d.add(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate " + p.Name + " block",
+				Detail:   fmt.Sprintf("Only one %s block is allowed here; the first one is at %s.", p.Name, blocks[0].DefRange),
+				Subject:  extra.DefRange.Ptr(),
+			})
+		}
+		return d.decodeVariant(p, blocks[0])
+	}
+	a, ok := content.Attributes[p.Name]
+	if !ok || isNullExpr(a.Expr) {
+		if p.Required {
+			d.missingIn(p, missing, context)
+			return nil, false
+		}
+		return d.defaultValue(p)
+	}
+	v, ok := d.decodeValue(p, p.Name, a.Expr)
+	if !ok {
+		return nil, false
+	}
+	return v, true
+}
+
+func (d *decoder) missingIn(p *stage.Param, missing, context hcl.Range) {
+	summary, detail := "Missing required argument", fmt.Sprintf("The argument %q is required, but no definition was found.", p.Name)
+	if p.Variants != nil {
+		summary = "Missing required block"
+		detail = fmt.Sprintf("A %s block is required, but no definition was found. Its kinds are %s.", p.Name, quoteList(sortedKeys(p.Variants)))
+	}
+	if p.Doc != "" {
+		detail += " " + p.Name + ": " + p.Doc
+	}
+	d.add(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: missing.Ptr(), Context: context.Ptr()})
+}
+
+// decodeVariant decodes `loss "nir" { ... }` into {"kind": "nir", <fields with defaults>}.
+func (d *decoder) decodeVariant(p *stage.Param, b *hcl.Block) (any, bool) {
+	label := b.Labels[0]
+	fields, ok := p.Variants[label]
+	if !ok {
+		kinds := sortedKeys(p.Variants)
+		d.errorf(b.LabelRanges[0].Ptr(), "Unknown "+p.Name+" kind",
+			"%q is not a %s kind; the kinds are %s.%s", label, p.Name, quoteList(kinds), didYouMean(label, kinds))
+		// The body is not checked: without the variant's schema every argument in it would
+		// be reported, which only repeats this error.
+		return nil, false
+	}
+	content, diags := b.Body.Content(paramSchema(fields))
+	d.add(diags...)
+	out := map[string]any{"kind": label}
+	good := true
+	for i := range fields {
+		f := &fields[i]
+		if f.Type == stage.Ref || f.Type == stage.RefList {
+			d.errorf(b.DefRange.Ptr(), "Invalid stage schema",
+				"The %s kind %q declares the reference parameter %q; references are only supported at the top of a stage block. This is a bug in the stage.", p.Name, label, f.Name)
+			continue
+		}
+		v, set := d.decodeParam(f, content, b.Body.MissingItemRange(), b.DefRange)
+		if set {
+			out[f.Name] = v
+		} else if f.Required {
+			good = false
+		}
+	}
+	return out, good
+}
+
+// isNullExpr reports whether an expression is the literal null, which means "not set".
+func isNullExpr(expr hcl.Expression) bool {
+	if len(expr.Variables()) > 0 {
+		return false
+	}
+	v, diags := expr.Value(nil)
+	return !diags.HasErrors() && v.IsNull()
+}
