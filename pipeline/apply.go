@@ -1,0 +1,476 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"time"
+
+	"dmlrun/stage"
+	"dmlrun/store"
+)
+
+// Executor runs a plan on this machine (the "local" executor of design.md).
+type Executor struct {
+	Store *store.Store
+	// Experiment identifies the experiment in the store's index (its absolute path).
+	Experiment string
+	// Jobs is how many nodes may run at once (at least 1). Exclusive stages run one at a
+	// time whatever Jobs says.
+	Jobs    int
+	Device  string // passed to stages: "auto", "cpu", "cuda:N"
+	Threads int    // passed to stages
+
+	// Provenance is copied into every manifest; the executor fills PID, Resumed, Device,
+	// Threads, Start and End. The caller sets DmlrunVersion and TorchVersion (the pipeline
+	// never loads libtorch itself).
+	Provenance store.Provenance
+
+	// Progress returns the progress sink for one node; nil means no progress display.
+	Progress func(addr string) stage.Progress
+	// Events receives one line per node event ("train.nir[seed=0]: computed in 3.2s"); may
+	// be nil.
+	Events io.Writer
+	// LogEcho, when not nil, returns a writer that also receives a node's log lines (they
+	// always go to log.txt in the node's output).
+	LogEcho func(addr string) io.Writer
+
+	// Now is the clock for manifest times; nil means time.Now.
+	Now func() time.Time
+
+	eventsMu sync.Mutex
+}
+
+// Status is how a node ended in one apply.
+type Status string
+
+const (
+	StatusCached   Status = "cached"   // found in the store (possibly computed by another process meanwhile)
+	StatusComputed Status = "computed" // ran and committed
+	StatusFailed   Status = "failed"   // ran and failed; nothing was committed
+	StatusSkipped  Status = "skipped"  // not started: an earlier failure or cancellation stopped scheduling
+)
+
+// NodeResult is one node's outcome.
+type NodeResult struct {
+	Addr     string
+	Key      string
+	Status   Status
+	Resumed  bool
+	Dir      string // the artifact directory when cached or computed
+	Duration time.Duration
+	Err      error
+}
+
+// Result is the outcome of Apply, one entry per plan node in plan order.
+type Result struct {
+	Nodes []NodeResult
+}
+
+// NodeError is a node's failure; Error reads "train.nir[seed=1]: <cause>".
+type NodeError struct {
+	Addr string
+	Key  string
+	Log  string // where the failed run's log was kept, if anywhere
+	Err  error
+}
+
+func (e *NodeError) Error() string {
+	msg := e.Addr + ": " + e.Err.Error()
+	if e.Log != "" {
+		msg += " (log: " + e.Log + ")"
+	}
+	return msg
+}
+func (e *NodeError) Unwrap() error { return e.Err }
+
+// StalePlanError says a plan no longer matches the graph it is applied to.
+type StalePlanError struct {
+	Addr, Reason string
+}
+
+func (e *StalePlanError) Error() string {
+	return fmt.Sprintf("plan is stale: %s: %s; run plan again", e.Addr, e.Reason)
+}
+
+// Apply runs the plan's nodes in topological order, up to Jobs at a time. Before each node
+// it takes the key's lock and looks the key up again (another process may have computed
+// it; its artifact may have been damaged since the plan): a verified hit is used as is,
+// anything else runs the stage. The plan's actions and reasons are not consulted; its node
+// keys must equal the graph's, else Apply fails with a *StalePlanError before running
+// anything.
+//
+// After a node fails or ctx is cancelled, no new node starts; running ones finish (a
+// cancelled context is passed to them) and everything already committed stays in the store.
+// The error joins every *NodeError, or wraps ctx's error when cancelled.
+func (e *Executor) Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error) {
+	nodes := make([]*Node, 0, len(p.Nodes))
+	inPlan := map[*Node]bool{}
+	for _, pn := range p.Nodes {
+		n := g.Node(pn.Addr)
+		switch {
+		case n == nil:
+			return nil, &StalePlanError{pn.Addr, "no longer in the experiment"}
+		case n.Key != pn.Key:
+			return nil, &StalePlanError{pn.Addr, fmt.Sprintf("key %s… is now %s…", pn.Key[:min(12, len(pn.Key))], n.Key[:12])}
+		}
+		nodes = append(nodes, n)
+		inPlan[n] = true
+	}
+	for _, n := range nodes {
+		for _, in := range n.Inputs {
+			if !inPlan[in.From] {
+				return nil, &StalePlanError{n.Addr, "input " + in.From.Addr + " is not in the plan"}
+			}
+		}
+	}
+	sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].order < nodes[j].order })
+
+	jobs := max(e.Jobs, 1)
+	pending := map[*Node]int{}
+	dependents := map[*Node][]*Node{}
+	for _, n := range nodes {
+		pending[n] = len(n.Inputs)
+		for _, in := range n.Inputs {
+			dependents[in.From] = append(dependents[in.From], n)
+		}
+	}
+	var ready []*Node
+	for _, n := range nodes {
+		if pending[n] == 0 {
+			ready = append(ready, n)
+		}
+	}
+
+	type done struct {
+		n   *Node
+		res NodeResult
+	}
+	results := map[*Node]NodeResult{}
+	artifacts := map[*Node]*store.Artifact{}
+	var artMu sync.Mutex
+	finished := make(chan done)
+	running, exclusiveRunning := 0, false
+	stopping := false
+	var errs []error
+
+	for {
+		for !stopping && running < jobs {
+			i := -1
+			for j, n := range ready {
+				if !n.Def.Exclusive || !exclusiveRunning {
+					i = j
+					break
+				}
+			}
+			if i < 0 {
+				break
+			}
+			n := ready[i]
+			ready = append(ready[:i:i], ready[i+1:]...)
+			running++
+			if n.Def.Exclusive {
+				exclusiveRunning = true
+			}
+			inputs := make([]*store.Artifact, len(n.Inputs))
+			artMu.Lock()
+			for k, in := range n.Inputs {
+				inputs[k] = artifacts[in.From]
+			}
+			artMu.Unlock()
+			go func() {
+				res, art := e.runNode(ctx, n, inputs)
+				if art != nil {
+					artMu.Lock()
+					artifacts[n] = art
+					artMu.Unlock()
+				}
+				finished <- done{n, res}
+			}()
+		}
+		if running == 0 {
+			break
+		}
+		var d done
+		select {
+		case d = <-finished:
+		case <-ctx.Done():
+			stopping = true
+			d = <-finished
+		}
+		running--
+		if d.n.Def.Exclusive {
+			exclusiveRunning = false
+		}
+		results[d.n] = d.res
+		if d.res.Err != nil {
+			stopping = true
+			errs = append(errs, d.res.Err)
+			continue
+		}
+		for _, dep := range dependents[d.n] {
+			pending[dep]--
+			if pending[dep] == 0 {
+				ready = append(ready, dep)
+			}
+		}
+		sort.SliceStable(ready, func(i, j int) bool { return ready[i].order < ready[j].order })
+	}
+
+	res := &Result{}
+	for _, n := range nodes {
+		r, ok := results[n]
+		if !ok {
+			r = NodeResult{Addr: n.Addr, Key: n.Key, Status: StatusSkipped}
+		}
+		res.Nodes = append(res.Nodes, r)
+	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("apply interrupted: %w", errors.Join(append([]error{err}, errs...)...))
+	}
+	return res, errors.Join(errs...)
+}
+
+func (e *Executor) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Executor) event(format string, args ...any) {
+	if e.Events == nil {
+		return
+	}
+	e.eventsMu.Lock()
+	defer e.eventsMu.Unlock()
+	fmt.Fprintf(e.Events, format+"\n", args...)
+}
+
+// runNode computes or finds one node. inputs are its inputs' artifacts, all present.
+func (e *Executor) runNode(ctx context.Context, n *Node, inputs []*store.Artifact) (NodeResult, *store.Artifact) {
+	res := NodeResult{Addr: n.Addr, Key: n.Key}
+	fail := func(err error) (NodeResult, *store.Artifact) {
+		res.Status = StatusFailed
+		if res.Err == nil {
+			res.Err = &NodeError{Addr: n.Addr, Key: n.Key, Err: err}
+		}
+		e.event("%s: failed: %v", n.Addr, err)
+		return res, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	unlock, err := e.Store.Lock(ctx, n.Key, func(h store.LockInfo) {
+		e.event("%s: waiting: key %s… is locked by %s", n.Addr, n.Key[:12], h)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	defer unlock()
+
+	if art, err := e.Store.Get(n.Key); err == nil {
+		res.Status, res.Dir = StatusCached, art.Dir
+		e.record(n)
+		return res, art
+	} else if me := (*store.MissError)(nil); errors.As(err, &me) && !me.Absent {
+		e.event("%s: %s; computing it again", n.Addr, me.Reason)
+	}
+
+	txn, err := e.Store.Begin(n.Key, n.Def.Resumable)
+	if err != nil {
+		return fail(err)
+	}
+	res.Resumed = txn.Resumed
+	verb := "running"
+	if txn.Resumed {
+		verb = "resuming"
+	}
+	e.event("%s: %s (key %s…)", n.Addr, verb, n.Key[:12])
+
+	start := e.now()
+	runErr := e.runStage(ctx, n, txn, inputs)
+	end := e.now()
+	res.Duration = end.Sub(start)
+	if runErr != nil {
+		logCopy := e.keepFailedLog(n, txn.Dir)
+		if err := txn.Abort(); err != nil {
+			runErr = errors.Join(runErr, fmt.Errorf("clean up: %w", err))
+		}
+		res.Err = &NodeError{Addr: n.Addr, Key: n.Key, Log: logCopy, Err: runErr}
+		return fail(runErr)
+	}
+
+	m := &store.Manifest{
+		Stage:        n.Kind,
+		StageVersion: n.Def.Version,
+		Addr:         n.Addr,
+		Params:       jsonSafe(map[string]any(n.Params)).(map[string]any),
+		Inputs:       inputRefs(n),
+		Provenance:   e.Provenance,
+	}
+	m.Provenance.PID = os.Getpid()
+	m.Provenance.Device = e.Device
+	m.Provenance.Threads = e.Threads
+	m.Provenance.Resumed = txn.Resumed
+	m.Provenance.Start, m.Provenance.End = start.UTC(), end.UTC()
+	if m.Provenance.Host == "" {
+		m.Provenance.Host = e.Store.Host()
+	}
+	art, err := txn.Commit(m)
+	if err != nil {
+		return fail(err)
+	}
+	res.Status, res.Dir = StatusComputed, art.Dir
+	e.event("%s: computed in %s", n.Addr, res.Duration.Round(time.Millisecond))
+	e.record(n)
+	return res, art
+}
+
+// runStage calls the stage with its Context, turning a panic into an error (a stage bug
+// must not take finished siblings down with it).
+func (e *Executor) runStage(ctx context.Context, n *Node, txn *store.Txn, inputs []*store.Artifact) (err error) {
+	logf, err := os.OpenFile(filepath.Join(txn.Dir, "log.txt"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	var log io.Writer = logf
+	if e.LogEcho != nil {
+		if w := e.LogEcho(n.Addr); w != nil {
+			log = io.MultiWriter(logf, w)
+		}
+	}
+	var prog stage.Progress = nopProgress{}
+	if e.Progress != nil {
+		if p := e.Progress(n.Addr); p != nil {
+			prog = p
+		}
+	}
+	sc := &stage.Context{
+		Context:  ctx,
+		Addr:     n.Addr,
+		Key:      n.Key,
+		Params:   n.Params,
+		OutDir:   txn.Dir,
+		Resumed:  txn.Resumed,
+		Log:      &syncWriter{w: log},
+		Progress: prog,
+		Device:   e.Device,
+		Threads:  e.Threads,
+	}
+	for i, in := range n.Inputs {
+		sc.Inputs = append(sc.Inputs, stage.Input{
+			Param: in.Param, Addr: in.From.Addr, Block: in.From.Name, Stage: in.From.Kind,
+			Key: in.From.Key, Dir: inputs[i].Dir, Params: in.From.Params,
+		})
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("stage %s panicked (a bug in the stage): %v\n%s", n.Kind, r, debug.Stack())
+		}
+		if cerr := logf.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close log: %w", cerr)
+		}
+	}()
+	return n.Def.Run(sc)
+}
+
+// keepFailedLog copies a failed run's log.txt next to the temporary directories
+// (tmp/<key>.failed.log) so that removing the output does not remove the explanation.
+func (e *Executor) keepFailedLog(n *Node, dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "log.txt"))
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	name := filepath.Join(e.Store.Dir(), "tmp", n.Key+".failed.log")
+	if os.WriteFile(name, b, 0o644) != nil {
+		return ""
+	}
+	return name
+}
+
+func (e *Executor) record(n *Node) {
+	if e.Experiment == "" {
+		return
+	}
+	entry := store.IndexEntry{
+		Key: n.Key, Stage: n.Kind, StageVersion: n.Def.Version,
+		Params: FlatParams(n.Params), Inputs: inputRefs(n), Time: e.now().UTC(),
+	}
+	if err := e.Store.RecordIndex(e.Experiment, map[string]store.IndexEntry{n.Addr: entry}); err != nil {
+		// The index only explains re-runs; losing an entry must not fail the node.
+		e.event("%s: warning: %v", n.Addr, err)
+	}
+}
+
+func inputRefs(n *Node) []store.InputRef {
+	refs := []store.InputRef{}
+	for _, in := range n.Inputs {
+		refs = append(refs, store.InputRef{Param: in.Param, Addr: in.From.Addr, Key: in.From.Key})
+	}
+	return refs
+}
+
+// jsonSafe copies parameter values, turning non-finite floats (which JSON cannot hold)
+// into strings, for the manifest.
+func jsonSafe(v any) any {
+	fix := func(f float64) any {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return formatFloat(f)
+		}
+		return f
+	}
+	switch v := v.(type) {
+	case stage.Params:
+		return jsonSafe(map[string]any(v))
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = jsonSafe(x)
+		}
+		return out
+	case map[string]float64:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = fix(x)
+		}
+		return out
+	case []float64:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = fix(x)
+		}
+		return out
+	case float64:
+		return fix(v)
+	}
+	return v
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Start(string, int64) stage.Bar { return nopBar{} }
+
+type nopBar struct{}
+
+func (nopBar) Add(int64)        {}
+func (nopBar) SetStatus(string) {}
+func (nopBar) Finish()          {}

@@ -1,0 +1,25 @@
+// Package pipeline turns an experiment's expanded nodes into a DAG with content keys,
+// decides what must run (the plan) and runs it (the executor).
+//
+// Keys: a node's key is SHA-256 over a canonical encoding (see Hasher) of its stage kind,
+// the stage's implementation version, its parameters with defaults filled and its inputs'
+// keys in the order written. Node addresses, file names and spelling are not part of a key,
+// so two files that mean the same thing give the same keys, and two nodes that compute the
+// same thing share one artifact. Setting DMLRUN_DEBUG_KEYS=1 (the CLI passes
+// BuildOptions.KeyDebug) prints every field fed into every key.
+//
+// Plan: MakePlan gives each node an Action (cached, create, re-run, resume) and a reason
+// for people, using the store's index to say what changed since the node last ran. Apply
+// decides from keys alone and re-checks every key under its lock before running it.
+//
+// Executor: Apply runs nodes in topological order, -j at a time, stage.Def.Exclusive
+// stages one at a time; after a failure or cancellation it starts nothing new and lets
+// running nodes finish. Each stage gets a stage.Context with its inputs' artifact
+// directories, an output directory from the store, a log (kept as log.txt in the
+// artifact) and a progress sink.
+//
+// What it is not: pipeline does not parse experiment files (package spec does; FromSpec
+// adapts its result), never reads a stage's parameters by name, never imports a stage or
+// libtorch (the caller supplies the libtorch version for provenance), and does not know
+// the store's layout (package store does).
+package pipeline

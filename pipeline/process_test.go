@@ -1,0 +1,174 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"dmlrun/store"
+)
+
+// TestMain doubles as a helper process, as Go's os/exec tests do: with
+// DMLRUN_TEST_HELPER=apply the test binary applies the standard experiment to the store in
+// DMLRUN_TEST_STORE and exits, instead of running tests.
+func TestMain(m *testing.M) {
+	if os.Getenv("DMLRUN_TEST_HELPER") == "apply" {
+		os.Exit(helperApply())
+	}
+	os.Exit(m.Run())
+}
+
+func helperApply() int {
+	if gate := os.Getenv("DMLRUN_TEST_GATE"); gate != "" {
+		for { // start together with the other helpers
+			if _, err := os.Stat(gate); err == nil {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	st, err := store.Open(os.Getenv("DMLRUN_TEST_STORE"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	g, err := Build(experiment(1e-5), BuildOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	p, err := MakePlan(g, st, "exp", "exp", nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ex := &Executor{Store: st, Experiment: "exp", Jobs: 2, Events: os.Stderr}
+	if _, err := ex.Apply(context.Background(), g, p); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func helperCmd(t *testing.T, storeDir string, extraEnv ...string) *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "DMLRUN_TEST_HELPER=apply", "DMLRUN_TEST_STORE="+storeDir)
+	cmd.Env = append(cmd.Env, extraEnv...)
+	return cmd
+}
+
+func TestKilledNodeLeavesNoArtifact(t *testing.T) {
+	for _, addr := range []string{"ttrain.a[seed=0]", "tload.data"} { // resumable, then not
+		t.Run(addr, func(t *testing.T) {
+			e := newEnv(t)
+			started := filepath.Join(t.TempDir(), "started")
+			cmd := helperCmd(t, e.st.Dir(), "DMLRUN_TEST_BLOCK="+addr, "DMLRUN_TEST_STARTED="+started)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				if _, err := os.Stat(started); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					cmd.Wait()
+					t.Fatalf("helper never reached %s; stderr:\n%s", addr, stderr.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			cmd.Wait()
+
+			g := e.build(experiment(1e-5))
+			n := g.Node(addr)
+			if _, err := e.st.Get(n.Key); !store.IsMiss(err) {
+				t.Fatalf("killed node has an artifact: %v", err)
+			}
+			p := e.plan(g)
+			wantAction := Create
+			if n.Def.Resumable {
+				wantAction = Resume
+			}
+			for _, pn := range p.Nodes {
+				if pn.Addr == addr && pn.Action != wantAction {
+					t.Errorf("plan after kill: %s %s (%s), want %s", addr, pn.Action, pn.Reason, wantAction)
+				}
+			}
+			e.runs()
+			res, err := e.executor().Apply(context.Background(), g, p)
+			if err != nil {
+				t.Fatalf("apply after kill: %v", err)
+			}
+			for _, r := range res.Nodes {
+				if r.Addr == addr && r.Resumed != n.Def.Resumable {
+					t.Errorf("resumed = %v, want %v", r.Resumed, n.Def.Resumable)
+				}
+			}
+			art, err := e.st.Get(n.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = os.Stat(filepath.Join(art.Dir, "epoch-1.txt"))
+			if n.Def.Resumable != (err == nil) {
+				t.Errorf("epoch-1.txt from the killed run present = %v, want %v", err == nil, n.Def.Resumable)
+			}
+			if c := e.plan(g).Changes(); c != 0 {
+				t.Errorf("%d changes after completing", c)
+			}
+		})
+	}
+}
+
+func TestConcurrentAppliesComputeOnce(t *testing.T) {
+	e := newEnv(t)
+	gate := filepath.Join(t.TempDir(), "gate")
+	var cmds []*exec.Cmd
+	var outs []*strings.Builder
+	for range 3 {
+		cmd := helperCmd(t, e.st.Dir(), "DMLRUN_TEST_GATE="+gate, "DMLRUN_TEST_SLEEP=150ms")
+		var out strings.Builder
+		cmd.Stderr = &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds, outs = append(cmds, cmd), append(outs, &out)
+	}
+	os.WriteFile(gate, nil, 0o644)
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("helper %d: %v\n%s", i, err, outs[i])
+		}
+	}
+	count := map[string]int{}
+	for _, a := range e.runs() {
+		count[a]++
+	}
+	for _, addr := range []string{"tload.data", "ttrain.a[seed=0]", "ttrain.a[seed=1]", "teval.e"} {
+		if count[addr] != 1 {
+			t.Errorf("%s computed %d times, want 1 (all runs: %v)", addr, count[addr], count)
+		}
+	}
+	waited := false
+	for _, o := range outs {
+		waited = waited || strings.Contains(o.String(), "waiting: key")
+	}
+	if !waited {
+		t.Log("no helper had to wait for a lock (timing); the count above still holds")
+	}
+}
