@@ -425,7 +425,9 @@ func (t *Tensor) Sum() *Tensor { return unary(uSum, "sum", t) }
 func (t *Tensor) Mean() *Tensor { return unary(uMean, "mean", t) }
 
 // SumDim sums over dims.
-func (t *Tensor) SumDim(dims []int64, keep bool) *Tensor { return intsOp(iSumDim, "sum_dim", t, dims, keep) }
+func (t *Tensor) SumDim(dims []int64, keep bool) *Tensor {
+	return intsOp(iSumDim, "sum_dim", t, dims, keep)
+}
 
 // MeanDim averages over dims.
 func (t *Tensor) MeanDim(dims []int64, keep bool) *Tensor {

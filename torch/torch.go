@@ -140,6 +140,18 @@ func (t *Tensor) Close() {
 	liveCount.Add(-1)
 }
 
+// Unscope removes t from the scope that owns it, if any: the caller now owns t and
+// must Close it. Used for values that outlive every step scope (optimiser state).
+func (t *Tensor) Unscope() *Tensor {
+	if t == nil {
+		return nil
+	}
+	scopeMu.Lock()
+	t.scope = nil
+	scopeMu.Unlock()
+	return t
+}
+
 // Closed reports whether t has been closed.
 func (t *Tensor) Closed() bool { return t == nil || t.h == nil }
 
