@@ -194,6 +194,9 @@ func (d *decoder) missingIn(p *stage.Param, missing, context hcl.Range) {
 
 // decodeVariant decodes `loss "nir" { ... }` into {"kind": "nir", <fields with defaults>}.
 func (d *decoder) decodeVariant(p *stage.Param, b *hcl.Block) (any, bool) {
+	if isInvalidBlock(b) {
+		return nil, false
+	}
 	label := b.Labels[0]
 	fields, ok := p.Variants[label]
 	if !ok {
@@ -232,4 +235,14 @@ func isNullExpr(expr hcl.Expression) bool {
 	}
 	v, diags := expr.Value(nil)
 	return !diags.HasErrors() && v.IsNull()
+}
+
+// invalidBody marks a block whose source could not be read as one (a YAML scalar where a
+// mapping was expected). The error is already reported; the block stands in for what was
+// written so that decoding does not also report it as missing.
+type invalidBody interface{ invalidBlock() }
+
+func isInvalidBlock(b *hcl.Block) bool {
+	_, bad := b.Body.(invalidBody)
+	return bad
 }

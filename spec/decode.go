@@ -138,7 +138,7 @@ func (d *decoder) decodeFile(body hcl.Body, exp *Experiment) {
 
 	// Variables first, then locals: stage blocks may use both.
 	for _, b := range content.Blocks {
-		if b.Type == blockVariable {
+		if b.Type == blockVariable && !isInvalidBlock(b) {
 			d.decodeVariable(b)
 		}
 	}
@@ -146,13 +146,16 @@ func (d *decoder) decodeFile(body hcl.Body, exp *Experiment) {
 	d.buildContext()
 	var localBlocks []*hcl.Block
 	for _, b := range content.Blocks {
-		if b.Type == blockLocals {
+		if b.Type == blockLocals && !isInvalidBlock(b) {
 			localBlocks = append(localBlocks, b)
 		}
 	}
 	d.decodeLocals(localBlocks)
 
 	for _, b := range content.Blocks {
+		if isInvalidBlock(b) {
+			continue
+		}
 		switch b.Type {
 		case blockVariable, blockLocals:
 		case blockCheck:
@@ -210,7 +213,8 @@ func (d *decoder) decodeVariable(b *hcl.Block) {
 	d.add(diags...)
 
 	def := cty.NilVal
-	if attr, ok := content.Attributes["default"]; ok {
+	attr, hasDefault := content.Attributes["default"]
+	if hasDefault {
 		// Defaults are constants: they may not refer to other variables or locals.
 		v, diags := attr.Expr.Value(nil)
 		d.add(diags...)
@@ -243,6 +247,8 @@ func (d *decoder) decodeVariable(b *hcl.Block) {
 		d.vars[name] = v
 	case def != cty.NilVal && !def.IsNull():
 		d.vars[name] = def
+	case hasDefault && def == cty.NilVal:
+		d.vars[name] = cty.DynamicVal // the default failed and was reported
 	default:
 		d.errorf(labelRng.Ptr(), "No value for required variable",
 			"The variable %q has no default, so it must be set with -var %s=<value> or the environment variable %s%s.", name, name, EnvPrefix, name)
@@ -381,11 +387,10 @@ func (d *decoder) decodeLocals(blocks []*hcl.Block) {
 		for i, l := range pending {
 			names[i] = "local." + l.name
 		}
-		for _, l := range pending {
-			d.errorf(l.attr.NameRange.Ptr(), "Local value cycle",
-				"The local value %q depends on itself through %s. Break the cycle by writing one of them as a constant.",
-				l.name, strings.Join(names, ", "))
-		}
+		first := pending[0].attr
+		d.errorf(first.NameRange.Ptr(), "Local value cycle",
+			"The local values %s refer to each other in a cycle, so none of them has a value. Break the cycle by writing one of them without the others.",
+			strings.Join(names, ", "))
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"dmlrun/stage"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/zclconf/go-cty/cty"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // --- seeds and matrix -------------------------------------------------------------------
@@ -88,7 +88,7 @@ func (d *decoder) decodeMatrix(bd *blockDecl, a *hcl.Attribute, content *hcl.Bod
 				"%q is set here and by matrix (at %s); remove one of them.", p.Name, kv.keyRange)
 			continue
 		}
-		elems, ok := d.listElems(&stage.Param{Name: what, Type: stage.StringList}, what, kv.value)
+		elems, ok := d.listElems(&stage.Param{Name: what}, what, "a list of values for "+p.Name, kv.value)
 		if !ok {
 			continue
 		}
@@ -162,8 +162,8 @@ func (d *decoder) refTarget(param string, e hcl.Expression) *refTarget {
 	trav, diags := hcl.AbsTraversalForExpr(e)
 	if diags.HasErrors() || len(trav) != 2 {
 		hint := ""
-		if v, vd := e.Value(nil); !vd.HasErrors() && v.Type() == cty.String && !v.IsNull() {
-			hint = " In HCL a reference is written without quotes."
+		if _, quoted := e.(*hclsyntax.TemplateExpr); quoted {
+			hint = " A reference is written without quotes."
 		}
 		if len(trav) > 2 {
 			hint = fmt.Sprintf(" %s selects inside a block, which is not supported; a reference names a whole block.", traversalString(trav))

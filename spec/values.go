@@ -26,7 +26,7 @@ func (d *decoder) decodeValue(p *stage.Param, what string, expr hcl.Expression) 
 		}
 		return d.scalar(p, what, v, expr.Range())
 	case stage.StringList, stage.IntList, stage.FloatList:
-		elems, ok := d.listElems(p, what, expr)
+		elems, ok := d.listElems(p, what, article(p.Type), expr)
 		if !ok {
 			return nil, false
 		}
@@ -209,7 +209,7 @@ func docSuffix(p *stage.Param) string {
 
 // listElems returns the element expressions of a list, keeping each element's own range
 // when the list is written literally.
-func (d *decoder) listElems(p *stage.Param, what string, expr hcl.Expression) ([]hcl.Expression, bool) {
+func (d *decoder) listElems(p *stage.Param, what, want string, expr hcl.Expression) ([]hcl.Expression, bool) {
 	if exprs, diags := hcl.ExprList(expr); !diags.HasErrors() {
 		return exprs, true
 	}
@@ -224,7 +224,7 @@ func (d *decoder) listElems(p *stage.Param, what string, expr hcl.Expression) ([
 		if v.IsNull() {
 			got = "null"
 		}
-		d.errorf(&rng, "Incorrect value type", "Inappropriate value for %q: expected %s, got %s.%s", what, article(p.Type), got, docSuffix(p))
+		d.errorf(&rng, "Incorrect value type", "Inappropriate value for %q: expected %s, got %s.%s", what, want, got, docSuffix(p))
 		return nil, false
 	}
 	var out []hcl.Expression
@@ -651,4 +651,3 @@ func isPlainLabel(s string) bool {
 	}
 	return true
 }
-

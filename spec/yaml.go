@@ -208,7 +208,7 @@ func parseYAML(filename string, src []byte) (file *hcl.File, diags hcl.Diagnosti
 		if err != nil {
 			return file, syntaxError(err.Error())
 		}
-		rng := f.rangeOf(&extra)
+		rng := f.rangeOf(&extra) // the "---" that starts it
 		return file, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Multiple YAML documents",
@@ -300,6 +300,20 @@ type yamlBody struct {
 }
 
 var _ hcl.Body = (*yamlBody)(nil)
+
+// yamlInvalidBody stands in for a block whose value is not a mapping (see invalidBody).
+type yamlInvalidBody struct{ yamlBody }
+
+func (yamlInvalidBody) invalidBlock() {}
+
+func (b *yamlBody) invalid(typ string, kr hcl.Range, labels int) *hcl.Block {
+	blk := &hcl.Block{Type: typ, Body: &yamlInvalidBody{yamlBody{f: b.f, missing: kr}}, DefRange: kr, TypeRange: kr}
+	for range labels {
+		blk.Labels = append(blk.Labels, "")
+		blk.LabelRanges = append(blk.LabelRanges, kr)
+	}
+	return blk
+}
 
 // name translates a key into the schema name it stands for.
 func (b *yamlBody) name(key string) string {
@@ -478,7 +492,7 @@ func (b *yamlBody) blocks(s *hcl.BlockHeaderSchema, name string, p yamlPair) (hc
 	if len(s.LabelNames) == 0 {
 		bd, diags := body(p.v, kr, p.k.Value)
 		if bd == nil {
-			return nil, diags
+			return hcl.Blocks{b.invalid(name, kr, 0)}, diags
 		}
 		return hcl.Blocks{{Type: name, Body: bd, DefRange: kr, TypeRange: kr}}, nil
 	}
@@ -487,7 +501,7 @@ func (b *yamlBody) blocks(s *hcl.BlockHeaderSchema, name string, p yamlPair) (hc
 	}
 	if p.v.Kind != yaml.MappingNode {
 		rng := b.f.rangeOf(p.v)
-		return nil, hcl.Diagnostics{{
+		return hcl.Blocks{b.invalid(name, kr, len(s.LabelNames))}, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid block",
 			Detail: fmt.Sprintf("%s must be a mapping from %s to its arguments, such as {%s: {...}}.",
@@ -509,6 +523,7 @@ func (b *yamlBody) blocks(s *hcl.BlockHeaderSchema, name string, p yamlPair) (hc
 		bd, d := body(lp.v, lr, p.k.Value+"."+label)
 		diags = append(diags, d...)
 		if bd == nil {
+			out = append(out, b.invalid(name, lr, len(s.LabelNames)))
 			continue
 		}
 		out = append(out, &hcl.Block{

@@ -1,0 +1,61 @@
+package spec
+
+import "dmlrun/stage"
+
+// Test-only stage definitions with schemas shaped like the real stages (stages/load,
+// stages/train, stages/evaluate, stages/report), so that spec is tested without them.
+func init() {
+	stage.Register(&stage.Def{
+		Kind: "dataset", Version: 1,
+		Params: []stage.Param{
+			{Name: "kind", Type: stage.String, Required: true, Enum: []string{"cub200", "cars196", "online_products", "synthetic"}, Doc: "which benchmark"},
+			{Name: "root", Type: stage.String, Default: "../Datasets", Doc: "folder holding the dataset"},
+			{Name: "subset", Type: stage.Int, Default: 0, Doc: "use only the first n classes (0 = all)"},
+		},
+	})
+	stage.Register(&stage.Def{
+		Kind: "train", Version: 1, Resumable: true, Exclusive: true,
+		Params: []stage.Param{
+			{Name: "dataset", Type: stage.Ref, RefKind: "dataset", Required: true},
+			{Name: "arch", Type: stage.String, Default: "resnet50_frozen_normalize",
+				Enum: []string{"resnet50_frozen_normalize", "resnet50_frozen_normalize_double", "resnet18_frozen_normalize"}},
+			{Name: "embed_dim", Type: stage.Int, Default: 128},
+			{Name: "lr", Type: stage.Float, Default: 1e-5},
+			{Name: "use_float16", Type: stage.Bool, Default: false},
+			{Name: "loss", Type: stage.Object, Required: true, Variants: map[string][]stage.Param{
+				"oproxy": {
+					{Name: "mode", Type: stage.String, Default: "anchor", Enum: []string{"anchor", "nca"}},
+					{Name: "lrmulti", Type: stage.Float, Default: 2000},
+				},
+				"nir": {
+					{Name: "w_align", Type: stage.Float, Default: 0.01},
+					{Name: "proxy_lrmulti", Type: stage.Float, Default: 4000},
+					{Name: "lrmulti", Type: stage.Float, Default: 50},
+					{Name: "cblocks", Type: stage.Int, Default: 5},
+				},
+			}},
+			{Name: "schedule", Type: stage.Object, Fields: []stage.Param{
+				{Name: "epochs", Type: stage.Int, Default: 150},
+				{Name: "batch_size", Type: stage.Int, Default: 112},
+				{Name: "lr", Type: stage.Float, Default: 1e-5},
+				{Name: "tau", Type: stage.IntList, Default: []int{10000}},
+				{Name: "gamma", Type: stage.Float, Default: 0.3},
+				{Name: "warmup", Type: stage.Int, Default: 0},
+			}},
+		},
+	})
+	stage.Register(&stage.Def{
+		Kind: "evaluate", Version: 1, ExpandOver: "models",
+		Params: []stage.Param{
+			{Name: "models", Type: stage.RefList, RefKind: "train", Required: true},
+			{Name: "metrics", Type: stage.StringList, Default: []string{"e_recall@1", "e_recall@2", "e_recall@4", "e_recall@10", "nmi", "f1", "mAP_1000"}},
+		},
+	})
+	stage.Register(&stage.Def{
+		Kind: "report", Version: 1,
+		Params: []stage.Param{
+			{Name: "from", Type: stage.Ref, RefKind: "evaluate", Required: true},
+			{Name: "formats", Type: stage.StringList, Default: []string{"table"}, Enum: []string{"table", "markdown", "csv", "json"}},
+		},
+	})
+}

@@ -1,0 +1,3 @@
+dataset "cub" {
+  kind = "cub200" "x" # ERROR: Missing newline after argument
+}

@@ -1,0 +1,4 @@
+dataset "cub" {
+  kind  = "cub200"
+  rooot = "/data" # ERROR: Unsupported argument
+}
