@@ -33,10 +33,12 @@ func (m Matrix) check(what string) error {
 //     at 0 (negative values come from round-off for identical vectors).
 //   - Inner-product search ranks by <x,y>, largest first.
 //   - Ties are broken stably: among equal distances (scores) the lower index comes first.
-//     This matters for the "drop the first neighbour as self" rule: a query whose exact
-//     duplicate has a lower index gets the duplicate as neighbour 0 (dropped) and itself as
-//     neighbour 1 (kept, counted as a hit). The original relies on faiss's heap order here,
-//     which is unspecified; we pin it down.
+//     BLAS rounding can still give two identical vectors slightly different scores
+//     against the same query, so exact duplicates are grouped before searching
+//     (SearchSelf), which is what makes the drop-first rule well defined: a query whose
+//     exact duplicate has a lower index gets the duplicate as neighbour 0 (dropped) and
+//     itself as neighbour 1 (kept, counted as a hit). The original relies on faiss's heap
+//     order here, which is unspecified; we pin it down.
 type Backend interface {
 	// Search returns, for every row i of x, the indices of the k rows of x (i itself
 	// included, nothing dropped) that are nearest to row i, best first, as a Rows x k

@@ -177,7 +177,7 @@ func Compute(x Matrix, labels []int64, names []string, opt Options) (map[string]
 			xs, ip, what = normalizeRows(x), true, "cosine"
 		}
 		logf("%s neighbours: %d queries, k=%d (+1 dropped as self)", what, x.Rows, k1-1)
-		idx, err := b.Search(xs, k1, ip)
+		idx, err := SearchSelf(b, xs, k1, ip)
 		if err != nil {
 			return nil, fmt.Errorf("%s neighbour search: %w", what, err)
 		}

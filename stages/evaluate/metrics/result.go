@@ -1,0 +1,106 @@
+package metrics
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+// ResultFile is the evaluate artifact's file name.
+const ResultFile = "metrics.json"
+
+// Result is metrics.json, the evaluate artifact that report and diff read. It lives in this
+// pure-Go package so that readers need not link libtorch.
+type Result struct {
+	// Metrics maps a metric name to its value; NaN or ±Inf values are written as null and
+	// read back as NaN.
+	Metrics map[string]Value `json:"metrics"`
+	Run     Run              `json:"run"`
+	// KMeansClasses is the k used for nmi/f1 (0 when neither was computed).
+	KMeansClasses int `json:"kmeans_classes,omitempty"`
+	// TrainLog is the model's train_log.csv as the embed artifact copied it (absent when
+	// the embed artifact carries none): column names and one row per epoch, empty cells
+	// as null.
+	TrainLog *Table `json:"train_log,omitempty"`
+}
+
+// Run identifies the evaluated model.
+type Run struct {
+	Block     string `json:"block"`      // the train block's name ("baseline", "nir"): reports group by it
+	Seed      int64  `json:"seed"`       // the train node's seed
+	Addr      string `json:"addr"`       // the train node's address, e.g. "train.nir[seed=1]"
+	EmbedAddr string `json:"embed_addr"` // the embed node's address
+	Split     string `json:"split"`
+	N         int    `json:"n"`
+	Dim       int    `json:"dim"`
+}
+
+// Table is a small numeric table (the train log).
+type Table struct {
+	Columns []string  `json:"columns"`
+	Rows    [][]Value `json:"rows"`
+}
+
+// Col returns the index of a column or -1.
+func (t *Table) Col(name string) int {
+	for i, c := range t.Columns {
+		if c == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Value is a float64 that encodes non-finite values as JSON null.
+type Value float64
+
+// MarshalJSON implements json.Marshaler.
+func (v Value) MarshalJSON() ([]byte, error) {
+	f := float64(v)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(f)
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (v *Value) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*v = Value(math.NaN())
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*v = Value(f)
+	return nil
+}
+
+// WriteResult writes dir/metrics.json.
+func WriteResult(dir string, r *Result) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", ResultFile, err)
+	}
+	return os.WriteFile(filepath.Join(dir, ResultFile), append(b, '\n'), 0o644)
+}
+
+// ReadResult reads dir/metrics.json.
+func ReadResult(dir string) (*Result, error) {
+	p := filepath.Join(dir, ResultFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if r.Metrics == nil {
+		return nil, fmt.Errorf("%s: no \"metrics\" object", p)
+	}
+	return &r, nil
+}

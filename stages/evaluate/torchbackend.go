@@ -1,0 +1,182 @@
+package evaluate
+
+import (
+	"fmt"
+	"sort"
+
+	"dmlrun/stages/evaluate/metrics"
+	"dmlrun/torch"
+)
+
+// TorchBackend is the production metrics.Backend: exhaustive search and k-means assignment
+// as chunked matrix products (torch.Mm, BLAS on CPU, cuBLAS on a GPU) followed by TopK or
+// MinDim on the device. Only the per-chunk results come back to Go.
+//
+// It follows metrics.Backend's conventions: L2 uses faiss's |x|²+|y|²−2<x,y> in float32
+// clamped at 0, and ties are ordered by lower index. TopK is not stable, so each chunk asks
+// for one result more than needed and re-sorts the candidates by (distance, index) in Go; a
+// row whose k-th and (k+1)-th distances are equal (a tie across the cut-off) is redone
+// exactly from its full distance row with metrics.SelectStable.
+//
+// Each call takes torch.Lock (the scope stack is process-wide) and frees every tensor it
+// made before returning.
+type TorchBackend struct {
+	Device torch.Device
+	// ChunkBytes bounds the float32 score matrices alive for one chunk of query rows
+	// (about three chunk x N matrices). 0: 256 MiB, which keeps a 60,000 x 512 search
+	// (123 MB of embeddings) well under 1 GB of working memory on CPU.
+	ChunkBytes int64
+}
+
+func (b TorchBackend) chunkRows(cols int) int64 {
+	budget := b.ChunkBytes
+	if budget <= 0 {
+		budget = 256 << 20
+	}
+	r := budget / (3 * 4 * int64(cols))
+	return max(1, r)
+}
+
+// Search implements metrics.Backend.
+func (b TorchBackend) Search(x metrics.Matrix, k int, ip bool) (out []int32, err error) {
+	n := x.Rows
+	if k < 1 || k > n {
+		return nil, fmt.Errorf("torch search: k=%d neighbours requested from %d rows", k, n)
+	}
+	torch.Lock()
+	defer torch.Unlock()
+	out = make([]int32, n*k)
+	err = torch.WithScope(func() error {
+		xt, err := b.upload(x)
+		if err != nil {
+			return err
+		}
+		xT := xt.T().Contiguous()
+		var yn *torch.Tensor
+		if !ip {
+			yn = xt.Square().SumDim([]int64{1}, false).Unsqueeze(0) // [1, N]
+		}
+		kk := int64(min(k+1, n)) // one extra to detect a tie across the cut-off
+		step := b.chunkRows(n)
+		for i0 := int64(0); i0 < int64(n); i0 += step {
+			c := min(step, int64(n)-i0)
+			err := torch.WithScope(func() error {
+				q := xt.Narrow(0, i0, c)
+				score := q.Mm(xT) // [c, N]
+				if !ip {
+					xn := q.Square().SumDim([]int64{1}, false).Unsqueeze(1) // [c, 1]
+					score = xn.Add(yn).Sub(score.MulScalar(2)).ClampMin(0)
+				} else {
+					score = score.Neg() // smaller is better everywhere below
+				}
+				vals, idx := score.TopK(kk, 1, false, true)
+				v, err := vals.Float32s()
+				if err != nil {
+					return err
+				}
+				ix, err := idx.Int64s()
+				if err != nil {
+					return err
+				}
+				for r := int64(0); r < c; r++ {
+					row := out[(i0+r)*int64(k) : (i0+r+1)*int64(k)]
+					rv, ri := v[r*kk:(r+1)*kk], ix[r*kk:(r+1)*kk]
+					if kk > int64(k) && rv[k-1] == rv[k] {
+						full, err := score.Select(0, r).Float32s()
+						if err != nil {
+							return err
+						}
+						metrics.SelectStable(full, k, row)
+						continue
+					}
+					stableOrder(rv, ri, row)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("torch search on %s: %w", b.Device, err)
+	}
+	return out, nil
+}
+
+// stableOrder writes the first len(dst) candidates ordered by (value, index).
+func stableOrder(v []float32, idx []int64, dst []int32) {
+	o := make([]int, len(v))
+	for i := range o {
+		o[i] = i
+	}
+	sort.Slice(o, func(a, b int) bool {
+		if v[o[a]] != v[o[b]] {
+			return v[o[a]] < v[o[b]]
+		}
+		return idx[o[a]] < idx[o[b]]
+	})
+	for i := range dst {
+		dst[i] = int32(idx[o[i]])
+	}
+}
+
+// Assign implements metrics.Backend.
+func (b TorchBackend) Assign(x, c metrics.Matrix) (out []int32, err error) {
+	if x.Cols != c.Cols || c.Rows == 0 {
+		return nil, fmt.Errorf("torch assign: points %dx%d vs centroids %dx%d", x.Rows, x.Cols, c.Rows, c.Cols)
+	}
+	torch.Lock()
+	defer torch.Unlock()
+	out = make([]int32, x.Rows)
+	err = torch.WithScope(func() error {
+		xt, err := b.upload(x)
+		if err != nil {
+			return err
+		}
+		ct, err := b.upload(c)
+		if err != nil {
+			return err
+		}
+		cT := ct.T().Contiguous()
+		cn := ct.Square().SumDim([]int64{1}, false).Unsqueeze(0)
+		step := b.chunkRows(c.Rows)
+		for i0 := int64(0); i0 < int64(x.Rows); i0 += step {
+			n := min(step, int64(x.Rows)-i0)
+			err := torch.WithScope(func() error {
+				q := xt.Narrow(0, i0, n)
+				xn := q.Square().SumDim([]int64{1}, false).Unsqueeze(1)
+				d := xn.Add(cn).Sub(q.Mm(cT).MulScalar(2)).ClampMin(0)
+				_, idx := d.MinDim(1, false) // first minimum on ties, like faiss's strict <
+				ix, err := idx.Int64s()
+				if err != nil {
+					return err
+				}
+				for r, j := range ix {
+					out[i0+int64(r)] = int32(j)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("torch k-means assignment on %s: %w", b.Device, err)
+	}
+	return out, nil
+}
+
+func (b TorchBackend) upload(m metrics.Matrix) (*torch.Tensor, error) {
+	t, err := torch.FromFloat32(m.Data, int64(m.Rows), int64(m.Cols))
+	if err != nil {
+		return nil, err
+	}
+	if b.Device.Kind != torch.CPU {
+		t = t.To(b.Device)
+	}
+	return t, nil
+}
