@@ -1,0 +1,252 @@
+package optim
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"testing"
+
+	"dmlrun/torch"
+)
+
+type refTensor struct {
+	Shape []int64   `json:"shape"`
+	Data  []float64 `json:"data"`
+}
+
+type adamRef struct {
+	X, Y, W0, B0, U0 refTensor
+	Trajectory       []struct {
+		Step int       `json:"step"`
+		Loss float64   `json:"loss"`
+		W    refTensor `json:"W"`
+		B    refTensor `json:"B"`
+		LR   []float64 `json:"lr"`
+	} `json:"trajectory"`
+	Final struct {
+		WExpAvg   refTensor `json:"W_exp_avg"`
+		WExpAvgSq refTensor `json:"W_exp_avg_sq"`
+		WStep     float64   `json:"W_step"`
+		UHasState bool      `json:"U_has_state"`
+	} `json:"final"`
+}
+
+func loadAdamRef(t *testing.T) adamRef {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/reference.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Adam adamRef `json:"adam"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f.Adam
+}
+
+func f32(t *testing.T, r refTensor) *torch.Tensor {
+	t.Helper()
+	x, err := torch.FromFloat64(r.Data, r.Shape...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	return x.ToDType(torch.Float32)
+}
+
+func assertRel(t *testing.T, what string, got *torch.Tensor, want refTensor, rel float64) {
+	t.Helper()
+	v, err := got.Float64s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v) != len(want.Data) {
+		t.Fatalf("%s: %d values, want %d", what, len(v), len(want.Data))
+	}
+	for i, w := range want.Data {
+		if math.Abs(v[i]-w) > rel*math.Max(math.Abs(w), 1e-3) {
+			t.Fatalf("%s[%d] = %.9g, want %.9g (rel tol %g)", what, i, v[i], w, rel)
+		}
+	}
+}
+
+// TestAdamMatchesPyTorch runs the problem of gen_reference.py (two groups, coupled L2 on
+// one, a parameter that never gets a gradient, MultiStepLR with a repeated milestone) for
+// 50 steps and compares parameters, learning rates and moments with torch.optim.Adam.
+func TestAdamMatchesPyTorch(t *testing.T) {
+	ref := loadAdamRef(t)
+	s := torch.NewScope()
+	defer s.Close()
+	x, y := f32(t, ref.X), f32(t, ref.Y)
+	w := f32(t, ref.W0).SetRequiresGrad(true)
+	b := f32(t, ref.B0).SetRequiresGrad(true)
+	u := f32(t, ref.U0).SetRequiresGrad(true)
+	opt := NewAdam([]Group{
+		{Name: "weights", Params: []*torch.Tensor{w, u}, LR: 0.01, WeightDecay: 0.1},
+		{Name: "bias", Params: []*torch.Tensor{b}, LR: 0.05},
+	}, 0.9, 0.999, 1e-8)
+	defer opt.Close()
+	sched := NewMultiStepLR(opt, []int{20, 35, 35}, 0.5)
+	k := 0
+	for step := 1; step <= 50; step++ {
+		err := torch.WithScope(func() error {
+			opt.ZeroGrad()
+			loss := x.Matmul(w.T()).Add(b).Sub(y).PowScalar(2).Mean()
+			lv := loss.Item()
+			loss.Backward()
+			opt.Step()
+			sched.Step()
+			if k < len(ref.Trajectory) && ref.Trajectory[k].Step == step {
+				r := ref.Trajectory[k]
+				k++
+				if math.Abs(lv-r.Loss) > 1e-6*math.Abs(r.Loss) {
+					t.Errorf("step %d: loss %.9g, want %.9g", step, lv, r.Loss)
+				}
+				assertRel(t, fmt.Sprintf("step %d W", step), w, r.W, 1e-6)
+				assertRel(t, fmt.Sprintf("step %d B", step), b, r.B, 1e-6)
+				for g, lr := range r.LR {
+					if math.Abs(opt.LR(g)-lr) > 1e-15 {
+						t.Errorf("step %d group %d: lr %v, want %v", step, g, opt.LR(g), lr)
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k != len(ref.Trajectory) {
+		t.Fatalf("checked %d trajectory points, reference has %d", k, len(ref.Trajectory))
+	}
+	st := opt.State()
+	if got := st.Params[0][0].Step; float64(got) != ref.Final.WStep {
+		t.Errorf("W step count %d, want %v", got, ref.Final.WStep)
+	}
+	assertRel(t, "W exp_avg", st.Params[0][0].ExpAvg, ref.Final.WExpAvg, 1e-5)
+	assertRel(t, "W exp_avg_sq", st.Params[0][0].ExpAvgSq, ref.Final.WExpAvgSq, 1e-5)
+	if hasU := st.Params[0][1].ExpAvg != nil; hasU != ref.Final.UHasState || st.Params[0][1].Step != 0 {
+		t.Errorf("param without grad: has state %v (step %d), want %v", hasU, st.Params[0][1].Step, ref.Final.UHasState)
+	}
+	if uv, _ := u.Float64s(); !closeTo(uv, ref.U0.Data) {
+		t.Errorf("param without grad changed: %v, want %v", uv, ref.U0.Data)
+	}
+}
+
+func closeTo(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Abs(a[i]-b[i]) > 1e-6*math.Max(1, math.Abs(b[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestAdamStateRoundTrip: a fresh optimiser loaded with another's state continues
+// exactly like the original.
+func TestAdamStateRoundTrip(t *testing.T) {
+	s := torch.NewScope()
+	defer s.Close()
+	torch.ManualSeed(7)
+	mk := func() (*torch.Tensor, *Adam) {
+		torch.ManualSeed(7)
+		p := torch.Randn([]int64{4, 3}, torch.Float32, torch.CPUDevice).SetRequiresGrad(true)
+		return p, NewAdam([]Group{{Params: []*torch.Tensor{p}, LR: 0.1, WeightDecay: 0.01}}, 0.9, 0.99, 1e-8)
+	}
+	step := func(p *torch.Tensor, o *Adam) {
+		err := torch.WithScope(func() error {
+			o.ZeroGrad()
+			p.Sin().Sum().Backward()
+			o.Step()
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	p1, o1 := mk()
+	defer o1.Close()
+	for range 3 {
+		step(p1, o1)
+	}
+	p2, o2 := mk()
+	defer o2.Close()
+	p2.CopyFrom(p1)
+	if err := o2.LoadState(o1.State()); err != nil {
+		t.Fatal(err)
+	}
+	step(p1, o1)
+	step(p2, o2)
+	a, _ := p1.Float64s()
+	b, _ := p2.Float64s()
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("after reload param[%d] = %v, original %v", i, b[i], a[i])
+		}
+	}
+	bad := State{LR: []float64{0.1}, Params: [][]ParamState{{{Step: 1, ExpAvg: torch.Zeros([]int64{2}, torch.Float32, torch.CPUDevice), ExpAvgSq: torch.Zeros([]int64{2}, torch.Float32, torch.CPUDevice)}}}}
+	if err := o2.LoadState(bad); err == nil {
+		t.Fatal("LoadState with wrong moment shape: want error")
+	}
+}
+
+func TestGradScaler(t *testing.T) {
+	s := torch.NewScope()
+	defer s.Close()
+	p, _ := torch.FromFloat32([]float32{1, 2})
+	p.SetRequiresGrad(true)
+	opt := NewAdam([]Group{{Params: []*torch.Tensor{p}, LR: 0.1}}, 0.9, 0.999, 1e-8)
+	defer opt.Close()
+	gs := NewGradScaler()
+	if gs.ScaleValue() != 65536 {
+		t.Fatalf("initial scale %v", gs.ScaleValue())
+	}
+	// Finite step: grads unscaled to the true gradient, step taken.
+	gs.Scale(p.Mul(p).Sum()).Backward()
+	if !gs.Unscale(opt) {
+		t.Fatal("finite grads reported non-finite")
+	}
+	g, _ := p.Grad().Float64s()
+	if g[0] != 2 || g[1] != 4 {
+		t.Fatalf("unscaled grad %v, want [2 4]", g)
+	}
+	if gs.Step(opt) {
+		t.Fatal("finite step skipped")
+	}
+	gs.Update()
+	if gs.ScaleValue() != 65536 || gs.GrowthTracker() != 1 {
+		t.Fatalf("after clean step: scale %v tracker %d", gs.ScaleValue(), gs.GrowthTracker())
+	}
+	// Overflow: step skipped, params unchanged, scale halves.
+	before, _ := p.Float64s()
+	opt.ZeroGrad()
+	gs.Scale(p.Mul(p).Sum().MulScalar(math.Inf(1))).Backward()
+	if !gs.Step(opt) {
+		t.Fatal("non-finite step not skipped")
+	}
+	gs.Update()
+	after, _ := p.Float64s()
+	if before[0] != after[0] || before[1] != after[1] {
+		t.Fatalf("skipped step changed params %v -> %v", before, after)
+	}
+	if gs.ScaleValue() != 32768 || gs.GrowthTracker() != 0 {
+		t.Fatalf("after overflow: scale %v tracker %d", gs.ScaleValue(), gs.GrowthTracker())
+	}
+	// Growth after Interval clean steps.
+	gs.Interval = 3
+	for range 3 {
+		opt.ZeroGrad()
+		gs.Scale(p.Sum()).Backward()
+		gs.Step(opt)
+		gs.Update()
+	}
+	if gs.ScaleValue() != 65536 {
+		t.Fatalf("after %d clean steps: scale %v, want 65536", gs.Interval, gs.ScaleValue())
+	}
+}
