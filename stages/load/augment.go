@@ -1,0 +1,212 @@
+package load
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+)
+
+// Augmenter selects the train-time augmentation of one batch and seeds it. Every sample
+// gets its own random stream derived from (Seed, Epoch, Batch, position in the batch), so
+// a batch's result does not depend on how many goroutines compute it, nor on the other
+// batches. The streams are not torch's (the original's DataLoader-worker streams are not
+// reproducible anyway, reference-method §13 level 3): results match the original in
+// distribution, not bit for bit.
+type Augmenter struct {
+	Seed  int64
+	Epoch int
+	Batch int
+	// Mode is the original's --augmentation: "base" (or "") = RandomResizedCrop(crop,
+	// scale (0.08, 1), ratio (3/4, 4/3)) + horizontal flip p=0.5; "red" = RandomCrop(crop)
+	// + flip. Both work on the stored base x base image, i.e. after Resize(base) and a
+	// centre square crop, where the original crops the full decoded image; for non-square
+	// photos the regions near the long sides are never seen (a documented difference).
+	Mode string
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// sampleRNG is a small deterministic generator: PCG-DXSM (math/rand/v2's PCG, a fixed
+// algorithm) with our own conversions to floats and ranges, so results do not depend on
+// library helpers that could change.
+type sampleRNG struct{ p *rand.PCG }
+
+func (a Augmenter) rng(pos int) sampleRNG {
+	s1 := splitmix(splitmix(uint64(a.Seed)) ^ uint64(a.Epoch))
+	s2 := splitmix(splitmix(uint64(a.Batch)) ^ uint64(pos)<<1 ^ 0x5851f42d4c957f2d)
+	return sampleRNG{rand.NewPCG(s1, s2)}
+}
+
+// uniform returns a float64 in [lo, hi).
+func (r sampleRNG) uniform(lo, hi float64) float64 {
+	u := float64(r.p.Uint64()>>11) / (1 << 53)
+	return lo + u*(hi-lo)
+}
+
+// intn returns an int in [0, n) without modulo bias.
+func (r sampleRNG) intn(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	lim := math.MaxUint64 - math.MaxUint64%uint64(n)
+	for {
+		v := r.p.Uint64()
+		if v < lim {
+			return int(v % uint64(n))
+		}
+	}
+}
+
+// randomResizedCropParams is torchvision's RandomResizedCrop.get_params for a w x h
+// image: up to 10 attempts with area fraction U(scale) and log-uniform aspect ratio, then
+// the centre crop clamped to the ratio range. It returns top, left, height, width.
+func randomResizedCropParams(r sampleRNG, w, h int, scale, ratio [2]float64) (int, int, int, int) {
+	area := float64(w * h)
+	lr0, lr1 := math.Log(ratio[0]), math.Log(ratio[1])
+	for attempt := 0; attempt < 10; attempt++ {
+		target := area * r.uniform(scale[0], scale[1])
+		ar := math.Exp(r.uniform(lr0, lr1))
+		cw := pyRound(math.Sqrt(target * ar))
+		ch := pyRound(math.Sqrt(target / ar))
+		if cw > 0 && cw <= w && ch > 0 && ch <= h {
+			top := r.intn(h - ch + 1)
+			left := r.intn(w - cw + 1)
+			return top, left, ch, cw
+		}
+	}
+	in := float64(w) / float64(h)
+	cw, ch := w, h
+	switch {
+	case in < ratio[0]:
+		ch = pyRound(float64(cw) / ratio[0])
+	case in > ratio[1]:
+		cw = pyRound(float64(ch) * ratio[1])
+	}
+	return (h - ch) / 2, (w - cw) / 2, ch, cw
+}
+
+// normalizeInto writes a crop x crop RGB image (packed HWC) into dst (3*crop*crop, CHW)
+// as ToTensor + Normalize (+ BGR reversal) do, in float32 like torchvision.
+func normalizeInto(dst []float32, img []uint8, crop int, pr Protocol, flip bool) {
+	var mean, std [3]float32
+	for c := 0; c < 3; c++ {
+		mean[c], std[c] = float32(pr.Mean[c]), float32(pr.Std[c])
+	}
+	hw := crop * crop
+	for y := 0; y < crop; y++ {
+		for x := 0; x < crop; x++ {
+			sx := x
+			if flip {
+				sx = crop - 1 - x
+			}
+			p := img[3*(y*crop+sx):]
+			for c := 0; c < 3; c++ {
+				v := (float32(p[c])/255 - mean[c]) / std[c]
+				oc := c
+				if pr.BGR {
+					oc = 2 - c
+				}
+				dst[oc*hw+y*crop+x] = v
+			}
+		}
+	}
+}
+
+// batchWorkers caps the goroutines per batch (0 = NumCPU); tests vary it to show that
+// results do not depend on it.
+var batchWorkers = 0
+
+// parallel runs f(i) for i in [0, n) on up to NumCPU goroutines.
+func parallel(n int, f func(i int)) {
+	w := runtime.NumCPU()
+	if batchWorkers > 0 {
+		w = batchWorkers
+	}
+	w = min(n, w)
+	if w <= 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	next := make(chan int, n)
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	for k := 0; k < w; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// EvalBatch returns images idx as a normalised NCHW float32 batch of centre crops
+// (offsets round((base-crop)/2), half to even, like torchvision CenterCrop). It panics on
+// an index out of range (caller bug).
+func (s *Split) EvalBatch(idx []int) ([]float32, [4]int64) {
+	pr := s.Protocol
+	crop, base := pr.Crop, pr.Base
+	off := pyRound(float64(base-crop) / 2)
+	n := 3 * crop * crop
+	out := make([]float32, len(idx)*n)
+	parallel(len(idx), func(i int) {
+		img := s.Image(idx[i])
+		v := rgbView{Pix: img, Off: off*base*3 + off*3, Stride: base * 3, W: crop, H: crop}
+		buf := make([]uint8, 3*crop*crop)
+		for y := 0; y < crop; y++ {
+			copy(buf[y*crop*3:(y+1)*crop*3], v.Pix[v.Off+y*v.Stride:])
+		}
+		normalizeInto(out[i*n:(i+1)*n], buf, crop, pr, false)
+	})
+	return out, [4]int64{int64(len(idx)), 3, int64(crop), int64(crop)}
+}
+
+// TrainBatch returns images idx augmented per aug (see Augmenter) as a normalised NCHW
+// float32 batch. The same (aug, idx) always gives the same batch. It panics on an index
+// out of range or an unknown Mode (caller bugs).
+func (s *Split) TrainBatch(idx []int, aug Augmenter) ([]float32, [4]int64) {
+	pr := s.Protocol
+	crop, base := pr.Crop, pr.Base
+	n := 3 * crop * crop
+	out := make([]float32, len(idx)*n)
+	switch aug.Mode {
+	case "", "base", "red":
+	default:
+		panic(fmt.Sprintf("load: unknown augmentation mode %q (caller bug)", aug.Mode))
+	}
+	parallel(len(idx), func(i int) {
+		r := aug.rng(i)
+		img := s.Image(idx[i])
+		full := rgbView{Pix: img, Stride: base * 3, W: base, H: base}
+		var buf []uint8
+		if aug.Mode == "red" {
+			top, left := r.intn(base-crop+1), r.intn(base-crop+1)
+			buf = make([]uint8, 3*crop*crop)
+			for y := 0; y < crop; y++ {
+				copy(buf[y*crop*3:(y+1)*crop*3], img[(top+y)*base*3+left*3:])
+			}
+		} else {
+			top, left, h, w := randomResizedCropParams(r, base, base, [2]float64{0.08, 1}, [2]float64{3.0 / 4, 4.0 / 3})
+			v := full
+			v.Off, v.W, v.H = top*full.Stride+3*left, w, h
+			buf = resizeRGB(v, crop, crop, nil)
+		}
+		flip := r.uniform(0, 1) < 0.5
+		normalizeInto(out[i*n:(i+1)*n], buf, crop, pr, flip)
+	})
+	return out, [4]int64{int64(len(idx)), 3, int64(crop), int64(crop)}
+}
