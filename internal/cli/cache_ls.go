@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"dmlrun/internal/iostreams"
+
+	"github.com/spf13/cobra"
+)
+
+// CacheLsOptions are the inputs of dmlrun cache ls.
+type CacheLsOptions struct {
+	IO      *iostreams.IOStreams
+	Factory *Factory
+	JSON    bool
+}
+
+func newCacheLsCmd(f *Factory, runF func(*CacheLsOptions) error) *cobra.Command {
+	opts := &CacheLsOptions{IO: f.IOStreams, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "ls",
+		Short: "List the artifacts in the store",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return runCacheLs(opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the list as JSON on stdout")
+	return cmd
+}
+
+// CacheEntry is one line of cache ls.
+type CacheEntry struct {
+	Key   string    `json:"key"`
+	Stage string    `json:"stage"`
+	Addr  string    `json:"addr"`
+	Size  int64     `json:"size"`
+	End   time.Time `json:"end"`
+	Error string    `json:"error,omitempty"`
+}
+
+func runCacheLs(opts *CacheLsOptions) error {
+	st, err := opts.Factory.Store()
+	if err != nil {
+		return err
+	}
+	keys, err := st.Keys()
+	if err != nil {
+		return err
+	}
+	entries := []CacheEntry{}
+	for _, k := range keys {
+		e := CacheEntry{Key: k, Size: st.Size(k)}
+		if m, err := st.Manifest(k); err != nil {
+			e.Error = err.Error()
+		} else {
+			e.Stage, e.Addr, e.End = m.Stage, m.Addr, m.Provenance.End
+		}
+		entries = append(entries, e)
+	}
+	if opts.JSON {
+		b, err := json.MarshalIndent(entries, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.Out, "%s\n", b)
+		return nil
+	}
+	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tSTAGE\tADDR\tSIZE\tFINISHED")
+	var total int64
+	for _, e := range entries {
+		total += e.Size
+		if e.Error != "" {
+			fmt.Fprintf(tw, "%s\t?\t?\t%s\tbad manifest: %s\n", e.Key[:12], humanBytes(e.Size), e.Error)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Key[:12], e.Stage, e.Addr, humanBytes(e.Size), e.End.Local().Format("2006-01-02 15:04"))
+	}
+	tw.Flush()
+	fmt.Fprintf(opts.IO.Out, "%d artifact(s), %s in %s\n", len(entries), humanBytes(total), st.Dir())
+	return nil
+}

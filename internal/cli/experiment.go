@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"dmlrun/pipeline"
+	"dmlrun/spec"
+)
+
+// experiment is a loaded experiment file with its graph.
+type experiment struct {
+	Path  string // as given on the command line
+	ID    string // absolute path: identifies the experiment in the store's index
+	Spec  *spec.Experiment
+	Graph *pipeline.Graph
+}
+
+// loadExperiment reads, validates and builds an experiment. Diagnostics (warnings too) are
+// written to ErrOut; when there are errors it returns SilentError, since they were shown.
+func loadExperiment(f *Factory, path string, vars []string) (*experiment, error) {
+	vm, err := parseVars(vars)
+	if err != nil {
+		return nil, err
+	}
+	exp, diags := spec.Load(path, spec.LoadOptions{Vars: vm, LookupEnv: f.LookupEnv})
+	if len(diags) > 0 {
+		ios := f.IOStreams
+		if werr := spec.WriteDiagnostics(ios.ErrOut, exp.Files, diags, uint(ios.TerminalWidth()), ios.ColorEnabled()); werr != nil {
+			return nil, werr
+		}
+		if diags.HasErrors() {
+			return nil, SilentError
+		}
+	}
+	var debug io.Writer
+	if f.getenv("DMLRUN_DEBUG_KEYS") == "1" {
+		debug = f.IOStreams.ErrOut
+	}
+	g, err := pipeline.Build(pipeline.FromSpec(exp), pipeline.BuildOptions{KeyDebug: debug})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	id, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	return &experiment{Path: path, ID: id, Spec: exp, Graph: g}, nil
+}

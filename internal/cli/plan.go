@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"dmlrun/internal/iostreams"
+	"dmlrun/pipeline"
+
+	"github.com/spf13/cobra"
+)
+
+// PlanOptions are the inputs of dmlrun plan.
+type PlanOptions struct {
+	IO      *iostreams.IOStreams
+	Factory *Factory
+
+	File             string
+	Vars             []string
+	Targets          []string
+	JSON             bool
+	DetailedExitcode bool
+}
+
+func newPlanCmd(f *Factory, runF func(*PlanOptions) error) *cobra.Command {
+	opts := &PlanOptions{IO: f.IOStreams, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "plan FILE",
+		Short: "Show what apply would run, what is cached, and why",
+		Long: `Plan builds the experiment's graph, computes every node's content key and looks each
+key up in the store (verifying cached artifacts). Each node is shown as cached, create,
+re-run or resume with the reason: which parameter, input or stage version changed since the
+node last ran, or that its artifact is missing or corrupted.
+
+With --detailed-exitcode the exit status is 0 when nothing would run, 2 when something
+would, and 1 on error.`,
+		Args: exactArgs("FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return runPlan(opts)
+		},
+	}
+	cmd.Flags().StringArrayVar(&opts.Vars, "var", nil, "set an experiment variable (`name=value`; repeatable)")
+	cmd.Flags().StringArrayVar(&opts.Targets, "target", nil, "plan only this node or block and what it needs (`addr`; repeatable)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the plan as JSON on stdout")
+	cmd.Flags().BoolVar(&opts.DetailedExitcode, "detailed-exitcode", false, "exit 2 when the plan has changes")
+	return cmd
+}
+
+func runPlan(opts *PlanOptions) error {
+	exp, err := loadExperiment(opts.Factory, opts.File, opts.Vars)
+	if err != nil {
+		return err
+	}
+	st, err := opts.Factory.Store()
+	if err != nil {
+		return err
+	}
+	p, err := pipeline.MakePlan(exp.Graph, st, exp.ID, exp.Path, opts.Targets)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		b, err := json.MarshalIndent(p, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.Out, "%s\n", b)
+	} else {
+		renderPlan(opts.IO.Out, p, true)
+	}
+	if opts.DetailedExitcode && p.Changes() > 0 {
+		return &ChangesPresentError{Changes: p.Changes()}
+	}
+	return nil
+}
+
+var actionSigns = map[pipeline.Action]string{
+	pipeline.Cached: "=", pipeline.Create: "+", pipeline.Rerun: "~", pipeline.Resume: ">",
+}
+
+// renderPlan writes one line per node ("+ create  train.nir[seed=0]  3fa2c1d0e9ab  not in
+// store") and a summary line. Cached nodes are listed only with all=true.
+func renderPlan(w io.Writer, p *pipeline.Plan, all bool) {
+	width := 0
+	for _, n := range p.Nodes {
+		width = max(width, len(n.Addr))
+	}
+	for _, n := range p.Nodes {
+		if n.Action == pipeline.Cached && !all {
+			continue
+		}
+		line := fmt.Sprintf("%s %-7s %-*s  %s", actionSigns[n.Action], n.Action, width, n.Addr, n.Key[:12])
+		if n.Reason != "" {
+			line += "  " + n.Reason
+		}
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
+	c := p.Counts()
+	fmt.Fprintf(w, "Plan: %d to create, %d to re-run, %d to resume, %d cached.\n",
+		c[pipeline.Create], c[pipeline.Rerun], c[pipeline.Resume], c[pipeline.Cached])
+}

@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"dmlrun/internal/iostreams"
+	"dmlrun/pipeline"
+	"dmlrun/store"
+
+	"github.com/spf13/cobra"
+)
+
+// ShowOptions are the inputs of dmlrun show.
+type ShowOptions struct {
+	IO      *iostreams.IOStreams
+	Factory *Factory
+
+	File string
+	Addr string
+	Vars []string
+	JSON bool
+}
+
+func newShowCmd(f *Factory, runF func(*ShowOptions) error) *cobra.Command {
+	opts := &ShowOptions{IO: f.IOStreams, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "show FILE ADDR",
+		Short: "Show a node's artifact: manifest, provenance and files",
+		Long: `Show finds the node at ADDR (e.g. "train.nir[seed=0]") in the experiment, verifies
+its artifact in the store and prints its parameters, inputs, provenance and files with their
+sizes and digests. The artifact directory is printed so other tools can read it.`,
+		Args: exactArgs("FILE", "ADDR"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File, opts.Addr = args[0], args[1]
+			if runF != nil {
+				return runF(opts)
+			}
+			return runShow(opts)
+		},
+	}
+	cmd.Flags().StringArrayVar(&opts.Vars, "var", nil, "set an experiment variable (`name=value`; repeatable)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the manifest and directory as JSON on stdout")
+	return cmd
+}
+
+// ShowJSON is what show --json prints.
+type ShowJSON struct {
+	Addr     string          `json:"addr"`
+	Key      string          `json:"key"`
+	Dir      string          `json:"dir"`
+	Manifest *store.Manifest `json:"manifest"`
+}
+
+func runShow(opts *ShowOptions) error {
+	exp, err := loadExperiment(opts.Factory, opts.File, opts.Vars)
+	if err != nil {
+		return err
+	}
+	n := exp.Graph.Node(opts.Addr)
+	if n == nil {
+		var matches []string
+		for _, m := range exp.Graph.Nodes {
+			if m.Block() == opts.Addr {
+				matches = append(matches, m.Addr)
+			}
+		}
+		if len(matches) == 1 {
+			n = exp.Graph.Node(matches[0])
+		} else if len(matches) > 1 {
+			return fmt.Errorf("%s has %d instances; name one: %s", opts.Addr, len(matches), strings.Join(matches, ", "))
+		} else {
+			return fmt.Errorf("%s: no node %s in the experiment", opts.File, opts.Addr)
+		}
+	}
+	st, err := opts.Factory.Store()
+	if err != nil {
+		return err
+	}
+	art, err := st.Get(n.Key)
+	if err != nil {
+		return fmt.Errorf("%s (key %s…): %w; run apply to compute it", n.Addr, n.Key[:12], err)
+	}
+	if opts.JSON {
+		b, err := json.MarshalIndent(ShowJSON{Addr: n.Addr, Key: n.Key, Dir: art.Dir, Manifest: art.Manifest}, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.Out, "%s\n", b)
+		return nil
+	}
+	renderManifest(opts.IO, n, art)
+	return nil
+}
+
+func renderManifest(ios *iostreams.IOStreams, n *pipeline.Node, art *store.Artifact) {
+	w := ios.Out
+	m := art.Manifest
+	fmt.Fprintf(w, "%s\n", n.Addr)
+	fmt.Fprintf(w, "  stage       %s (version %d)\n", m.Stage, m.StageVersion)
+	fmt.Fprintf(w, "  key         %s\n", m.Key)
+	fmt.Fprintf(w, "  dir         %s\n", art.Dir)
+	if m.Addr != n.Addr {
+		fmt.Fprintf(w, "  computed as %s\n", m.Addr)
+	}
+	for _, in := range m.Inputs {
+		fmt.Fprintf(w, "  input       %s = %s (%s…)\n", in.Param, in.Addr, in.Key[:12])
+	}
+	flat := pipeline.FlatParams(n.Params)
+	names := make([]string, 0, len(flat))
+	for k := range flat {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if len(names) > 0 {
+		fmt.Fprintf(w, "  params\n")
+		for _, k := range names {
+			fmt.Fprintf(w, "    %s = %s\n", k, flat[k])
+		}
+	}
+	pv := m.Provenance
+	fmt.Fprintf(w, "  provenance  dmlrun %s, libtorch %s, device %s, threads %d, host %s, pid %d\n",
+		pv.DmlrunVersion, pv.TorchVersion, pv.Device, pv.Threads, pv.Host, pv.PID)
+	resumed := ""
+	if pv.Resumed {
+		resumed = ", resumed"
+	}
+	fmt.Fprintf(w, "  time        %s to %s (%s%s)\n", pv.Start.Format("2006-01-02T15:04:05Z07:00"),
+		pv.End.Format("2006-01-02T15:04:05Z07:00"), pv.End.Sub(pv.Start), resumed)
+	fmt.Fprintf(w, "  files\n")
+	for _, f := range m.Files {
+		fmt.Fprintf(w, "    %10s  %s…  %s\n", humanBytes(f.Size), f.SHA256[:12], f.Path)
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

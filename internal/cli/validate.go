@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"fmt"
+
+	"dmlrun/internal/iostreams"
+	"dmlrun/pipeline"
+	"dmlrun/spec"
+
+	"github.com/spf13/cobra"
+)
+
+// ValidateOptions are the inputs of dmlrun validate.
+type ValidateOptions struct {
+	IO      *iostreams.IOStreams
+	Factory *Factory
+
+	File string
+	Vars []string
+	JSON bool
+}
+
+func newValidateCmd(f *Factory, runF func(*ValidateOptions) error) *cobra.Command {
+	opts := &ValidateOptions{IO: f.IOStreams, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check an experiment file and report every problem with its location",
+		Long: `Validate decodes an experiment file (.hcl, .yaml or .yml), checks it against the
+registered stages' schemas, expands seeds and matrices, resolves references and checks the
+graph for cycles. Every problem is reported with file:line:col. It never opens the store
+and never loads libtorch.`,
+		Args: exactArgs("FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return runValidate(opts)
+		},
+	}
+	cmd.Flags().StringArrayVar(&opts.Vars, "var", nil, "set an experiment variable (`name=value`; repeatable)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the diagnostics as JSON on stdout")
+	return cmd
+}
+
+func runValidate(opts *ValidateOptions) error {
+	if !opts.JSON {
+		exp, err := loadExperiment(opts.Factory, opts.File, opts.Vars)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.Out, "%s: valid, %d node(s)\n", opts.File, len(exp.Graph.Nodes))
+		return nil
+	}
+	vm, err := parseVars(opts.Vars)
+	if err != nil {
+		return err
+	}
+	exp, diags := spec.Load(opts.File, spec.LoadOptions{Vars: vm, LookupEnv: opts.Factory.LookupEnv})
+	if !diags.HasErrors() {
+		if _, err := pipeline.Build(pipeline.FromSpec(exp), pipeline.BuildOptions{}); err != nil {
+			return fmt.Errorf("%s: %w", opts.File, err)
+		}
+	}
+	b, err := spec.DiagnosticsJSON(diags)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.Out, "%s\n", b)
+	if diags.HasErrors() {
+		return SilentError
+	}
+	return nil
+}
