@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what dmlrun needs on Debian 12 when it is missing: libtorch (Debian's CPU build,
+# unless LIBTORCH points at another), a C++ compiler, and for tests and benchmarks Debian's
+# python3-torch/torchvision (reference values, side-by-side benchmarks). Idempotent.
+set -euo pipefail
+
+want=(g++ make)
+[ -n "${LIBTORCH:-}" ] || want+=(libtorch-dev)
+if [ "${1:-}" = "--test" ]; then
+  want+=(python3-torch python3-torchvision dataset-fashion-mnist npm)
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# npm may come from a non-Debian Node.js install; then it need not be installed by apt.
+if command -v npm >/dev/null 2>&1; then
+  filtered=(); for p in "${missing[@]}"; do [ "$p" = npm ] || filtered+=("$p"); done; missing=("${filtered[@]}")
+fi
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}" >&2
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
