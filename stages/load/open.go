@@ -34,12 +34,12 @@ type Split struct {
 
 // Open reads dir/dataset.json and maps every shard, checking shapes, dtypes, label range
 // and that the shards' index tensors run 0..n-1.
-func Open(dir string) (p *Prepared, err error) {
+func Open(dir string) (_ *Prepared, err error) {
 	b, err := os.ReadFile(filepath.Join(dir, "dataset.json"))
 	if err != nil {
 		return nil, fmt.Errorf("load: open %s: %w", dir, err)
 	}
-	p = &Prepared{Dir: dir, splits: map[string]*Split{}}
+	p := &Prepared{Dir: dir, splits: map[string]*Split{}}
 	if err := json.Unmarshal(b, &p.Manifest); err != nil {
 		return nil, fmt.Errorf("load: %s: %w", filepath.Join(dir, "dataset.json"), err)
 	}
