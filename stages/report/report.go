@@ -1,0 +1,156 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"image/color"
+
+	"dmlrun/stage"
+	"dmlrun/stages/evaluate/metrics"
+)
+
+// Version is the report stage's implementation version.
+const Version = 1
+
+// AllFormats are the output kinds `formats` may name.
+var AllFormats = []string{"md", "csv", "json", "png", "svg"}
+
+func init() { stage.Register(Def()) }
+
+// Def returns the report stage definition.
+func Def() *stage.Def {
+	return &stage.Def{
+		Kind:    "report",
+		Version: Version,
+		Doc:     "Aggregates evaluate results by model block over seeds (mean ± sample std) into tables and plots training curves.",
+		Params: []stage.Param{
+			{Name: "from", Type: stage.RefList, RefKind: "evaluate", Required: true,
+				Doc: "Evaluate blocks whose results are tabulated (all their instances)."},
+			{Name: "per_seed", Type: stage.Bool, Default: false,
+				Doc: "Also list every run (one row per seed) under its block's mean row."},
+			{Name: "formats", Type: stage.StringList, Default: slices.Clone(AllFormats),
+				Doc: "Files to write: md (table.md), csv (table.csv), json (table.json), png (curves.png), svg (curves.svg)."},
+		},
+		Run: run,
+	}
+}
+
+func run(ctx *stage.Context) error {
+	formats := ctx.Params.Strings("formats")
+	for _, f := range formats {
+		if !slices.Contains(AllFormats, f) {
+			return fmt.Errorf("report %s: unknown format %q; allowed: %v", ctx.Addr, f, AllFormats)
+		}
+	}
+	ins := ctx.InputsOf("from")
+	if len(ins) == 0 {
+		return fmt.Errorf("report %s: no evaluate results to report", ctx.Addr)
+	}
+	var runs []Run
+	for _, in := range ins {
+		r, err := metrics.ReadResult(in.Dir)
+		if err != nil {
+			return fmt.Errorf("report %s: input %s: %w", ctx.Addr, in.Addr, err)
+		}
+		runs = append(runs, RunFromResult(r))
+	}
+	s := Summarize(runs)
+	perSeed := ctx.Params.Bool("per_seed")
+	if err := s.Text(ctx.Log, perSeed); err != nil {
+		return fmt.Errorf("report %s: %w", ctx.Addr, err)
+	}
+	write := func(name string, b []byte) error {
+		if err := os.WriteFile(filepath.Join(ctx.OutDir, name), b, 0o644); err != nil {
+			return fmt.Errorf("report %s: %w", ctx.Addr, err)
+		}
+		return nil
+	}
+	panels := CurvePanels(s)
+	for _, f := range formats {
+		var b []byte
+		var err error
+		name := "table." + f
+		switch f {
+		case "md":
+			b, err = s.Markdown(perSeed)
+		case "csv":
+			b, err = s.CSV(perSeed)
+		case "json":
+			b, err = s.JSON()
+		case "png":
+			name = "curves.png"
+			b, err = PNG(panels)
+		case "svg":
+			name = "curves.svg"
+			b = SVG(panels)
+		}
+		if err != nil {
+			return fmt.Errorf("report %s: %s: %w", ctx.Addr, name, err)
+		}
+		if err := write(name, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recallColumns are the train_log.csv column names that hold test Recall@1, in order of
+// preference (stages/train writes test_recall@1).
+var recallColumns = []string{"test_recall@1", "test_e_recall@1"}
+
+// CurvePanels builds the two training-curve panels (loss and test Recall@1 per epoch), one
+// line per run, one colour per block, baseline and NIR on the same axes.
+func CurvePanels(s *Summary) []Panel {
+	loss := Panel{Title: "training loss", XLabel: "epoch", YLabel: "loss"}
+	rec := Panel{Title: "test Recall@1", XLabel: "epoch", YLabel: "Recall@1"}
+	for gi, g := range s.Groups {
+		col := palette[gi%len(palette)]
+		label := fmt.Sprintf("%s (%d)", g.Block, len(g.Runs))
+		for _, r := range g.Runs {
+			t := r.TrainLog
+			if t == nil {
+				continue
+			}
+			ep := t.Col("epoch")
+			if ep < 0 {
+				continue
+			}
+			if lc := t.Col("loss"); lc >= 0 {
+				loss.Series = append(loss.Series, series(t, ep, lc, label, col))
+			}
+			for _, name := range recallColumns {
+				if rc := t.Col(name); rc >= 0 {
+					rec.Series = append(rec.Series, series(t, ep, rc, label, col))
+					break
+				}
+			}
+		}
+	}
+	return []Panel{loss, rec}
+}
+
+func series(t *metrics.Table, xc, yc int, label string, col color.RGBA) Series {
+	s := Series{Label: label, Color: col}
+	for _, row := range t.Rows {
+		// epochs without a value (e.g. no evaluation that epoch) are skipped, so the
+		// evaluated epochs are joined by one line
+		if xc >= len(row) || yc >= len(row) || math.IsNaN(float64(row[xc])) || math.IsNaN(float64(row[yc])) {
+			continue
+		}
+		s.X = append(s.X, float64(row[xc]))
+		s.Y = append(s.Y, float64(row[yc]))
+	}
+	return s
+}
+
+// TextTable renders a summary the way the stage logs it (for the CLI and tests).
+func TextTable(s *Summary, perSeed bool) string {
+	var b bytes.Buffer
+	_ = s.Text(&b, perSeed)
+	return b.String()
+}
