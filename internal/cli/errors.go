@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // ExitCode is the process exit status Main returns.
@@ -52,3 +54,11 @@ func (e *RegressionError) Error() string {
 // SilentError means the problem was already reported (diagnostics were printed); Main
 // exits with code 1 without printing it again.
 var SilentError = errors.New("silent error")
+
+// writeJSON prints v as indented JSON without HTML escaping ("->" stays readable).
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -66,11 +65,9 @@ func runPlan(opts *PlanOptions) error {
 		return err
 	}
 	if opts.JSON {
-		b, err := json.MarshalIndent(p, "", "  ")
-		if err != nil {
+		if err := writeJSON(opts.IO.Out, p); err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.IO.Out, "%s\n", b)
 	} else {
 		renderPlan(opts.IO.Out, p, true)
 	}

@@ -66,6 +66,12 @@ live in a content-addressed store and a node whose key is there is not run again
 func Main() ExitCode {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal, restore the default action so a second Ctrl-C ends the
+		// process at once (committed artifacts are safe either way).
+		<-ctx.Done()
+		stop()
+	}()
 	return Run(ctx, NewFactory(iostreams.System()), os.Args[1:])
 }
 

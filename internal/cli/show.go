@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -84,12 +83,7 @@ func runShow(opts *ShowOptions) error {
 		return fmt.Errorf("%s (key %s…): %w; run apply to compute it", n.Addr, n.Key[:12], err)
 	}
 	if opts.JSON {
-		b, err := json.MarshalIndent(ShowJSON{Addr: n.Addr, Key: n.Key, Dir: art.Dir, Manifest: art.Manifest}, "", "  ")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(opts.IO.Out, "%s\n", b)
-		return nil
+		return writeJSON(opts.IO.Out, ShowJSON{Addr: n.Addr, Key: n.Key, Dir: art.Dir, Manifest: art.Manifest})
 	}
 	renderManifest(opts.IO, n, art)
 	return nil

@@ -1,0 +1,8 @@
+dataset "toy" {
+  kind = "synthetic"
+  nn   = 4
+}
+
+train "a" {
+  dataset = dataset.missing
+}
