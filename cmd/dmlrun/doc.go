@@ -1,0 +1,58 @@
+// Command dmlrun runs deep metric learning experiments declared in HCL or YAML files as a
+// graph of stages with content-addressed caching.
+//
+// # Commands
+//
+//	dmlrun validate FILE [--json] [-var name=value]...
+//	    Decode and check an experiment; every problem is reported as file:line:col with a
+//	    fix. --json prints the diagnostics as data. Never opens the store or loads libtorch.
+//
+//	dmlrun plan FILE [--target ADDR]... [-var name=value]... [--json] [--detailed-exitcode]
+//	    One line per node: "= cached", "+ create", "~ re-run" or "> resume", its short key and
+//	    why ("param schedule.lr changed 1e-05 -> 2e-05", "input train.nir[seed=0] changed",
+//	    "stage version 2 -> 3", "artifact corrupted: file x digest mismatch").
+//	    --detailed-exitcode: exit 2 when anything would run, 0 when all is cached.
+//
+//	dmlrun apply FILE [--target ADDR]... [-j N] [--device auto|cpu|cuda:N] [--threads N]
+//	             [-var name=value]... [-v]
+//	    Run what is not cached, in dependency order, N nodes at a time (libtorch stages one
+//	    at a time). Progress bars on a terminal, plain lines otherwise; -v echoes stage logs.
+//	    Ctrl-C stops scheduling and keeps finished nodes; a second Ctrl-C exits at once.
+//	    An interrupted train node resumes from its last checkpoint on the next apply.
+//
+//	dmlrun show FILE ADDR [--json]
+//	    A node's artifact: directory, parameters, inputs, provenance (dmlrun and libtorch
+//	    versions, device, host, times) and files with sizes and SHA-256 digests.
+//
+//	dmlrun cache ls [--json]          list artifacts (key, stage, node, size, time)
+//	dmlrun cache verify [KEY...]      re-hash artifacts; exit 1 if any is damaged
+//	dmlrun cache gc [-n] FILE...      remove artifacts none of the files use (-n: dry run)
+//
+//	dmlrun version                    dmlrun and libtorch versions
+//	dmlrun completion bash|zsh|fish|powershell
+//
+// ADDR is a node address, "train.nir[seed=0]", or for --target also a block address,
+// "train.nir", meaning all its instances; a target brings the nodes it depends on along.
+// Single-dash long flags (-var, -target, -json, -detailed-exitcode) are accepted as in
+// Terraform.
+//
+// # Global flags and environment
+//
+//	--store DIR            the store (default results/ in the working directory). Safe on
+//	                       one machine's local disk; not on network file systems.
+//	DMLRUN_VAR_<name>      sets experiment variable <name> (-var wins).
+//	DMLRUN_DEBUG_KEYS=1    print every field fed into every content key to stderr.
+//	NO_COLOR               no colour in diagnostics.
+//
+// # Exit status
+//
+//	0 success; 1 any error (diagnostics, a failed node, interruption); 2 plan
+//	--detailed-exitcode found changes; 3 diff --check found a regression.
+//
+// # Store layout
+//
+//	results/<key[:2]>/<key>/       one read-only artifact per key, with manifest.json
+//	results/tmp/<key>.partial/     a resumable stage's interrupted output
+//	results/tmp/<key>.failed.log   the log of the last failed run of a key
+//	results/locks/, results/index/ per-key locks; per-experiment history for plan reasons
+package main
