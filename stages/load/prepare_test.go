@@ -219,10 +219,13 @@ func TestRandomResizedCropStatistics(t *testing.T) {
 type recProgress struct{ labels []string }
 type recBar struct{}
 
-func (p *recProgress) Start(l string, n int64) stage.Bar { p.labels = append(p.labels, l); return recBar{} }
-func (recBar) Add(int64)                                  {}
-func (recBar) SetStatus(string)                           {}
-func (recBar) Finish()                                    {}
+func (p *recProgress) Start(l string, n int64) stage.Bar {
+	p.labels = append(p.labels, l)
+	return recBar{}
+}
+func (recBar) Add(int64)        {}
+func (recBar) SetStatus(string) {}
+func (recBar) Finish()          {}
 
 // TestStageRun runs the registered stage through its stage.Def as the pipeline would.
 func TestStageRun(t *testing.T) {
