@@ -169,11 +169,13 @@ func sameShape(a, b []int64) bool {
 //	L_NF  = mean_i exp(nll_i)                              (float64; ObjectiveNLL: mean_i nll_i)
 //	L     = L_NF + w_align * L_PA                          (float64)
 //
-// It returns L (float64 scalar) and its parts. Call it inside the step's scope.
+// It returns L (float64 scalar) and its parts. emb must be on the criterion's device; labels
+// may be on the CPU. Call it inside the step's scope.
 func (c *Criterion) Loss(emb, labels *torch.Tensor) (*torch.Tensor, Parts) {
 	if emb.Dim() != 2 || emb.Size(1) != int64(c.cfg.D) || labels.Dim() != 1 || labels.Size(0) != emb.Size(0) {
 		panic(fmt.Sprintf("nir: Loss needs embeddings [B, %d] and labels [B], got %v and %v (bug in the caller)", c.cfg.D, emb.Shape(), labels.Shape()))
 	}
+	labels = labels.To(emb.Device())
 	var parts Parts
 	parts.ProxyAnchor = ProxyAnchor(emb, c.proxies.t, labels, c.cfg.ProxyHP())
 

@@ -81,9 +81,11 @@ func MaskedLogSumExp(s, mask *torch.Tensor, dim int64) *torch.Tensor {
 //
 // In anchor mode the positive part averages over the B batch columns (a class present k
 // times counts k times) and the negative part over all C proxies, as the original (§14.8).
-// The result is a float32 scalar that backpropagates into emb and proxies.
+// The result is a scalar of emb's dtype that backpropagates into emb and proxies; labels may
+// live on the CPU while emb is on a GPU.
 func ProxyLoss(emb, proxies, labels *torch.Tensor, hp ProxyHP, mode ProxyMode) *torch.Tensor {
 	dim := int64(mode)
+	labels = labels.To(emb.Device()) // labels often arrive on the CPU, as in the original
 	x := emb.Normalize(2, -1, normEps)
 	p := proxies.Normalize(2, -1, normEps)
 	c := proxies.Size(0)
