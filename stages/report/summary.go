@@ -128,3 +128,5 @@ func fmtVal(v float64, ok bool) string {
 	}
 	return fmt.Sprintf("%.4f", v)
 }
+
+func sortedNames(m map[string]float64) []string { return metrics.SortedNames(m) }
