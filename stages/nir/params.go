@@ -72,8 +72,11 @@ func xavierInit(l linear) {
 	l.b.t = torch.Zeros([]int64{int64(l.out)}, torch.Float32, torch.CPUDevice)
 }
 
-// newSubnet builds FrEIA's subnet_fc(in, out) of the original: depth Linear layers named
-// prefix.0, prefix.2, ... (the nn.Sequential indices, ReLUs at the odd ones).
+// newSubnet builds the original's NormFlow.subnet_fc(in, out): depth Linear layers named
+// prefix.0, prefix.2, ... (the nn.Sequential indices, ReLUs at the odd ones). With xavier,
+// every layer but the first is re-initialised (Xavier-uniform weight, zero bias) right after
+// it is created, before the next layer is constructed: that interleaving fixes the order in
+// which the generator is consumed.
 func newSubnet(prefix string, in, out, depth, width int, xavier bool) mlp {
 	m := make(mlp, 0, depth)
 	fanIn := in
@@ -82,15 +85,12 @@ func newSubnet(prefix string, in, out, depth, width int, xavier bool) mlp {
 		if i == depth-1 {
 			o = out
 		}
-		m = append(m, newDefaultLinear(fmt.Sprintf("%s.%d", prefix, 2*i), fanIn, o))
-		fanIn = width
-	}
-	if xavier {
-		// Assumption (the reference does not pin the moment): the subnet builder re-initialises
-		// its own layers right after creating them, before the next subnet is constructed.
-		for _, l := range m[1:] {
+		l := newDefaultLinear(fmt.Sprintf("%s.%d", prefix, 2*i), fanIn, o)
+		if xavier && i > 0 {
 			xavierInit(l)
 		}
+		m = append(m, l)
+		fanIn = width
 	}
 	return m
 }

@@ -3,7 +3,7 @@
 torch.manual_seed(seed), in the original's construction order (reference-method.md §6.1, §13):
 proxies randn(C, D) / 8, then for each flow block subnet1 then subnet2 (FrEIA subnet_fc: Linear
 layers with PyTorch default init, weight then bias; 'xavier' re-initialises every layer but the
-first right after the subnet is built), then the cond-prep embedder MLPs.
+first right after that layer is constructed), then the cond-prep embedder MLPs.
 
 This mirrors the original's module construction with plain torch.nn so that the Go test can
 check RNG parity without FrEIA. Run: /usr/bin/python3 gen_init_parity.py > init_parity.json
@@ -14,16 +14,19 @@ import torch.nn as nn
 
 
 def subnet_fc(c_in, c_out, depth, width, init):
-    layers = [nn.Linear(c_in, width)]
+    # As NormFlow.subnet_fc of the original: each Linear after the first is re-initialised
+    # right after its construction when init == 'xavier'.
+    def lin(i, o, reinit):
+        layer = nn.Linear(i, o)
+        if reinit and init == 'xavier':
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        return layer
+    layers = [lin(c_in, width, False)]
     for _ in range(depth - 2):
-        layers += [nn.ReLU(), nn.Linear(width, width)]
-    layers += [nn.ReLU(), nn.Linear(width, c_out)]
-    net = nn.Sequential(*layers)
-    if init == 'xavier':
-        for m in [l for l in net if isinstance(l, nn.Linear)][1:]:
-            nn.init.xavier_uniform_(m.weight)
-            m.bias.data.fill_(0)
-    return net
+        layers += [nn.ReLU(), lin(width, width, True)]
+    layers += [nn.ReLU(), lin(width, c_out, True)]
+    return nn.Sequential(*layers)
 
 
 def build(seed, D, C, K, depth, width, mode, init):
