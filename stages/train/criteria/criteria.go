@@ -1,0 +1,270 @@
+package criteria
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"dmlrun/stage"
+	"dmlrun/stages/nir"
+	"dmlrun/stages/train/miners"
+	"dmlrun/torch"
+	"dmlrun/torch/optim"
+)
+
+// Batch is what a criterion sees of one training step (the original passes the same as
+// keyword arguments, reference §5).
+type Batch struct {
+	Embeds      *torch.Tensor // model embeddings [B, D] (L2-normalised by the _normalize archs)
+	Labels      *torch.Tensor // int64 [B], on Embeds' device
+	Features    *torch.Tensor // backbone feature map [B, F, H, W] (s2sd with pool_aggr only)
+	AvgFeatures *torch.Tensor // globally pooled features [B, F] (s2sd only)
+	Iter        int           // global iteration count, 0 at the first step of the run (s2sd's feature-distillation delay)
+}
+
+// Criterion is one training loss with its own parameters.
+//
+// Loss returns a scalar that belongs to the caller's innermost open scope: float32, except
+// float64 for nir (the original's float64 tail, §6.4). It may panic with *torch.Error
+// (wrap the step in torch.Catch). Groups lists the criterion's optimiser groups in the
+// original's order, all without weight decay (§5); Named lists parameters and buffers
+// under stable names for checkpoints (copy values in with CopyFrom to restore).
+// Criteria are not safe for concurrent use.
+type Criterion interface {
+	Loss(b Batch) *torch.Tensor
+	Groups(baseLR float64) []optim.Group
+	Named() ([]string, []*torch.Tensor)
+}
+
+// Close frees a criterion's parameters (every criterion New returns has a Close method).
+func Close(c Criterion) {
+	if cl, ok := c.(interface{ Close() }); ok {
+		cl.Close()
+	}
+}
+
+// Kinds lists the criteria New knows, sorted.
+func Kinds() []string {
+	var out []string
+	for k := range Variants() {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// NeedsMiner reports whether a criterion kind draws triplets from a batchminer (the
+// original's REQUIRES_BATCHMINER). s2sd says yes because its sub-criteria may.
+func NeedsMiner(kind string) bool {
+	switch kind {
+	case "margin", "triplet", "contrastive", "npair", "s2sd":
+		return true
+	}
+	return false
+}
+
+type options struct {
+	dev        torch.Device
+	featureDim int
+	arch       string
+}
+
+// Option configures New beyond the loss block's parameters.
+type Option func(*options)
+
+// OnDevice places the parameters on dev after drawing them on the CPU generator (the
+// original builds the criterion on CPU and moves it, §8.1). Default: CPU.
+func OnDevice(dev torch.Device) Option { return func(o *options) { o.dev = dev } }
+
+// FeatureDim is the width F of Batch.AvgFeatures, the input of s2sd's target branches
+// (2048 for ResNet50, 512 for ResNet18). Default 2048, the original's value for ResNets.
+func FeatureDim(n int) Option { return func(o *options) { o.featureDim = n } }
+
+// Arch is the model's arch string; npair divides the batch by 4 when it contains
+// "bninception", as the original does.
+func Arch(name string) Option { return func(o *options) { o.arch = name } }
+
+// New builds the criterion kind (one of Kinds) from p, the decoded loss block (its Variants
+// fields with defaults filled; extra keys such as "kind" are ignored), for embedding
+// dimension D and C training classes. Parameters (proxies, class maps, s2sd's branches) are
+// drawn from the global torch CPU generator in the original's order, then moved to the
+// OnDevice device; seed and consume the generator as the original did before (backbone,
+// head) for bit-identical initial values. Kinds that NeedsMiner need miner.
+//
+// The parameters survive New: they belong to the scope open when New was called (or to
+// none); Close frees them.
+func New(kind string, p stage.Params, D, C int, miner miners.Miner, opts ...Option) (Criterion, error) {
+	o := options{dev: torch.CPUDevice, featureDim: 2048}
+	for _, f := range opts {
+		f(&o)
+	}
+	if D < 1 || C < 1 {
+		return nil, fmt.Errorf("loss %q: embedding dimension %d and class count %d must be >= 1", kind, D, C)
+	}
+	if _, ok := Variants()[kind]; !ok {
+		return nil, fmt.Errorf("loss %q: unknown; known losses are %s", kind, strings.Join(Kinds(), ", "))
+	}
+	if kind == "nir" {
+		// stages/nir manages its own scope and keeps buffers (the permutation indices) that
+		// Named does not list, so it is built outside ours.
+		c, err := buildNIR(p, D, C, o)
+		if err != nil {
+			return nil, fmt.Errorf("loss %q (D=%d, C=%d): %w", kind, D, C, err)
+		}
+		return c, nil
+	}
+	var c Criterion
+	s := torch.NewScope()
+	defer s.Close()
+	err := torch.Catch(func() error {
+		var err error
+		c, err = build(kind, p, D, C, miner, o)
+		if err != nil {
+			return err
+		}
+		_, ts := c.Named()
+		s.Keep(ts...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loss %q (D=%d, C=%d): %w", kind, D, C, err)
+	}
+	return c, nil
+}
+
+func build(kind string, p stage.Params, D, C int, miner miners.Miner, o options) (Criterion, error) {
+	if NeedsMiner(kind) && kind != "s2sd" && miner == nil {
+		return nil, fmt.Errorf("needs a batchminer (batch_mining), got none")
+	}
+	switch kind {
+	case "oproxy":
+		return newOProxy(p, D, C, o)
+	case "multisimilarity":
+		return newMultiSimilarity(p)
+	case "margin":
+		return newMargin(p, C, miner, o)
+	case "triplet":
+		return &triplet{margin: p.Float("margin"), miner: miner}, nil
+	case "contrastive":
+		return &contrastive{posMargin: p.Float("pos_margin"), negMargin: p.Float("neg_margin"), miner: miner}, nil
+	case "softmax":
+		return newSoftmax(p, D, C, o)
+	case "arcface":
+		return newArcFace(p, D, C, o)
+	case "npair":
+		if _, ok := miner.(*miners.NPair); !ok {
+			return nil, fmt.Errorf("needs the npair batchminer (batch_mining = \"npair\"), got %T", miner)
+		}
+		return &npair{l2: p.Float("l2"), quarter: strings.Contains(o.arch, "bninception"), miner: miner}, nil
+	case "s2sd":
+		return newS2SD(p, D, C, miner, o)
+	}
+	panic("criteria: Variants and build disagree on " + kind + " (programmer error)")
+}
+
+func buildNIR(p stage.Params, D, C int, o options) (Criterion, error) {
+	cfg, err := nir.ConfigFromParams(D, C, p)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Device = o.dev
+	c, err := nir.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &nirCriterion{c: c}, nil
+}
+
+// defaults returns a kind's parameters with every default filled (s2sd's sub-criteria).
+func defaults(kind string) stage.Params {
+	p := stage.Params{"kind": kind}
+	for _, f := range Variants()[kind] {
+		if f.Default != nil {
+			p[f.Name] = f.Default
+		}
+	}
+	return p
+}
+
+// param is one named parameter tensor.
+type param struct {
+	name string
+	t    *torch.Tensor
+}
+
+func named(ps []param) ([]string, []*torch.Tensor) {
+	names := make([]string, len(ps))
+	ts := make([]*torch.Tensor, len(ps))
+	for i, p := range ps {
+		names[i], ts[i] = p.name, p.t
+	}
+	return names, ts
+}
+
+func closeParams(ps []param) {
+	for _, p := range ps {
+		p.t.Close()
+	}
+}
+
+// place moves a freshly drawn CPU tensor to dev and makes it a trainable leaf.
+func place(t *torch.Tensor, dev torch.Device) *torch.Tensor {
+	return t.To(dev).SetRequiresGrad(true)
+}
+
+// uniformInit draws shape from U(-bound, bound) on the CPU generator bit-identically to
+// PyTorch's float32 tensor.uniform_(-bound, bound): it computes x*(to-from)+from from the
+// 24-bit draw x with to, from rounded to float32, and rounds once (checked against torch
+// 1.13: r*(2*bf) - bf in float64 matches exactly, float32 arithmetic does not).
+func uniformInit(shape []int64, bound float64) *torch.Tensor {
+	bf := float64(float32(bound))
+	r := torch.Rand(shape, torch.Float32, torch.CPUDevice)
+	return r.ToDType(torch.Float64).MulScalar(2 * bf).SubScalar(bf).ToDType(torch.Float32)
+}
+
+// linearInit is nn.Linear's default reset: weight kaiming_uniform_(a=sqrt(5)), i.e.
+// U(±sqrt(3)*gain/sqrt(fan_in)) with the float64 steps PyTorch takes, then bias
+// U(±1/sqrt(fan_in)).
+func linearInit(in, out int) (w, b *torch.Tensor) {
+	a := math.Sqrt(5)
+	gain := math.Sqrt(2.0 / (1 + a*a))
+	w = uniformInit([]int64{int64(out), int64(in)}, math.Sqrt(3.0)*(gain/math.Sqrt(float64(in))))
+	b = uniformInit([]int64{int64(out)}, 1/math.Sqrt(float64(in)))
+	return w, b
+}
+
+// zeroLike returns a float32 zero that is part of emb's graph, so that backward works when
+// a miner found nothing (the original returns a constant there and its backward raises).
+func zeroLike(emb *torch.Tensor) *torch.Tensor { return emb.Sum().MulScalar(0) }
+
+// cpuLabels copies the batch labels to Go.
+func cpuLabels(labels *torch.Tensor) []int64 {
+	v, err := labels.Int64s()
+	if err != nil {
+		panic(&torch.Error{Op: "criteria: read labels", Msg: err.Error()})
+	}
+	return v
+}
+
+// indexTensor makes an int64 index tensor on dev.
+func indexTensor(idx []int64, dev torch.Device) *torch.Tensor {
+	t, err := torch.FromInt64(idx, int64(len(idx)))
+	if err != nil {
+		panic(&torch.Error{Op: "criteria: index tensor", Msg: err.Error()})
+	}
+	return t.To(dev)
+}
+
+// tripletIndex splits mined triplets into anchor, positive and negative index tensors.
+func tripletIndex(trip [][3]int, dev torch.Device) (a, p, n *torch.Tensor) {
+	ai := make([]int64, len(trip))
+	pi := make([]int64, len(trip))
+	ni := make([]int64, len(trip))
+	for k, t := range trip {
+		ai[k], pi[k], ni[k] = int64(t[0]), int64(t[1]), int64(t[2])
+	}
+	return indexTensor(ai, dev), indexTensor(pi, dev), indexTensor(ni, dev)
+}
+
+const normEps = 1e-12 // F.normalize's default
