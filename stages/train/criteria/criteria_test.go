@@ -443,3 +443,48 @@ func TestNIRAdapter(t *testing.T) {
 		t.Errorf("Named() starts with %v, want proxies first", names[:min(3, len(names))])
 	}
 }
+
+// TestNoLeak builds, runs and closes each criterion inside a scope and checks that no
+// native tensor outlives them.
+func TestNoLeak(t *testing.T) {
+	lab := []int64{0, 0, 1, 1, 2, 2, 3, 3}
+	for _, kind := range Kinds() {
+		t.Run(kind, func(t *testing.T) {
+			before := torch.LiveTensors()
+			func() {
+				s := torch.NewScope()
+				defer s.Close()
+				var m miners.Miner
+				switch kind {
+				case "npair":
+					m, _ = miners.New("npair", nil, miners.NewNumpyRandom(0))
+				default:
+					m, _ = miners.New("distance", nil, miners.NewNumpyRandom(0))
+				}
+				p := defaults(kind)
+				if kind == "nir" {
+					p["nf_fc_width"], p["nf_fc_depth"] = int64(8), int64(2)
+				}
+				if kind == "s2sd" {
+					p["target_dims"] = []int64{4}
+				}
+				c, err := New(kind, p, 6, 4, m, FeatureDim(5))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer Close(c)
+				for step := 0; step < 3; step++ {
+					st := torch.NewScope()
+					x := torch.Randn([]int64{8, 6}, torch.Float32, torch.CPUDevice).Normalize(2, 1, 1e-12).SetRequiresGrad(true)
+					f := torch.Rand([]int64{8, 5}, torch.Float32, torch.CPUDevice)
+					y, _ := torch.FromInt64(lab, 8)
+					c.Loss(Batch{Embeds: x, Labels: y, AvgFeatures: f, Iter: step}).Backward()
+					st.Close()
+				}
+			}()
+			if after := torch.LiveTensors(); after != before {
+				t.Errorf("%d live tensors before, %d after", before, after)
+			}
+		})
+	}
+}

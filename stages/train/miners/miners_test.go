@@ -269,3 +269,22 @@ func TestNewErrors(t *testing.T) {
 		t.Error("cp > 1 accepted")
 	}
 }
+
+// TestNoLeak checks that mining frees every tensor it makes.
+func TestNoLeak(t *testing.T) {
+	r := loadRef(t)
+	c := r.Cases[1]
+	emb := embTensor(t, c)
+	defer emb.Close()
+	before := torch.LiveTensors()
+	for _, name := range Names() {
+		m, err := New(name, nil, NewNumpyRandom(4), WithPython(NewPythonRandom(4)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Mine(emb, c.Labels)
+	}
+	if after := torch.LiveTensors(); after != before {
+		t.Errorf("%d live tensors before mining, %d after", before, after)
+	}
+}

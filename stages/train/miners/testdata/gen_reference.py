@@ -161,7 +161,7 @@ def main():
 
     miners = [("distance", distance), ("rho_distance", rho_distance), ("semihard", semihard),
               ("softhard", softhard), ("npair", npair)]
-    for (b, d, spc, seed) in [(12, 8, 2, 0), (16, 32, 4, 1), (24, 128, 3, 2)]:
+    for (b, d, spc, seed) in [(12, 8, 2, 0), (16, 32, 4, 1), (24, 128, 3, 2), (112, 128, 2, 3)]:
         emb, labels = make_batch(seed, b, d, spc)
         case = {"B": b, "D": d, "labels": labels.tolist(), "emb": emb.flatten().tolist(), "miners": {}}
         for name, fn in miners:
