@@ -7,3 +7,5 @@ package main
 //
 // The package that links libtorch may also set cli.TorchVersion (see internal/cli) so that
 // `dmlrun version` and manifests report the libtorch version.
+
+import _ "dmlrun/stages/train"

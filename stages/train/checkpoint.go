@@ -1,0 +1,353 @@
+package train
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+
+	"dmlrun/torch"
+	"dmlrun/torch/optim"
+)
+
+// Checkpoint layout (safetensors). Tensor names:
+//
+//	model.<torchvision name>        backbone and last_linear weights, BN running stats
+//	criterion.<name>                proxies, flow, ... (Criterion.Named)
+//	optim.<k>.exp_avg / .exp_avg_sq Adam moments of the k-th trainable tensor (epoch files only)
+//
+// Epoch files (epoch-N.safetensors) also carry metadata: "epoch" (last complete epoch N),
+// "scaler" (scale and growth counter), "consecutive_skipped", "optim_steps" (per-tensor
+// Adam step counts, JSON) and "log" (train_log rows so far, JSON). The final
+// checkpoint.safetensors has the weights only and metadata {"arch", "embed_dim", "loss",
+// "seed"}: nothing time-dependent, so an interrupted and resumed run writes the same bytes
+// as an uninterrupted one (on CPU with the same thread count).
+//
+// Only the newest epoch file is kept (each holds weights plus two Adam moments, ~300 MB for
+// ResNet50); it is deleted once the final checkpoint and model.json are in place.
+
+var epochFileRE = regexp.MustCompile(`^epoch-(\d+)\.safetensors$`)
+
+func epochCheckpointName(epoch int) string { return fmt.Sprintf("epoch-%d.safetensors", epoch) }
+
+// weights returns the model and criterion tensors under checkpoint names.
+func (t *trainer) weights() ([]string, []*torch.Tensor) {
+	var names []string
+	var ts []*torch.Tensor
+	n, m := t.model.State()
+	for i := range n {
+		names = append(names, "model."+n[i])
+		ts = append(ts, m[i])
+	}
+	cn, ct := t.crit.Named()
+	for i := range cn {
+		names = append(names, "criterion."+cn[i])
+		ts = append(ts, ct[i])
+	}
+	return names, ts
+}
+
+type scalerMeta struct {
+	Scale  float64 `json:"scale"`
+	Growth int     `json:"growth"`
+}
+
+// saveEpoch writes epoch-N.safetensors atomically and removes older epoch files.
+func (t *trainer) saveEpoch(epoch int) error {
+	names, ts := t.weights()
+	var steps []int64
+	st := t.opt.State()
+	for _, g := range st.Params {
+		for _, ps := range g {
+			k := len(steps)
+			steps = append(steps, ps.Step)
+			if ps.ExpAvg != nil {
+				names = append(names, fmt.Sprintf("optim.%d.exp_avg", k), fmt.Sprintf("optim.%d.exp_avg_sq", k))
+				ts = append(ts, ps.ExpAvg, ps.ExpAvgSq)
+			}
+		}
+	}
+	sc, _ := json.Marshal(scalerMeta{Scale: t.scaler.Scale, Growth: t.scaler.Growth})
+	stj, _ := json.Marshal(steps)
+	lg, _ := json.Marshal(t.log)
+	meta := map[string]string{
+		"epoch":               strconv.Itoa(epoch),
+		"scaler":              string(sc),
+		"consecutive_skipped": strconv.Itoa(t.consec),
+		"optim_steps":         string(stj),
+		"log":                 string(lg),
+	}
+	if err := saveAtomic(filepath.Join(t.ctx.OutDir, epochCheckpointName(epoch)), names, ts, meta); err != nil {
+		return err
+	}
+	return removeEpochFiles(t.ctx.OutDir, epoch)
+}
+
+// removeEpochFiles deletes every epoch file except keep (-1: all).
+func removeEpochFiles(dir string, keep int) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		m := epochFileRE.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		if n, _ := strconv.Atoi(m[1]); n != keep {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// resume loads the newest readable epoch file in OutDir and returns the next epoch to run
+// (0 when there is none).
+func (t *trainer) resume() (int, error) {
+	ents, err := os.ReadDir(t.ctx.OutDir)
+	if err != nil {
+		return 0, err
+	}
+	var epochs []int
+	for _, e := range ents {
+		if m := epochFileRE.FindStringSubmatch(e.Name()); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			epochs = append(epochs, n)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(epochs)))
+	for _, ep := range epochs {
+		path := filepath.Join(t.ctx.OutDir, epochCheckpointName(ep))
+		err := t.loadEpoch(path, ep)
+		if err == nil {
+			fmt.Fprintf(t.ctx.Log, "%s: resuming after epoch %d from %s\n", t.ctx.Addr, ep, path)
+			return ep + 1, nil
+		}
+		fmt.Fprintf(t.ctx.Log, "%s: cannot resume from %s: %v\n", t.ctx.Addr, path, err)
+	}
+	return 0, nil
+}
+
+func (t *trainer) loadEpoch(path string, epoch int) error {
+	sd, _, meta, err := torch.LoadSafetensors(path)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, v := range sd {
+			v.Close()
+		}
+	}()
+	if meta["epoch"] != strconv.Itoa(epoch) {
+		return fmt.Errorf("metadata epoch %q does not match the file name", meta["epoch"])
+	}
+	var sc scalerMeta
+	var steps []int64
+	var rows []logRow
+	consec, err := strconv.Atoi(meta["consecutive_skipped"])
+	if err != nil {
+		return fmt.Errorf("metadata consecutive_skipped: %w", err)
+	}
+	for k, dst := range map[string]any{"scaler": &sc, "optim_steps": &steps, "log": &rows} {
+		if err := json.Unmarshal([]byte(meta[k]), dst); err != nil {
+			return fmt.Errorf("metadata %s: %w", k, err)
+		}
+	}
+	if len(steps) != len(t.params) {
+		return fmt.Errorf("checkpoint has %d optimiser entries, model and criterion have %d trainable tensors", len(steps), len(t.params))
+	}
+	names, ts := t.weights()
+	for i, n := range names {
+		src, ok := sd[n]
+		if !ok {
+			return fmt.Errorf("tensor %s missing", n)
+		}
+		if !sameShape(src.Shape(), ts[i].Shape()) {
+			return fmt.Errorf("tensor %s: shape %v, want %v", n, src.Shape(), ts[i].Shape())
+		}
+	}
+	err = torch.WithScope(func() error {
+		for i, n := range names {
+			ts[i].CopyFrom(sd[n].To(ts[i].Device()))
+		}
+		// Adam state: group learning rates as constructed (the scheduler is replayed
+		// below), moments and step counts per trainable tensor in group order.
+		st := optim.State{}
+		k := 0
+		for g := 0; g < t.opt.NumGroups(); g++ {
+			st.LR = append(st.LR, t.opt.LR(g))
+			var ps []optim.ParamState
+			for range t.opt.Group(g).Params {
+				ea, eas := sd[fmt.Sprintf("optim.%d.exp_avg", k)], sd[fmt.Sprintf("optim.%d.exp_avg_sq", k)]
+				if (ea == nil) != (steps[k] == 0) {
+					return fmt.Errorf("optimiser state of trainable tensor %d is inconsistent (step %d)", k, steps[k])
+				}
+				ps = append(ps, optim.ParamState{Step: steps[k], ExpAvg: ea, ExpAvgSq: eas})
+				k++
+			}
+			st.Params = append(st.Params, ps)
+		}
+		return t.opt.LoadState(st)
+	})
+	if err != nil {
+		return err
+	}
+	t.scaler = gradScaler{Scale: sc.Scale, Growth: sc.Growth}
+	t.consec = consec
+	t.log = rows
+	// MultiStepLR: replay the per-epoch steps so the learning rates are the same floats.
+	if t.cfg.Scheduler != "none" {
+		for e := 0; e <= epoch; e++ {
+			t.sched.Step()
+		}
+	}
+	return nil
+}
+
+// saveFinal writes checkpoint.safetensors (weights only, deterministic metadata).
+func (t *trainer) saveFinal() error {
+	names, ts := t.weights()
+	meta := map[string]string{
+		"arch":      t.cfg.Arch,
+		"embed_dim": strconv.FormatInt(t.cfg.EmbedDim, 10),
+		"loss":      t.cfg.LossKind,
+		"seed":      strconv.FormatInt(t.cfg.Seed, 10),
+	}
+	return saveAtomic(filepath.Join(t.ctx.OutDir, "checkpoint.safetensors"), names, ts, meta)
+}
+
+// saveAtomic writes to a temporary sibling and renames it into place.
+func saveAtomic(path string, names []string, ts []*torch.Tensor, meta map[string]string) error {
+	tmp := path + ".tmp"
+	if err := torch.SaveSafetensors(tmp, names, ts, meta); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to path through a temporary sibling.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// logRow is one train_log.csv row.
+type logRow struct {
+	Epoch   int       `json:"epoch"`
+	Loss    float64   `json:"loss"`
+	Skipped int       `json:"skipped"`
+	LRs     []float64 `json:"lrs"`
+	Seconds float64   `json:"seconds"`
+	Recall  float64   `json:"recall"` // NaN when not evaluated
+}
+
+// MarshalJSON stores NaN (no evaluation, or no finite loss) as null.
+func (r logRow) MarshalJSON() ([]byte, error) {
+	type plain struct {
+		Epoch   int       `json:"epoch"`
+		Loss    *float64  `json:"loss"`
+		Skipped int       `json:"skipped"`
+		LRs     []float64 `json:"lrs"`
+		Seconds float64   `json:"seconds"`
+		Recall  *float64  `json:"recall"`
+	}
+	p := plain{Epoch: r.Epoch, Skipped: r.Skipped, LRs: r.LRs, Seconds: r.Seconds}
+	if !math.IsNaN(r.Loss) {
+		p.Loss = &r.Loss
+	}
+	if !math.IsNaN(r.Recall) {
+		p.Recall = &r.Recall
+	}
+	return json.Marshal(p)
+}
+
+// UnmarshalJSON is MarshalJSON's inverse.
+func (r *logRow) UnmarshalJSON(b []byte) error {
+	var p struct {
+		Epoch   int       `json:"epoch"`
+		Loss    *float64  `json:"loss"`
+		Skipped int       `json:"skipped"`
+		LRs     []float64 `json:"lrs"`
+		Seconds float64   `json:"seconds"`
+		Recall  *float64  `json:"recall"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*r = logRow{Epoch: p.Epoch, Skipped: p.Skipped, LRs: p.LRs, Seconds: p.Seconds, Loss: math.NaN(), Recall: math.NaN()}
+	if p.Loss != nil {
+		r.Loss = *p.Loss
+	}
+	if p.Recall != nil {
+		r.Recall = *p.Recall
+	}
+	return nil
+}
+
+// writeLog writes train_log.csv: epoch, loss, skipped, lr_<group>..., seconds and, when
+// evaluation is on, test_recall@1 (empty on epochs without evaluation).
+func writeLog(dir string, groups []string, withRecall bool, rows []logRow) error {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	head := []string{"epoch", "loss", "skipped"}
+	for _, g := range groups {
+		head = append(head, "lr_"+g)
+	}
+	head = append(head, "seconds")
+	if withRecall {
+		head = append(head, "test_recall@1")
+	}
+	w.Write(head)
+	for _, r := range rows {
+		rec := []string{strconv.Itoa(r.Epoch), fmtFloat(r.Loss), strconv.Itoa(r.Skipped)}
+		for _, lr := range r.LRs {
+			rec = append(rec, strconv.FormatFloat(lr, 'g', -1, 64))
+		}
+		rec = append(rec, strconv.FormatFloat(r.Seconds, 'f', 4, 64))
+		if withRecall {
+			rec = append(rec, fmtFloat(r.Recall))
+		}
+		w.Write(rec)
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "train_log.csv"), buf.Bytes())
+}
+
+func fmtFloat(v float64) string {
+	if math.IsNaN(v) {
+		return ""
+	}
+	return strconv.FormatFloat(v, 'f', 6, 64)
+}
+
+func sameShape(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,30 @@
+// Package train is dmlrun's `train` and `embed` stages.
+//
+// train (Kind "train", resumable, exclusive) reproduces the original's training loop
+// (reference-method.md §8): torch.ManualSeed(seed), the model (stages/models) and its
+// network optimiser group(s), the prepared dataset and its sampler (stages/load), the
+// batchminer and criterion (stages/train/miners, stages/train/criteria) with their groups,
+// Adam over all groups (dmlrun/torch/optim, coupled L2 on the network group only),
+// MultiStepLR stepped after every epoch, and a GradScaler that is always on, as in the
+// original (scale 2^16, a step with non-finite unscaled gradients is skipped and halves the
+// scale, 2000 good steps double it; clarifications.md). Each epoch re-seeds torch, the
+// Python-random sampler, the NumPy miner generator and the augmentation streams with
+// epochs*seed+epoch, which is also what makes resuming exact: after every epoch an
+// epoch-N.safetensors checkpoint (weights, Adam moments and step counts, scaler state, the
+// log so far) is written atomically, and an interrupted node continues from the newest one
+// with the same result, bit for bit on CPU with the same thread count. Warmup epochs run
+// the backbone without gradients. NaN in the embeddings or the loss, or more than
+// max_skipped consecutive skipped steps, stop training with an error wrapping
+// ErrNonFinite; the last epoch checkpoint stays for inspection. An inf loss alone is a
+// skipped step. The finished node holds checkpoint.safetensors, model.json and
+// train_log.csv (ARTIFACTS.md).
+//
+// embed (Kind "embed", ExpandOver "models", exclusive) rebuilds a trained model from its
+// artifact and embeds one split of the dataset it was trained on, in dataset order with
+// the evaluation transform, into embeddings.safetensors and embed.json.
+//
+// What it is not: it computes no metrics beyond the optional per-epoch test Recall@1
+// (eval_every, through stages/evaluate/metrics), knows nothing of the store or keys, and
+// owns no loss: criteria and miners are their own packages. Mixed precision (autocast) is
+// refused with an error until the torch binding has it.
+package train

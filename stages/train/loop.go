@@ -1,0 +1,291 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"dmlrun/stage"
+	"dmlrun/stages/models"
+	"dmlrun/stages/train/criteria"
+	"dmlrun/stages/train/miners"
+	"dmlrun/torch"
+	"dmlrun/torch/optim"
+)
+
+// ErrNonFinite is wrapped by the errors that stop training for NaN in the forward pass or
+// too many consecutive skipped steps.
+var ErrNonFinite = errors.New("training diverged")
+
+// afterEpoch is a test hook run after each epoch's checkpoint is written; a non-nil error
+// stops training there, as an interruption would.
+var afterEpoch func(epoch int) error
+
+// lossHook is a test hook that may replace each step's loss (to force inf or NaN).
+var lossHook func(epoch, step int, loss *torch.Tensor) *torch.Tensor
+
+// trainer holds one train node's state.
+type trainer struct {
+	ctx   *stage.Context
+	cfg   *config
+	dev   torch.Device
+	model *models.Model
+	crit  criteria.Criterion
+	data  *trainData
+	opt   *optim.Adam
+	sched *optim.MultiStepLR
+
+	groupNames []string
+	params     []*torch.Tensor // every trainable tensor (network then criterion), for zero-grad and unscale
+	scaler     gradScaler
+	consec     int // consecutive skipped steps
+	log        []logRow
+	datasetIn  stage.Input
+	numClasses int
+	minerRNG   *miners.NumpyRandom
+}
+
+// newTrainer builds everything in the original's order (reference §8.1): seed, model and
+// network group(s), data, criterion and its groups, Adam, MultiStepLR, grad scaler.
+func newTrainer(ctx *stage.Context, cfg *config) (*trainer, error) {
+	ins := ctx.InputsOf("dataset")
+	if len(ins) != 1 {
+		return nil, fmt.Errorf("want exactly one dataset input, got %d", len(ins))
+	}
+	dev, err := torch.ParseDevice(ctx.Device)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Autocast != "none" {
+		if !dev.IsCUDA() {
+			return nil, fmt.Errorf("autocast = %q needs a CUDA device, but the device is %s", cfg.Autocast, dev)
+		}
+		return nil, fmt.Errorf("autocast = %q: the torch binding has no autocast yet; use autocast = \"none\"", cfg.Autocast)
+	}
+	if ctx.Threads > 0 {
+		torch.SetNumThreads(ctx.Threads)
+	}
+	t := &trainer{ctx: ctx, cfg: cfg, dev: dev, datasetIn: ins[0], scaler: newGradScaler()}
+
+	torch.ManualSeed(uint64(cfg.Seed))
+	t.model, err = models.New(cfg.Arch, cfg.EmbedDim, dev)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.loadPretrained(); err != nil {
+		t.close()
+		return nil, err
+	}
+	// Network group(s): everything (backbone incl. BN affine, last_linear) at lr with decay,
+	// or backbone and last_linear apart when fc_lr >= 0.
+	_, backbone := t.model.Params(false)
+	_, head := t.model.Params(true)
+	var groups []optim.Group
+	if cfg.FcLR >= 0 {
+		groups = append(groups,
+			optim.Group{Name: "backbone", Params: backbone, LR: cfg.LR, WeightDecay: cfg.Decay},
+			optim.Group{Name: "last_linear", Params: head, LR: cfg.FcLR, WeightDecay: cfg.Decay})
+	} else {
+		groups = append(groups, optim.Group{Name: "network", Params: append(append([]*torch.Tensor{}, backbone...), head...), LR: cfg.LR, WeightDecay: cfg.Decay})
+	}
+
+	t.data, err = openTrainData(t.datasetIn.Dir, cfg)
+	if err != nil {
+		t.close()
+		return nil, fmt.Errorf("dataset %s: %w", t.datasetIn.Addr, err)
+	}
+	t.numClasses = t.data.split.NumClasses()
+
+	var miner miners.Miner
+	if criteria.NeedsMiner(cfg.LossKind) {
+		t.minerRNG = miners.NewNumpyRandom(uint32(cfg.Seed))
+		miner, err = miners.New(cfg.BatchMining, nil, t.minerRNG, miners.WithPython(t.data.py))
+		if err != nil {
+			t.close()
+			return nil, fmt.Errorf("batch_mining %q: %w", cfg.BatchMining, err)
+		}
+	}
+	t.crit, err = criteria.New(cfg.LossKind, cfg.Loss, int(cfg.EmbedDim), t.numClasses, miner,
+		criteria.OnDevice(dev), criteria.FeatureDim(int(t.model.FeatDim)), criteria.Arch(cfg.Arch))
+	if err != nil {
+		t.close()
+		return nil, fmt.Errorf("loss %q: %w", cfg.LossKind, err)
+	}
+	groups = append(groups, t.crit.Groups(cfg.LR)...)
+	for _, g := range groups {
+		t.groupNames = append(t.groupNames, g.Name)
+		t.params = append(t.params, g.Params...)
+	}
+	t.opt = optim.NewAdam(groups, 0.9, 0.999, 1e-8)
+	t.sched = optim.NewMultiStepLR(t.opt, cfg.Tau, cfg.Gamma)
+	return t, nil
+}
+
+func (t *trainer) loadPretrained() error {
+	c := t.cfg
+	switch {
+	case c.NotPretrained:
+		return nil
+	case c.Pretrained != "":
+		return t.model.LoadPretrained(c.Pretrained)
+	case t.model.Arch.PretrainedDefault():
+		return fmt.Errorf("arch %q starts from ImageNet weights in the original: set pretrained = \"<path>/%s.pth\" (torchvision state dict) or not_pretrained = true",
+			c.Arch, map[string]string{"resnet50": "resnet50-19c8e357", "resnet18": "resnet18-5c106cde"}[t.model.Arch.Base])
+	}
+	return nil
+}
+
+func (t *trainer) close() {
+	if t.model != nil {
+		t.model.Close()
+	}
+	if t.crit != nil {
+		criteria.Close(t.crit)
+	}
+	if t.opt != nil {
+		t.opt.Close()
+	}
+}
+
+// epochResult is what one epoch reports.
+type epochResult struct {
+	loss    float64 // mean of the finite iteration losses
+	skipped int
+	steps   int
+}
+
+// runEpoch trains one epoch (reference §8.4): re-seed, draw the batches, step through them.
+func (t *trainer) runEpoch(epoch int) (epochResult, error) {
+	var res epochResult
+	seed := int64(t.cfg.Epochs)*t.cfg.Seed + int64(epoch)
+	torch.ManualSeed(uint64(seed))
+	if t.minerRNG != nil {
+		t.minerRNG.Seed(uint32(seed)) // the original seeds NumPy (the miners' source) per epoch
+	}
+	batches := t.data.epoch(seed)
+	warmup := epoch < t.cfg.Warmup
+	bar := t.ctx.Progress.Start(fmt.Sprintf("%s epoch %d/%d", t.ctx.Addr, epoch+1, t.cfg.Epochs), int64(len(batches)))
+	defer bar.Finish()
+	var sum float64
+	var nfinite int
+	for it, idx := range batches {
+		if err := t.ctx.Err(); err != nil {
+			return res, err
+		}
+		var lv float64
+		var skipped bool
+		err := torch.WithScope(func() error {
+			for _, p := range t.params {
+				p.ZeroGrad()
+			}
+			x, y, err := t.data.batch(epoch, it, idx, t.dev)
+			if err != nil {
+				return err
+			}
+			out := t.model.Forward(x, true, warmup)
+			if hasNaN(out.Embeds) {
+				return fmt.Errorf("%w: epoch %d step %d: NaN in the embeddings", ErrNonFinite, epoch, it)
+			}
+			loss := t.crit.Loss(criteria.Batch{Embeds: out.Embeds, Labels: y, Features: out.Features, AvgFeatures: out.AvgFeatures, Iter: epoch*len(batches) + it})
+			if lossHook != nil {
+				loss = lossHook(epoch, it, loss)
+			}
+			lv = loss.Item()
+			if math.IsNaN(lv) {
+				return fmt.Errorf("%w: epoch %d step %d: the loss is NaN", ErrNonFinite, epoch, it)
+			}
+			t.scaler.scale(loss).Backward()
+			if t.scaler.unscale(t.params) {
+				t.opt.Step()
+			} else {
+				skipped = true
+			}
+			t.scaler.update(skipped)
+			return nil
+		})
+		if err != nil {
+			return res, err
+		}
+		res.steps++
+		if skipped {
+			res.skipped++
+			t.consec++
+			if t.consec > t.cfg.MaxSkipped {
+				return res, fmt.Errorf("%w: epoch %d step %d: %d consecutive steps skipped for non-finite gradients (max_skipped = %d); lower the learning rates (lr, proxy and flow multipliers)",
+					ErrNonFinite, epoch, it, t.consec, t.cfg.MaxSkipped)
+			}
+		} else {
+			t.consec = 0
+		}
+		if !math.IsInf(lv, 0) {
+			sum += lv
+			nfinite++
+		}
+		bar.Add(1)
+		if nfinite > 0 {
+			bar.SetStatus(fmt.Sprintf("loss %.4f skipped %d", sum/float64(nfinite), res.skipped))
+		} else {
+			bar.SetStatus(fmt.Sprintf("loss - skipped %d", res.skipped))
+		}
+	}
+	res.loss = math.NaN()
+	if nfinite > 0 {
+		res.loss = sum / float64(nfinite)
+	}
+	return res, nil
+}
+
+func hasNaN(x *torch.Tensor) bool { return x.Ne(x).Any().Item() != 0 }
+
+// run trains from epoch start to the end, checkpointing after every epoch.
+func (t *trainer) run(start int) error {
+	for epoch := start; epoch < t.cfg.Epochs; epoch++ {
+		lrs := make([]float64, len(t.groupNames))
+		for i := range lrs {
+			lrs[i] = t.opt.LR(i)
+		}
+		t0 := time.Now()
+		res, err := t.runEpoch(epoch)
+		if err != nil {
+			last := "none yet"
+			if epoch > 0 {
+				last = epochCheckpointName(epoch - 1)
+			}
+			return fmt.Errorf("epoch %d: %w (last good checkpoint: %s)", epoch, err, last)
+		}
+		secs := time.Since(t0).Seconds()
+		if t.cfg.Scheduler != "none" {
+			t.sched.Step()
+		}
+		row := logRow{Epoch: epoch, Loss: res.loss, Skipped: res.skipped, LRs: lrs, Seconds: secs, Recall: math.NaN()}
+		if t.cfg.EvalEvery > 0 && (epoch+1)%t.cfg.EvalEvery == 0 {
+			r, err := t.testRecall()
+			if err != nil {
+				return fmt.Errorf("epoch %d: evaluate: %w", epoch, err)
+			}
+			row.Recall = r
+		}
+		t.log = append(t.log, row)
+		fmt.Fprintf(t.ctx.Log, "%s epoch %d: loss %.5f skipped %d/%d lr %v %.1fs%s\n", t.ctx.Addr, epoch, res.loss, res.skipped, res.steps, lrs, secs, recallText(row.Recall))
+		if err := t.saveEpoch(epoch); err != nil {
+			return fmt.Errorf("epoch %d: checkpoint: %w", epoch, err)
+		}
+		if err := writeLog(t.ctx.OutDir, t.groupNames, t.cfg.EvalEvery > 0, t.log); err != nil {
+			return err
+		}
+		if afterEpoch != nil {
+			if err := afterEpoch(epoch); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func recallText(r float64) string {
+	if math.IsNaN(r) {
+		return ""
+	}
+	return fmt.Sprintf(" test recall@1 %.4f", r)
+}

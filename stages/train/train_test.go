@@ -1,0 +1,517 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"dmlrun/safetensors"
+	"dmlrun/stage"
+	"dmlrun/stages/load"
+	"dmlrun/stages/train/criteria"
+	"dmlrun/torch"
+)
+
+// ---- fakes -------------------------------------------------------------------------
+
+type nopProgress struct{}
+type nopBar struct{}
+
+func (nopProgress) Start(string, int64) stage.Bar { return nopBar{} }
+func (nopBar) Add(int64)                          {}
+func (nopBar) SetStatus(string)                   {}
+func (nopBar) Finish()                            {}
+
+// writeTinyDataset writes a load artifact (dataset.json + one shard per split, the
+// ARTIFACTS.md contract) with `classes` train and test classes of `per` images each:
+// 40x40 images whose colour and stripe frequency depend on the class, plus noise.
+func writeTinyDataset(t *testing.T, dir string, classes, per int) {
+	t.Helper()
+	const base = 40
+	rng := load.NewPyRandom(7)
+	man := load.Manifest{Format: 1, Kind: "synthetic", Root: "/nowhere", Digest: "sha256:test",
+		Protocol: load.Protocol{Base: base, Crop: 32, Mean: [3]float64{0.485, 0.456, 0.406}, Std: [3]float64{0.229, 0.224, 0.225}},
+		Splits:   map[string]*load.SplitInfo{}}
+	for si, split := range []string{"train", "test"} {
+		var imgs []uint8
+		var labels, index []int64
+		var names []string
+		for c := 0; c < classes; c++ {
+			names = append(names, fmt.Sprintf("class%02d", c+si*classes))
+			k := c + si*classes // test classes are new classes, as in DML benchmarks
+			for i := 0; i < per; i++ {
+				for y := 0; y < base; y++ {
+					for x := 0; x < base; x++ {
+						stripe := ((x + y*(k%3)) / (1 + k%4)) % 2
+						for ch := 0; ch < 3; ch++ {
+							v := 40 + 50*((k>>ch)&1)*2 + 60*stripe + int(rng.RandBelow(40))
+							imgs = append(imgs, uint8(v))
+						}
+					}
+				}
+				labels = append(labels, int64(c))
+				index = append(index, int64(len(index)))
+			}
+		}
+		n := int64(len(labels))
+		a, err := safetensors.U8("images", imgs, n, base, base, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := safetensors.I64("labels", labels, n)
+		c, _ := safetensors.I64("index", index, n)
+		shard := split + "-00000.safetensors"
+		if err := safetensors.Write(filepath.Join(dir, shard), []safetensors.Tensor{a, b, c}, nil); err != nil {
+			t.Fatal(err)
+		}
+		files := split + "-files.txt"
+		os.WriteFile(filepath.Join(dir, files), []byte(strings.Repeat("x\n", int(n))), 0o644)
+		man.Splits[split] = &load.SplitInfo{N: int(n), Classes: names, Shards: []string{shard}, Files: files}
+	}
+	js, _ := json.Marshal(man)
+	if err := os.WriteFile(filepath.Join(dir, "dataset.json"), js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// canon converts a schema default to its canonical decoded type (as spec does).
+func canon(v any) any {
+	switch x := v.(type) {
+	case int:
+		return int64(x)
+	case []int:
+		out := make([]int64, len(x))
+		for i := range x {
+			out[i] = int64(x[i])
+		}
+		return out
+	}
+	return v
+}
+
+func fill(ps []stage.Param) stage.Params {
+	out := stage.Params{}
+	for _, p := range ps {
+		switch {
+		case p.Type == stage.Object && p.Variants == nil:
+			out[p.Name] = map[string]any(fill(p.Fields))
+		case p.Default != nil && p.Variants == nil:
+			out[p.Name] = canon(p.Default)
+		}
+	}
+	return out
+}
+
+// lossParams returns the filled loss block of kind with overrides.
+func lossParams(kind string, over map[string]any) map[string]any {
+	m := map[string]any(fill(criteria.Variants()[kind]))
+	m["kind"] = kind
+	for k, v := range over {
+		m[k] = v
+	}
+	return m
+}
+
+type setup struct {
+	dataDir string
+	params  stage.Params
+}
+
+func newSetup(t *testing.T, classes, per int) *setup {
+	dd := t.TempDir()
+	writeTinyDataset(t, dd, classes, per)
+	p := fill(trainParams())
+	p["arch"] = "smallcnn_normalize"
+	p["embed_dim"] = int64(16)
+	p["loss"] = lossParams("oproxy", map[string]any{})
+	s := p.Object("schedule")
+	s["epochs"] = int64(3)
+	s["batch_size"] = int64(16)
+	s["lr"] = 1e-3
+	s["augmentation"] = "base"
+	return &setup{dataDir: dd, params: p}
+}
+
+func (s *setup) ctx(t *testing.T, out string, resumed bool, log io.Writer) *stage.Context {
+	if log == nil {
+		log = io.Discard
+	}
+	return &stage.Context{
+		Context: context.Background(), Addr: "train.test[seed=0]", Key: "k", Params: s.params,
+		Inputs: []stage.Input{{Param: "dataset", Addr: "dataset.tiny", Block: "tiny", Stage: "dataset", Key: "dskey", Dir: s.dataDir}},
+		OutDir: out, Resumed: resumed, Log: log, Progress: nopProgress{}, Device: "cpu", Threads: 1,
+	}
+}
+
+func readLog(t *testing.T, dir string) [][]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "train_log.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func loadCkpt(t *testing.T, path string) map[string]*torch.Tensor {
+	t.Helper()
+	sd, _, _, err := torch.LoadSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sd
+}
+
+// ---- tests ---------------------------------------------------------------------------
+
+func TestSchema(t *testing.T) {
+	p := fill(trainParams())
+	s := p.Object("schedule")
+	if s.Int("epochs") != 150 || s.Int("batch_size") != 112 || s.Float("lr") != 1e-5 || s.Float("decay") != 4e-4 ||
+		s.Float("gamma") != 0.3 || s.Ints("tau")[0] != 10000 || s.Int("samples_per_class") != 2 || p.Int("embed_dim") != 128 {
+		t.Fatalf("defaults differ from the original's: %v", p)
+	}
+	for _, ps := range [][]stage.Param{trainParams(), embedParams(), scheduleFields()} {
+		for _, q := range ps {
+			if q.Doc == "" {
+				t.Errorf("parameter %s has no Doc", q.Name)
+			}
+		}
+	}
+	var loss stage.Param
+	for _, q := range trainParams() {
+		if q.Name == "loss" {
+			loss = q
+		}
+	}
+	if loss.Default != "oproxy" || loss.Variants["oproxy"] == nil || loss.Variants["nir"] == nil {
+		t.Fatalf("loss param: default %v, variants %d", loss.Default, len(loss.Variants))
+	}
+	d, ok := stage.Lookup("train")
+	if !ok || !d.Resumable || !d.Exclusive {
+		t.Fatal("train stage not registered as resumable and exclusive")
+	}
+	e, ok := stage.Lookup("embed")
+	if !ok || e.ExpandOver != "models" || !e.Exclusive {
+		t.Fatal("embed stage not registered with ExpandOver models")
+	}
+}
+
+// TestEndToEnd trains smallcnn with oproxy and with nir through the stage's Run, then embeds
+// the test split through the embed stage's Run.
+func TestEndToEnd(t *testing.T) {
+	for _, kind := range []string{"oproxy", "nir"} {
+		t.Run(kind, func(t *testing.T) {
+			s := newSetup(t, 6, 8)
+			if kind == "nir" {
+				// Small flow and learning rates that train without skipping (with the
+				// original's x50 flow multiplier at lr 1e-3 nearly every step overflows).
+				s.params["loss"] = lossParams("nir", map[string]any{"lrmulti": 0.1, "proxy_lrmulti": 100.0,
+					"nf_fc_width": int64(32), "nf_fc_depth": int64(3), "nf_cblocks": int64(2)})
+				s.params.Object("schedule")["warmup"] = int64(1)
+			}
+			out := t.TempDir()
+			var logbuf bytes.Buffer
+			if err := runTrain(s.ctx(t, out, false, &logbuf)); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{"checkpoint.safetensors", "model.json", "train_log.csv"} {
+				if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if m, _ := filepath.Glob(filepath.Join(out, "epoch-*")); len(m) != 0 {
+				t.Fatalf("epoch checkpoints left: %v", m)
+			}
+			rows := readLog(t, out)
+			if len(rows) != 4 || rows[0][0] != "epoch" || rows[0][1] != "loss" || rows[0][2] != "skipped" {
+				t.Fatalf("train_log.csv: %v", rows)
+			}
+			t.Logf("%s log:\n%s", kind, logbuf.String())
+			for _, r := range rows[1:] {
+				if r[2] != "0" || r[1] == "" {
+					t.Errorf("epoch %s: loss %q, %s skipped steps", r[0], r[1], r[2])
+				}
+			}
+			l0, _ := strconv.ParseFloat(rows[1][1], 64)
+			l2, _ := strconv.ParseFloat(rows[3][1], 64)
+			if !(l2 < l0) {
+				t.Errorf("%s loss did not fall: %v -> %v", kind, l0, l2)
+			}
+			var info modelInfo
+			b, _ := os.ReadFile(filepath.Join(out, "model.json"))
+			if err := json.Unmarshal(b, &info); err != nil || info.TrainClasses != 6 || info.DatasetKey != "dskey" {
+				t.Fatalf("model.json %s (%v)", b, err)
+			}
+
+			eo := t.TempDir()
+			ep := stage.Params{"split": "test", "batch_size": int64(7)}
+			ectx := &stage.Context{Context: context.Background(), Addr: "embed.e[train.test[seed=0]]", Params: ep,
+				Inputs: []stage.Input{
+					{Param: "models", Addr: "train.test[seed=0]", Block: "test", Stage: "train", Key: "k", Dir: out},
+					{Param: "dataset", Addr: "dataset.tiny", Block: "tiny", Stage: "dataset", Key: "dskey", Dir: s.dataDir}},
+				OutDir: eo, Log: io.Discard, Progress: nopProgress{}, Device: "cpu", Threads: 1}
+			if err := runEmbed(ectx); err != nil {
+				t.Fatal(err)
+			}
+			sd := loadCkpt(t, filepath.Join(eo, "embeddings.safetensors"))
+			if e := sd["embeds"]; e == nil || !sameShape(e.Shape(), []int64{48, 16}) || e.DType() != torch.Float32 {
+				t.Fatalf("embeds %v", e)
+			}
+			if l := sd["labels"]; l == nil || l.DType() != torch.Int64 || l.Numel() != 48 {
+				t.Fatalf("labels %v", l)
+			}
+			norms, _ := sd["embeds"].Norm(2, 1, false).Float32s()
+			for _, n := range norms {
+				if math.Abs(float64(n)-1) > 1e-5 {
+					t.Fatalf("normalize arch: embedding norm %v", n)
+				}
+			}
+			var ei embedInfo
+			b, _ = os.ReadFile(filepath.Join(eo, "embed.json"))
+			if err := json.Unmarshal(b, &ei); err != nil || ei.N != 48 || ei.Dim != 16 || ei.Split != "test" || ei.ModelBlock != "test" || ei.TrainClasses != 6 {
+				t.Fatalf("embed.json %s (%v)", b, err)
+			}
+			if _, err := os.Stat(filepath.Join(eo, "train_log.csv")); err != nil {
+				t.Fatal(err)
+			}
+			// A dataset other than the one trained on is refused.
+			ectx.Inputs[1].Key = "other"
+			ectx.OutDir = t.TempDir()
+			if err := runEmbed(ectx); err == nil || !strings.Contains(err.Error(), "trained on") {
+				t.Fatalf("want dataset mismatch error, got %v", err)
+			}
+		})
+	}
+}
+
+// TestResumeByteIdentical: stopping after epoch 1 and resuming gives the same
+// checkpoint.safetensors bytes as an uninterrupted run (CPU, one thread).
+func TestResumeByteIdentical(t *testing.T) {
+	s := newSetup(t, 6, 8)
+	full := t.TempDir()
+	if err := runTrain(s.ctx(t, full, false, nil)); err != nil {
+		t.Fatal(err)
+	}
+	part := t.TempDir()
+	stop := errors.New("interrupted")
+	afterEpoch = func(e int) error {
+		if e == 1 {
+			return stop
+		}
+		return nil
+	}
+	err := runTrain(s.ctx(t, part, false, nil))
+	afterEpoch = nil
+	if !errors.Is(err, stop) {
+		t.Fatalf("want interruption, got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(part, "epoch-1.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	var logbuf bytes.Buffer
+	if err := runTrain(s.ctx(t, part, true, &logbuf)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logbuf.String(), "resuming after epoch 1") {
+		t.Fatalf("did not resume: %s", logbuf.String())
+	}
+	a, _ := os.ReadFile(filepath.Join(full, "checkpoint.safetensors"))
+	b, _ := os.ReadFile(filepath.Join(part, "checkpoint.safetensors"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Fatalf("resumed checkpoint differs from the uninterrupted one (%d vs %d bytes)", len(a), len(b))
+	}
+	ra, rb := readLog(t, full), readLog(t, part)
+	if len(ra) != len(rb) {
+		t.Fatalf("logs: %d vs %d rows", len(ra), len(rb))
+	}
+	for i := 1; i < len(ra); i++ {
+		if ra[i][1] != rb[i][1] {
+			t.Fatalf("epoch %d loss %s vs %s after resume", i-1, ra[i][1], rb[i][1])
+		}
+	}
+}
+
+// TestWarmupFreezesBackbone: during warmup epochs only last_linear and the criterion train;
+// with a frozen-BN arch every backbone tensor is bit-identical to its initial value.
+func TestWarmupFreezesBackbone(t *testing.T) {
+	s := newSetup(t, 6, 8)
+	s.params["arch"] = "smallcnn_frozen_normalize"
+	sch := s.params.Object("schedule")
+	sch["epochs"], sch["warmup"] = int64(1), int64(1)
+	out := t.TempDir()
+	if err := runTrain(s.ctx(t, out, false, nil)); err != nil {
+		t.Fatal(err)
+	}
+	after := loadCkpt(t, filepath.Join(out, "checkpoint.safetensors"))
+	torch.ManualSeed(0)
+	cfg, _ := parseConfig(s.params)
+	tr, err := newTrainer(s.ctx(t, t.TempDir(), false, nil), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.close()
+	names, ts := tr.weights()
+	changedHead := false
+	for i, n := range names {
+		d := maxAbsDiff(t, ts[i], after[n])
+		switch {
+		case strings.HasPrefix(n, "model.last_linear"):
+			changedHead = changedHead || d > 0
+		case strings.HasPrefix(n, "model."):
+			if d != 0 {
+				t.Errorf("warmup changed backbone tensor %s by %g", n, d)
+			}
+		}
+	}
+	if !changedHead {
+		t.Fatal("warmup did not train last_linear")
+	}
+}
+
+func maxAbsDiff(t *testing.T, a, b *torch.Tensor) float64 {
+	t.Helper()
+	x, err := a.Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := b.Float32s()
+	if err != nil || len(x) != len(y) {
+		t.Fatalf("compare: %v (%d vs %d)", err, len(x), len(y))
+	}
+	var m float64
+	for i := range x {
+		m = math.Max(m, math.Abs(float64(x[i]-y[i])))
+	}
+	return m
+}
+
+// TestNonFiniteHandling: an inf loss is a skipped step (counted, scale halved, training goes
+// on); more than max_skipped consecutive skips and a NaN loss are errors that keep the last
+// good epoch checkpoint.
+func TestNonFiniteHandling(t *testing.T) {
+	defer func() { lossHook = nil }()
+	t.Run("inf loss skips", func(t *testing.T) {
+		s := newSetup(t, 6, 8)
+		s.params.Object("schedule")["epochs"] = int64(2)
+		lossHook = func(epoch, step int, loss *torch.Tensor) *torch.Tensor {
+			if epoch == 0 && (step == 0 || step == 2) {
+				return loss.MulScalar(math.Inf(1))
+			}
+			return loss
+		}
+		out := t.TempDir()
+		afterEpoch = func(e int) error {
+			if e == 0 {
+				sd, _, meta, err := torch.LoadSafetensors(filepath.Join(out, "epoch-0.safetensors"))
+				if err != nil {
+					return err
+				}
+				for _, v := range sd {
+					v.Close()
+				}
+				var sc scalerMeta
+				json.Unmarshal([]byte(meta["scaler"]), &sc)
+				if sc.Scale != 16384 || sc.Growth != 0 {
+					return fmt.Errorf("scaler after skip, good, skip: %+v, want scale 16384 growth 0", sc)
+				}
+			}
+			return nil
+		}
+		defer func() { afterEpoch = nil }()
+		if err := runTrain(s.ctx(t, out, false, nil)); err != nil {
+			t.Fatal(err)
+		}
+		rows := readLog(t, out)
+		if rows[1][2] != "2" || rows[2][2] != "0" {
+			t.Fatalf("skipped column: %v", rows)
+		}
+		if rows[1][1] == "" {
+			t.Fatal("epoch loss should be the mean of the finite losses")
+		}
+	})
+	t.Run("too many consecutive skips", func(t *testing.T) {
+		s := newSetup(t, 6, 8)
+		s.params["max_skipped"] = int64(5)
+		lossHook = func(epoch, step int, loss *torch.Tensor) *torch.Tensor {
+			if epoch >= 1 {
+				return loss.MulScalar(math.Inf(1))
+			}
+			return loss
+		}
+		out := t.TempDir()
+		err := runTrain(s.ctx(t, out, false, nil))
+		// 3 steps per epoch: epochs 1 and 2 skip everything, the 6th skip ends the run.
+		if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "6 consecutive steps skipped") || !strings.Contains(err.Error(), "epoch-1.safetensors") {
+			t.Fatalf("got %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(out, "epoch-1.safetensors")); err != nil {
+			t.Fatal("last good checkpoint removed")
+		}
+	})
+	t.Run("nan loss", func(t *testing.T) {
+		s := newSetup(t, 6, 8)
+		lossHook = func(epoch, step int, loss *torch.Tensor) *torch.Tensor {
+			if epoch == 1 && step == 1 {
+				return loss.MulScalar(math.NaN())
+			}
+			return loss
+		}
+		out := t.TempDir()
+		err := runTrain(s.ctx(t, out, false, nil))
+		if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "loss is NaN") || !strings.Contains(err.Error(), "epoch-0.safetensors") {
+			t.Fatalf("got %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(out, "epoch-0.safetensors")); err != nil {
+			t.Fatal("last good checkpoint removed")
+		}
+	})
+}
+
+func TestConstructionOrder(t *testing.T) {
+	// The network is built right after ManualSeed(seed), before the data and the
+	// criterion: its initial weights equal models.New's after the same seed.
+	s := newSetup(t, 6, 8)
+	cfg, err := parseConfig(s.params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := newTrainer(s.ctx(t, t.TempDir(), false, nil), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.close()
+	if len(tr.groupNames) < 2 || tr.groupNames[0] != "network" {
+		t.Fatalf("groups %v: want the network group first, then the criterion's", tr.groupNames)
+	}
+	s.params.Object("schedule")["fc_lr"] = 1e-3
+	cfg2, _ := parseConfig(s.params)
+	tr2, err := newTrainer(s.ctx(t, t.TempDir(), false, nil), cfg2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr2.close()
+	if tr2.groupNames[0] != "backbone" || tr2.groupNames[1] != "last_linear" || tr2.opt.LR(1) != 1e-3 {
+		t.Fatalf("fc_lr groups %v", tr2.groupNames)
+	}
+	n1, t1 := tr.weights()
+	_, t2 := tr2.weights()
+	for i := range n1 {
+		if d := maxAbsDiff(t, t1[i], t2[i]); d != 0 {
+			t.Fatalf("same seed, different init of %s", n1[i])
+		}
+	}
+}
