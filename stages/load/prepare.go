@@ -345,3 +345,10 @@ func writeSplit(ctx context.Context, o Options, l *listing, s splitDef, outDir s
 	fmt.Fprintf(log, "%s: %d images in %d classes, %d shards\n", s.name, n, len(s.classes), len(info.Shards))
 	return info, skipped, nil
 }
+
+// PreprocessFile decodes an image file, converts it to RGB (alpha composited over white
+// when white is true, dropped otherwise, like PIL's convert('RGB')), resizes its shorter
+// side to base and centre-crops base x base: the stored form of one image (HWC, RGB).
+func PreprocessFile(path string, base int, white bool) ([]uint8, error) {
+	return decodeSample(sample{path: path, rel: path}, base, white)
+}
