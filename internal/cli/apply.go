@@ -5,7 +5,6 @@ import (
 	"io"
 	"regexp"
 	"runtime"
-	"sync"
 	"time"
 
 	"dmlrun/internal/iostreams"
@@ -103,7 +102,7 @@ func runApply(cmd *cobra.Command, opts *ApplyOptions) error {
 		threads = runtime.NumCPU()
 	}
 	slot := &barSlot{}
-	logMu := &sync.Mutex{}
+	errw := &lockedWriter{w: ios.ErrOut}
 	ex := &pipeline.Executor{
 		Store:      st,
 		Experiment: exp.ID,
@@ -111,15 +110,15 @@ func runApply(cmd *cobra.Command, opts *ApplyOptions) error {
 		Device:     opts.Device,
 		Threads:    threads,
 		Provenance: store.Provenance{DmlrunVersion: f.Version, TorchVersion: f.TorchVersion()},
-		Events:     ios.ErrOut,
+		Events:     errw,
 		Now:        f.Now,
 		Progress: func(addr string) stage.Progress {
-			return &progress{ios: ios, addr: addr, shared: slot, every: 5 * time.Second, now: f.Now}
+			return &progress{ios: ios, w: errw, addr: addr, shared: slot, every: 5 * time.Second, now: f.Now}
 		},
 	}
 	if opts.Verbose {
 		ex.LogEcho = func(addr string) io.Writer {
-			return &prefixWriter{mu: logMu, w: ios.ErrOut, prefix: addr + ": "}
+			return &prefixWriter{w: errw, prefix: addr + ": "}
 		}
 	}
 	res, err := ex.Apply(cmd.Context(), exp.Graph, p)

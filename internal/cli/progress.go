@@ -18,6 +18,7 @@ import (
 // screen falls back to plain lines.
 type progress struct {
 	ios    *iostreams.IOStreams
+	w      io.Writer // ErrOut behind the lock every writer of this apply shares
 	addr   string
 	shared *barSlot
 	every  time.Duration
@@ -27,7 +28,6 @@ type progress struct {
 type barSlot struct {
 	mu   sync.Mutex
 	busy bool
-	out  sync.Mutex // serialises plain lines
 }
 
 func (p *progress) Start(label string, total int64) stage.Bar {
@@ -38,7 +38,7 @@ func (p *progress) Start(label string, total int64) stage.Bar {
 		p.shared.mu.Unlock()
 		if free {
 			tmpl := `{{string . "prefix"}} {{counters . }} {{bar . }} {{percent . }} {{etime . }} {{string . "status"}}`
-			bar := pb.New64(total).SetTemplateString(tmpl).SetWriter(p.ios.ErrOut).
+			bar := pb.New64(total).SetTemplateString(tmpl).SetWriter(p.w).
 				Set("prefix", p.addr+" "+label).SetMaxWidth(p.ios.TerminalWidth())
 			bar.Start()
 			return &termBar{bar: bar, slot: p.shared}
@@ -106,32 +106,39 @@ func (b *lineBar) print(now time.Time) {
 	if b.status != "" {
 		line += " " + b.status
 	}
-	b.p.shared.out.Lock()
-	fmt.Fprintln(b.p.ios.ErrOut, line)
-	b.p.shared.out.Unlock()
+	fmt.Fprintln(b.p.w, line)
+}
+
+// lockedWriter serialises writes from concurrent nodes (events, progress lines, logs).
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // prefixWriter prefixes each line written to it (stage logs echoed with --verbose).
 type prefixWriter struct {
-	mu      *sync.Mutex
 	w       io.Writer
 	prefix  string
 	midLine bool
 }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	var out []byte
 	for _, c := range b {
 		if !p.midLine {
-			if _, err := io.WriteString(p.w, p.prefix); err != nil {
-				return 0, err
-			}
+			out = append(out, p.prefix...)
 		}
-		if _, err := p.w.Write([]byte{c}); err != nil {
-			return 0, err
-		}
+		out = append(out, c)
 		p.midLine = c != '\n'
+	}
+	if _, err := p.w.Write(out); err != nil {
+		return 0, err
 	}
 	return len(b), nil
 }
