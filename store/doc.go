@@ -7,6 +7,7 @@
 //	tmp/<key>.partial/        the in-progress output of a resumable stage (kept on failure)
 //	tmp/<key>.<random>/       the in-progress output of any other stage (removed on failure)
 //	locks/<key>.lock          per-key lock file (flock); records PID, host and start time
+//	verified/<key>.json       file stats at the last full hash (lets Get skip re-hashing)
 //	index/<id>.json           per experiment file: the last key, parameters and inputs of
 //	                          each node address, so a plan can say why a node re-runs
 //

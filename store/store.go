@@ -29,7 +29,7 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	for _, sub := range []string{"", "tmp", "locks", "index"} {
+	for _, sub := range []string{"", "tmp", "locks", "index", "verified"} {
 		if err := os.MkdirAll(filepath.Join(abs, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("open store %s: %w", dir, err)
 		}
@@ -98,7 +98,9 @@ func IsMiss(err error) bool {
 
 // Get returns the artifact for key after checking its manifest and the size and SHA-256
 // of every file, and that no unlisted file was added. Any failure is a *MissError with a
-// reason; Get never returns an unverified hit.
+// reason; Get never returns an unverified hit. Files whose size, mtime, ctime and inode are
+// unchanged since their last full check are not re-hashed (see statcache.go); Verify
+// always re-hashes.
 func (s *Store) Get(key string) (*Artifact, error) {
 	if !ValidKey(key) {
 		return nil, &MissError{Key: key, Absent: true, Reason: "invalid key"}
@@ -110,10 +112,17 @@ func (s *Store) Get(key string) (*Artifact, error) {
 		}
 		return nil, &MissError{Key: key, Reason: err.Error()}
 	}
+	if m, err := readManifest(key, dir); err == nil && s.unchangedSinceVerified(key, dir, m) {
+		if files, _, err := walkFiles(dir); err == nil && len(files) == len(m.Files) {
+			return &Artifact{Key: key, Dir: dir, Manifest: m}, nil
+		}
+	}
 	m, problems := s.check(key, dir, true)
 	if len(problems) > 0 {
+		s.forgetVerified(key)
 		return nil, &MissError{Key: key, Reason: "artifact corrupted: " + problems[0]}
 	}
+	s.recordVerified(key, dir, m)
 	return &Artifact{Key: key, Dir: dir, Manifest: m}, nil
 }
 
@@ -183,7 +192,12 @@ func (s *Store) Verify(key string) []string {
 	if !ValidKey(key) {
 		return []string{"invalid key"}
 	}
-	_, problems := s.check(key, s.ArtifactDir(key), false)
+	m, problems := s.check(key, s.ArtifactDir(key), false)
+	if len(problems) > 0 {
+		s.forgetVerified(key)
+	} else {
+		s.recordVerified(key, s.ArtifactDir(key), m)
+	}
 	return problems
 }
 
@@ -231,6 +245,7 @@ func (s *Store) Remove(key string) error {
 	if !ValidKey(key) {
 		return fmt.Errorf("remove: invalid key %q", key)
 	}
+	s.forgetVerified(key)
 	if err := s.discard(s.ArtifactDir(key)); err != nil {
 		return fmt.Errorf("remove %s: %w", short(key), err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -228,5 +229,36 @@ func TestIndex(t *testing.T) {
 	}
 	if n := len(s.ReadIndex("/other.hcl").Nodes); n != 0 {
 		t.Errorf("other experiment sees %d nodes", n)
+	}
+}
+
+func TestStatCache(t *testing.T) {
+	s := openTest(t)
+	key := testKey("stat")
+	art := commitFiles(t, s, key, map[string]string{"out.txt": "hello"})
+	m := art.Manifest
+	// Fresh files are "racy": not trusted until they are older than racyWindow.
+	if s.unchangedSinceVerified(key, art.Dir, m) {
+		t.Fatal("a just-written artifact was trusted without hashing")
+	}
+	// Pretend the files were written long ago (ctime cannot be set, so age the record).
+	b, _ := os.ReadFile(s.statPath(key))
+	var rec statRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec.Recorded += int64(time.Hour)
+	b, _ = json.Marshal(rec)
+	os.WriteFile(s.statPath(key), b, 0o644)
+	if !s.unchangedSinceVerified(key, art.Dir, m) {
+		t.Fatal("unchanged, old artifact not trusted")
+	}
+	// Any write changes ctime (and here the inode is kept, the size too).
+	overwrite(art.Dir, "out.txt", "HELLO")
+	if s.unchangedSinceVerified(key, art.Dir, m) {
+		t.Error("an overwritten file was trusted")
+	}
+	if _, err := s.Get(key); !IsMiss(err) {
+		t.Errorf("Get after overwrite: %v", err)
 	}
 }

@@ -117,6 +117,7 @@ func (t *Txn) commit(m *Manifest) (*Artifact, error) {
 	}
 	// A directory already there failed verification (or the caller would not be writing):
 	// move it away first, since rename cannot replace a non-empty directory.
+	t.s.forgetVerified(t.key)
 	if err := t.s.discard(final); err != nil {
 		return nil, fmt.Errorf("replace corrupted artifact: %w", err)
 	}
@@ -135,6 +136,8 @@ func (t *Txn) commit(m *Manifest) (*Artifact, error) {
 	if err := makeReadOnly(final); err != nil {
 		return nil, err
 	}
+	// Just hashed while writing; the stats after chmod are the ones later reads will see.
+	t.s.recordVerified(t.key, final, m)
 	return &Artifact{Key: t.key, Dir: final, Manifest: m}, nil
 }
 
