@@ -6,6 +6,7 @@
 //	<key[:2]>/<key>/          a finished artifact: the stage's files plus manifest.json
 //	tmp/<key>.partial/        the in-progress output of a resumable stage (kept on failure)
 //	tmp/<key>.<random>/       the in-progress output of any other stage (removed on failure)
+//	tmp/<key>.failed.log      the log of a key's last failed run (written by pipeline)
 //	locks/<key>.lock          per-key lock file (flock); records PID, host and start time
 //	verified/<key>.json       file stats at the last full hash (lets Get skip re-hashing)
 //	index/<id>.json           per experiment file: the last key, parameters and inputs of
@@ -14,8 +15,9 @@
 // Guarantees: an artifact directory appears only after every file in it and its manifest
 // were written and fsynced; it is renamed into place in one step and the parent directory is
 // fsynced, so a crash never leaves something that looks finished. Reading an artifact
-// re-checks the manifest and every file's size and SHA-256; any mismatch is a miss with a
-// reason (MissError), never a hit. A per-key lock lets several processes share a store and
+// re-checks the manifest and every file's size and SHA-256 (skipping files whose size,
+// mtime, ctime and inode are unchanged since their last full hash; Verify always re-hashes);
+// any mismatch is a miss with a reason (MissError), never a hit. A per-key lock lets several processes share a store and
 // compute each key once.
 //
 // Where it is safe: one machine's local disk. The lock is flock(2), which network file
