@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"dmlrun/stage"
 	"dmlrun/store"
@@ -415,4 +419,75 @@ func TestCancel(t *testing.T) {
 	if res.Nodes[0].Status != StatusComputed || res.Nodes[1].Status != StatusSkipped {
 		t.Errorf("results = %+v", res.Nodes)
 	}
+}
+
+func TestParallelNonExclusive(t *testing.T) {
+	e := newEnv(t)
+	var now, peak atomic.Int32
+	onRun = func(c *stage.Context) {
+		if v := now.Add(1); v > peak.Load() {
+			peak.Store(v)
+		}
+		time.Sleep(100 * time.Millisecond)
+		now.Add(-1)
+	}
+	defer func() { onRun = nil }()
+	var d []Decl
+	for i := range 4 {
+		d = append(d, Decl{Addr: fmt.Sprintf("tload.d%d", i), Kind: "tload", Name: fmt.Sprintf("d%d", i), Params: stage.Params{"n": int64(i)}})
+	}
+	g := e.build(d)
+	ex := e.executor()
+	ex.Jobs = 3
+	if _, err := ex.Apply(context.Background(), g, e.plan(g)); err != nil {
+		t.Fatal(err)
+	}
+	if p := peak.Load(); p < 2 || p > 3 {
+		t.Errorf("at most %d nodes ran at once with -j 3, want 2 or 3", p)
+	}
+}
+
+func TestWaitsForLockHeldElsewhere(t *testing.T) {
+	e := newEnv(t)
+	g := e.build(experiment(1e-5)[:1])
+	unlock, err := e.st.TryLock(g.Nodes[0].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events syncBuffer
+	ex := e.executor()
+	ex.Events = &events
+	done := make(chan error)
+	go func() {
+		_, err := ex.Apply(context.Background(), g, e.plan(g))
+		done <- err
+	}()
+	time.Sleep(150 * time.Millisecond)
+	if got := e.runs(); len(got) != 0 {
+		t.Errorf("ran %v while the key was locked", got)
+	}
+	unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(events.String(), "tload.data: waiting: key "+g.Nodes[0].Key[:12]+"… is locked by pid ") {
+		t.Errorf("events:\n%s", events.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
