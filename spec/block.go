@@ -78,6 +78,14 @@ func (d *decoder) decodeStageBlock(b *hcl.Block, def *stage.Def) {
 		return
 	}
 	bd := &blockDecl{kind: b.Type, name: name, def: def, declRange: b.DefRange, labelRange: b.LabelRanges[0], params: map[string]any{}}
+	// A block with any error gets no nodes (nor do blocks that depend on it): its values
+	// are incomplete, and expanding it would only produce follow-on errors.
+	errorsBefore := len(d.diags.Errs())
+	defer func() {
+		if len(d.diags.Errs()) > errorsBefore {
+			bd.broken = true
+		}
+	}()
 	if prev, dup := d.byName[bd.addr()]; dup {
 		d.add(&hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -103,7 +111,7 @@ func (d *decoder) decodeStageBlock(b *hcl.Block, def *stage.Def) {
 	if a, ok := common.Attributes[argSeeds]; ok {
 		bd.seeds = d.decodeSeeds(bd, a, content)
 	}
-	if a, ok := common.Attributes[argDependsOn]; ok {
+	if a, ok := common.Attributes[argDependsOn]; ok && !isNullExpr(a.Expr) {
 		if ts := d.decodeRefs(a, true); ts != nil {
 			bd.refs = append(bd.refs, &refParam{param: argDependsOn, pos: a.NameRange.Start.Byte, targets: ts})
 		}
