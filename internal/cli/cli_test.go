@@ -396,3 +396,45 @@ func TestNormalizeArgs(t *testing.T) {
 		t.Errorf("got %v", got)
 	}
 }
+
+func TestTerminalProgressBars(t *testing.T) {
+	workdir(t)
+	ios, _, _, errOut := iostreams.Test()
+	ios.SetStderrTTY(true)
+	f := NewFactory(ios)
+	f.LookupEnv = func(string) (string, bool) { return "", false }
+	if code := Run(context.Background(), f, []string{"apply", "-j", "2", "exp.hcl"}); code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	// pb draws "<prefix> 2 / 2 [...] 100.00%"; no plain progress lines on a terminal.
+	if !strings.Contains(errOut.String(), "train.a[seed=0] epoch 2 / 2") {
+		t.Errorf("no bar in stderr:\n%q", errOut.String())
+	}
+	if strings.Contains(errOut.String(), "train.a[seed=0] epoch 2/2") {
+		t.Errorf("plain progress line on a terminal:\n%s", errOut.String())
+	}
+}
+
+func TestGCRemovesStaleTemps(t *testing.T) {
+	workdir(t)
+	dmlrun(t, "apply", "exp.hcl")
+	live := keys(planJSON(t, "exp.hcl"))["train.a[seed=0]"]
+	dead := strings.Repeat("ab", 32)
+	for _, name := range []string{live + ".partial", dead + ".partial", dead + ".123456", "discard-99"} {
+		if err := os.MkdirAll(filepath.Join("results", "tmp", name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := dmlrun(t, "cache", "gc", "exp.hcl")
+	if r.code != ExitOK {
+		t.Fatalf("gc: %d\n%s", r.code, r.errOut)
+	}
+	ents, _ := os.ReadDir(filepath.Join("results", "tmp"))
+	var left []string
+	for _, e := range ents {
+		left = append(left, e.Name())
+	}
+	if !slices.Equal(left, []string{live + ".partial"}) {
+		t.Errorf("tmp/ after gc: %v, want only the live partial", left)
+	}
+}

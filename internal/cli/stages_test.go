@@ -62,6 +62,16 @@ func init() {
 				bar.Add(1)
 			}
 			bar.Finish()
+			if c.Resumed {
+				fmt.Fprintln(c.Log, "resumed")
+			}
+			// Signal test: mark the start, then wait to be cancelled like a long epoch loop.
+			if marker := os.Getenv("DMLRUN_CLI_STARTED"); marker != "" && c.Params.Int("seed") == 0 {
+				os.WriteFile(filepath.Join(c.OutDir, "epoch-1.ckpt"), []byte("ckpt"), 0o644)
+				os.WriteFile(marker, nil, 0o644)
+				<-c.Done()
+				return c.Err()
+			}
 			data, err := os.ReadFile(filepath.Join(c.InputsOf("dataset")[0].Dir, "data.txt"))
 			if err != nil {
 				return err

@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain doubles as the dmlrun binary (as Go's os/exec tests do): with
+// DMLRUN_CLI_HELPER=1 the test binary runs Main with the arguments in DMLRUN_CLI_ARGS.
+func TestMain(m *testing.M) {
+	if os.Getenv("DMLRUN_CLI_HELPER") == "1" {
+		os.Args = append([]string{"dmlrun"}, strings.Split(os.Getenv("DMLRUN_CLI_ARGS"), " ")...)
+		os.Exit(int(Main()))
+	}
+	os.Exit(m.Run())
+}
+
+func TestInterruptKeepsFinishedAndResumes(t *testing.T) {
+	dir := workdir(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := filepath.Join(dir, "started")
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "DMLRUN_CLI_HELPER=1", "DMLRUN_CLI_ARGS=apply exp.hcl", "DMLRUN_CLI_STARTED="+started)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("train never started; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != int(ExitError) {
+		t.Fatalf("exit: %v, want code 1\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "Interrupted:") || !strings.Contains(stderr.String(), "train.a[seed=0]") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+	// The dataset finished before the interrupt and stays; train resumes from its checkpoint.
+	p := planJSON(t, "exp.hcl")
+	got := map[string]string{}
+	for _, n := range p.Nodes {
+		got[n.Addr] = string(n.Action)
+	}
+	if got["dataset.toy"] != "cached" || got["train.a[seed=0]"] != "resume" {
+		t.Errorf("plan after interrupt: %v", got)
+	}
+	r := dmlrun(t, "apply", "exp.hcl")
+	if r.code != ExitOK {
+		t.Fatalf("apply after interrupt: %d\n%s", r.code, r.errOut)
+	}
+	key := keys(p)["train.a[seed=0]"]
+	b, err := os.ReadFile(filepath.Join("results", key[:2], key, "log.txt"))
+	if err != nil || !strings.Contains(string(b), "resumed") {
+		t.Errorf("train log %q, %v: want the resumed run's line", b, err)
+	}
+	if _, err := os.Stat(filepath.Join("results", key[:2], key, "epoch-1.ckpt")); err != nil {
+		t.Errorf("checkpoint of the interrupted run not carried over: %v", err)
+	}
+}
