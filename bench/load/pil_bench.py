@@ -37,6 +37,11 @@ def main():
         paths = paths[:n]
     for p in paths[:50]:
         work((p, base))
+    import resource
+    def cpu():
+        a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+    c = cpu()
     t = time.perf_counter()
     if procs == 1:
         for p in paths:
@@ -45,7 +50,9 @@ def main():
         with Pool(procs) as pool:
             pool.map(work, [(p, base) for p in paths], chunksize=32)
     el = time.perf_counter() - t
-    print("pil processes=%d images=%d base=%d seconds=%.3f images_per_s=%.1f" % (procs, len(paths), base, el, len(paths) / el))
+    c = cpu() - c
+    print("pil processes=%d images=%d base=%d seconds=%.3f images_per_s=%.1f cpu_seconds=%.3f images_per_cpu_s=%.1f"
+          % (procs, len(paths), base, el, len(paths) / el, c, len(paths) / c))
 
 if __name__ == "__main__":
     main()

@@ -94,6 +94,55 @@ func decodeRGB(data []byte, white bool) (pix []uint8, w, h int, err error) {
 		}
 		return pix, w, h, nil
 	}
+	if m, ok := img.(*image.RGBA); ok {
+		// Premultiplied RGBA: Go's PNG decoder returns it for opaque truecolour images;
+		// translucent pixels (other sources) are un-premultiplied first.
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				i := y*m.Stride + 4*x
+				o := 3 * (y*w + x)
+				a := int(m.Pix[i+3])
+				for c := 0; c < 3; c++ {
+					v := m.Pix[i+c]
+					if a != 255 && a != 0 {
+						v = uint8((int(v)*255 + a/2) / a)
+					}
+					if white {
+						v = overWhite(v, a)
+					}
+					pix[o+c] = v
+				}
+			}
+		}
+		return pix, w, h, nil
+	}
+	if m, ok := img.(*image.Paletted); ok {
+		// PIL keeps the palette's colour for transparent entries (Go's colour model would
+		// zero it), so read each entry's stored RGB and alpha once.
+		var lut [256][4]uint8
+		for k, c := range m.Palette {
+			if nc, ok := c.(color.NRGBA); ok {
+				lut[k] = [4]uint8{nc.R, nc.G, nc.B, nc.A}
+				continue
+			}
+			n := color.NRGBAModel.Convert(c).(color.NRGBA)
+			lut[k] = [4]uint8{n.R, n.G, n.B, n.A}
+		}
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				e := lut[m.Pix[y*m.Stride+x]]
+				o := 3 * (y*w + x)
+				for c := 0; c < 3; c++ {
+					v := e[c]
+					if white {
+						v = overWhite(v, int(e[3]))
+					}
+					pix[o+c] = v
+				}
+			}
+		}
+		return pix, w, h, nil
+	}
 	if m, ok := img.(*image.NRGBA64); ok {
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {

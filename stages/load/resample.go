@@ -79,13 +79,7 @@ func precomputeCoeffs(inSize int, in0, in1 float64, outSize int) coeffs {
 
 func clip8(v int32) uint8 {
 	v >>= precisionBits
-	if v < 0 {
-		return 0
-	}
-	if v > 255 {
-		return 255
-	}
-	return uint8(v)
+	return uint8(min(max(v, 0), 255))
 }
 
 // rgbView is a rectangle of an RGB (3 bytes per pixel) image: Pix[Off + y*Stride + 3*x + c].
@@ -137,9 +131,10 @@ func resizeRGB(src rgbView, ow, oh int, dst []uint8) []uint8 {
 				s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
 				p := src.Pix[row+3*xmin : row+3*(xmin+n)]
 				for x, kx := range k {
-					s0 += int32(p[3*x]) * kx
-					s1 += int32(p[3*x+1]) * kx
-					s2 += int32(p[3*x+2]) * kx
+					q := p[3*x : 3*x+3 : 3*x+3]
+					s0 += int32(q[0]) * kx
+					s1 += int32(q[1]) * kx
+					s2 += int32(q[2]) * kx
 				}
 				out[3*xx], out[3*xx+1], out[3*xx+2] = clip8(s0), clip8(s1), clip8(s2)
 			}
@@ -152,17 +147,25 @@ func resizeRGB(src rgbView, ow, oh int, dst []uint8) []uint8 {
 		tmp.Off += yFirst * tmp.Stride
 		tmp.H = yLast - yFirst
 	}
+	// Vertical pass, row at a time (integer sums, so the order of accumulation does not
+	// change the result).
+	acc := make([]int32, ow*3)
 	for yy := 0; yy < oh; yy++ {
 		ymin, n := cv.bounds[2*yy]-yFirst, cv.bounds[2*yy+1]
 		k := cv.k[yy*cv.ksize : yy*cv.ksize+n]
-		out := dst[yy*ow*3 : (yy+1)*ow*3]
-		for xx := 0; xx < ow*3; xx++ {
-			s := int32(1 << (precisionBits - 1))
-			base := tmp.Off + ymin*tmp.Stride + xx
-			for y, ky := range k {
-				s += int32(tmp.Pix[base+y*tmp.Stride]) * ky
+		for i := range acc {
+			acc[i] = 1 << (precisionBits - 1)
+		}
+		for y, ky := range k {
+			row := tmp.Pix[tmp.Off+(ymin+y)*tmp.Stride:]
+			row = row[:len(acc)]
+			for i, v := range row {
+				acc[i] += int32(v) * ky
 			}
-			out[xx] = clip8(s)
+		}
+		out := dst[yy*ow*3 : (yy+1)*ow*3]
+		for i, s := range acc {
+			out[i] = clip8(s)
 		}
 	}
 	return dst
