@@ -17,6 +17,15 @@ import (
 	"dmlrun/store"
 )
 
+// Runner applies a plan. Executor, which runs nodes in this process, is the only one today;
+// a cluster runner (one scheduler job per node, the same binary against a store on shared
+// storage) would be another.
+type Runner interface {
+	Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error)
+}
+
+var _ Runner = (*Executor)(nil)
+
 // Executor runs a plan on this machine (the "local" executor of design.md).
 type Executor struct {
 	Store *store.Store

@@ -438,3 +438,23 @@ func TestGCRemovesStaleTemps(t *testing.T) {
 		t.Errorf("tmp/ after gc: %v, want only the live partial", left)
 	}
 }
+
+func TestDebugKeys(t *testing.T) {
+	workdir(t)
+	ios, _, _, errOut := iostreams.Test()
+	f := NewFactory(ios)
+	f.LookupEnv = func(name string) (string, bool) {
+		if name == "DMLRUN_DEBUG_KEYS" {
+			return "1", true
+		}
+		return "", false
+	}
+	if code := Run(context.Background(), f, []string{"validate", "exp.hcl"}); code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{"key train.a[seed=1] = ", "  params.schedule.lr = 1e-05", "  params.seed = 1", "  input.0.dataset = "} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
