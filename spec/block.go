@@ -137,8 +137,12 @@ func (d *decoder) decodeStageBlock(b *hcl.Block, def *stage.Def) {
 				}
 				continue
 			}
-			if ts := d.decodeRefs(a, p.Type == stage.RefList); ts != nil {
+			ts := d.decodeRefs(a, p.Type == stage.RefList)
+			if ts != nil {
 				bd.refs = append(bd.refs, &refParam{param: p.Name, pos: a.NameRange.Start.Byte, targets: ts})
+			} else if es, diags := hcl.ExprList(a.Expr); !diags.HasErrors() && len(es) == 0 && (p.Required || p.Name == def.ExpandOver) {
+				d.errorf(a.Expr.Range().Ptr(), "Empty reference list",
+					"%q must list at least one %s block, such as [%s.example].", p.Name, refKindOr(p.RefKind), refKindOr(p.RefKind))
 			}
 		case inMatrix[p.Name] || (p.Name == "seed" && bd.seeds != nil):
 			// supplied per instance
@@ -253,4 +257,11 @@ type invalidBody interface{ invalidBlock() }
 func isInvalidBlock(b *hcl.Block) bool {
 	_, bad := b.Body.(invalidBody)
 	return bad
+}
+
+func refKindOr(kind string) string {
+	if kind == "" {
+		return "other"
+	}
+	return kind
 }

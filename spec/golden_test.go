@@ -26,7 +26,19 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Fatalf("%v (run go test ./spec -run %s -update to create it)", err, t.Name())
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the rendered output; rerun with -update and review the diff.\ngot:\n%s", path, got)
+		gl, wl := bytes.Split(got, []byte("\n")), bytes.Split(want, []byte("\n"))
+		i := 0
+		for i < len(gl) && i < len(wl) && bytes.Equal(gl[i], wl[i]) {
+			i++
+		}
+		line := func(ls [][]byte) string {
+			if i < len(ls) {
+				return string(ls[i])
+			}
+			return "<end of file>"
+		}
+		t.Errorf("%s differs from the output at line %d:\n got: %s\nwant: %s\nRerun with -update and review the diff.",
+			path, i+1, line(gl), line(wl))
 	}
 }
 

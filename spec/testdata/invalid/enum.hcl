@@ -3,7 +3,7 @@ dataset "cub" {
 }
 
 evaluate "test" {
-  models  = []
+  models  = [] # ERROR: Empty reference list
 }
 
 report "r" {
