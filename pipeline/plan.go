@@ -89,7 +89,7 @@ func decide(n *Node, st *store.Store, idx *store.Index) (Action, string) {
 		return Rerun, err.Error()
 	}
 	if n.Def.Resumable && st.HasPartial(n.Key) {
-		return Resume, "an interrupted run left its output in " + "tmp/" + n.Key[:12] + "….partial"
+		return Resume, "an interrupted run left its output (tmp/" + n.Key[:12] + "….partial)"
 	}
 	if !miss.Absent {
 		return Rerun, miss.Reason
