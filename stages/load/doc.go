@@ -10,6 +10,7 @@
 // []float32 in NCHW order that the train stage hands to dmlrun/torch), and it does not
 // know the store, keys or experiment files: the pipeline runs it through stage.Def.
 //
-// Supported kinds and their split rules are documented on Kind values (readers.go) and in
-// README.md in this folder.
+// README.md in this folder documents the kinds, split rules, preprocessing, the dataset
+// digest and where results differ from the original (JPEG IDCT, augmentation on the stored
+// square image).
 package load
