@@ -58,7 +58,7 @@ func TestTorchSearchMatchesGo(t *testing.T) {
 	dup := append(append([]float32(nil), x.Data...), x.Data[:10*x.Cols]...)
 	dup = append(dup, make([]float32, 5*x.Cols)...)
 	xd := metrics.Matrix{Data: dup, Rows: x.Rows + 15, Cols: x.Cols}
-	small := TorchBackend{Device: torch.CPUDevice, ChunkBytes: 4 * 3 * 4 * int64(xd.Rows)} // 4-row chunks
+	small := TorchBackend{Device: torch.CPUDevice, ChunkBytes: 1} // the minimum: 128-row chunks, 3 of them
 	for _, m := range []metrics.Matrix{x, xd} {
 		for _, ip := range []bool{false, true} {
 			for _, k := range []int{1, 2, 11, m.Rows} {
