@@ -147,7 +147,7 @@ func (d *decoder) decodeStageBlock(b *hcl.Block, def *stage.Def) {
 		case inMatrix[p.Name] || (p.Name == "seed" && bd.seeds != nil):
 			// supplied per instance
 		default:
-			if v, set := d.decodeParam(p, content, b.Body.MissingItemRange(), b.DefRange); set {
+			if v, set := d.decodeParam(p, p.Name, content, b.Body.MissingItemRange(), b.DefRange); set {
 				bd.params[p.Name] = v
 			}
 		}
@@ -157,7 +157,7 @@ func (d *decoder) decodeStageBlock(b *hcl.Block, def *stage.Def) {
 
 // decodeParam decodes one non-reference parameter from a body's content; it returns the
 // canonical value and whether the parameter has one (written or defaulted).
-func (d *decoder) decodeParam(p *stage.Param, content *hcl.BodyContent, missing, context hcl.Range) (any, bool) {
+func (d *decoder) decodeParam(p *stage.Param, what string, content *hcl.BodyContent, missing, context hcl.Range) (any, bool) {
 	if p.Variants != nil {
 		blocks := content.Blocks.OfType(p.Name)
 		if len(blocks) == 0 {
@@ -185,7 +185,7 @@ func (d *decoder) decodeParam(p *stage.Param, content *hcl.BodyContent, missing,
 		}
 		return d.defaultValue(p)
 	}
-	v, ok := d.decodeValue(p, p.Name, a.Expr)
+	v, ok := d.decodeValue(p, what, a.Expr)
 	if !ok {
 		return nil, false
 	}
@@ -230,7 +230,7 @@ func (d *decoder) decodeVariant(p *stage.Param, b *hcl.Block) (any, bool) {
 				"The %s kind %q declares the reference parameter %q; references are only supported at the top of a stage block. This is a bug in the stage.", p.Name, label, f.Name)
 			continue
 		}
-		v, set := d.decodeParam(f, content, b.Body.MissingItemRange(), b.DefRange)
+		v, set := d.decodeParam(f, p.Name+"."+f.Name, content, b.Body.MissingItemRange(), b.DefRange)
 		if set {
 			out[f.Name] = v
 		} else if f.Required {
