@@ -53,22 +53,35 @@ func (s *Store) TryLock(key string) (unlock func(), err error) {
 		return nil, fmt.Errorf("lock: invalid key %q", key)
 	}
 	name := s.lockPath(key)
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", short(key), err)
-	}
+	var f *os.File
 	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if !errors.Is(err, unix.EINTR) {
+		var err error
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", short(key), err)
+		}
+		for {
+			err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+			if !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+		if err != nil {
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return nil, &LockedError{Key: key, Holder: readLockInfo(name)}
+			}
+			return nil, fmt.Errorf("lock %s: flock: %w", short(key), err)
+		}
+		// Remove deletes lock files (under the lock). If that happened between our open
+		// and flock, we hold a lock on a file nobody else will see: try the path again.
+		held, err1 := f.Stat()
+		now, err2 := os.Stat(name)
+		if err1 == nil && err2 == nil && os.SameFile(held, now) {
 			break
 		}
-	}
-	if err != nil {
+		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
 		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, &LockedError{Key: key, Holder: readLockInfo(name)}
-		}
-		return nil, fmt.Errorf("lock %s: flock: %w", short(key), err)
 	}
 	info, _ := json.Marshal(LockInfo{PID: os.Getpid(), Host: s.host, Start: s.now()})
 	// The record is advisory; failing to write it does not make the lock less held.

@@ -239,12 +239,14 @@ func (s *Store) Size(key string) int64 {
 	return n
 }
 
-// Remove deletes the artifact and any partial output for key. The caller should hold the
-// key's lock.
+// Remove deletes the artifact, any partial output and the lock file for key. The caller
+// must hold the key's lock (TryLock or Lock) and release it afterwards; lockers that
+// opened the deleted lock file notice and retry on a new one.
 func (s *Store) Remove(key string) error {
 	if !ValidKey(key) {
 		return fmt.Errorf("remove: invalid key %q", key)
 	}
+	defer os.Remove(s.lockPath(key))
 	s.forgetVerified(key)
 	if err := s.discard(s.ArtifactDir(key)); err != nil {
 		return fmt.Errorf("remove %s: %w", short(key), err)

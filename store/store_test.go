@@ -262,3 +262,36 @@ func TestStatCache(t *testing.T) {
 		t.Errorf("Get after overwrite: %v", err)
 	}
 }
+
+func TestRemoveDeletesLockFileSafely(t *testing.T) {
+	s := openTest(t)
+	key := testKey("rm")
+	commitFiles(t, s, key, map[string]string{"f": "x"})
+	unlock, err := s.TryLock(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error)
+	go func() { // a waiter that opened the old lock file before it was deleted
+		u, err := s.Lock(context.Background(), key, nil)
+		if err == nil {
+			defer u()
+			// While this waiter holds the lock, nobody else may get it.
+			if _, err2 := s.TryLock(key); err2 == nil {
+				err = errors.New("two holders after Remove")
+			}
+		}
+		got <- err
+	}()
+	time.Sleep(3 * LockPollInterval)
+	if err := s.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(key); !IsMiss(err) {
+		t.Errorf("Get after Remove: %v", err)
+	}
+}

@@ -111,7 +111,9 @@ func runCacheGC(opts *CacheGCOptions) error {
 	}
 	for _, te := range temps {
 		if te.Key != "" && live[te.Key] && (te.Partial || strings.HasSuffix(te.Name, ".failed.log")) {
-			continue // kept for the next apply to resume or explain
+			if _, err := st.Get(te.Key); store.IsMiss(err) {
+				continue // kept for the next apply to resume or explain
+			}
 		}
 		if opts.DryRun {
 			fmt.Fprintf(opts.IO.Out, "%s  tmp/%s\n", verb, te.Name)
