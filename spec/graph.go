@@ -21,6 +21,14 @@ func (d *decoder) decodeSeeds(bd *blockDecl, a *hcl.Attribute, content *hcl.Body
 		if sa, ok := content.Attributes["seed"]; ok {
 			d.errorf(sa.NameRange.Ptr(), "Conflicting definitions",
 				"\"seed\" is set here and by seeds (at %s); remove one of them.", a.NameRange)
+			return nil
+		}
+	}
+	for _, ax := range bd.matrix {
+		if ax.key == "seed" {
+			d.errorf(a.NameRange.Ptr(), "Conflicting definitions",
+				"seeds and matrix both set \"seed\"; list the seeds in one of them.")
+			return nil
 		}
 	}
 	v, ok := d.decodeValue(&stage.Param{Name: argSeeds, Type: stage.IntList,

@@ -22,6 +22,7 @@ func init() {
 			{Name: "embed_dim", Type: stage.Int, Default: 128},
 			{Name: "lr", Type: stage.Float, Default: 1e-5},
 			{Name: "use_float16", Type: stage.Bool, Default: false},
+			{Name: "seed", Type: stage.Int, Default: int64(0), Doc: "global seed, usually set through seeds"},
 			{Name: "loss", Type: stage.Object, Required: true, Variants: map[string][]stage.Param{
 				"oproxy": {
 					{Name: "mode", Type: stage.String, Default: "anchor", Enum: []string{"anchor", "nca"}},

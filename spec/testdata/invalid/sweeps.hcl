@@ -29,3 +29,17 @@ evaluate "test" { # ERROR: Expansion not allowed here
   models = [train.a]
   seeds  = [0, 1]
 }
+
+train "d" {
+  dataset = dataset.cub
+  seed    = 3 # ERROR: Conflicting definitions
+  seeds   = [0, 1]
+  loss "oproxy" {}
+}
+
+train "e" {
+  dataset = dataset.cub
+  matrix  = { seed = [0, 1] }
+  seeds   = [0, 1] # ERROR: Conflicting definitions
+  loss "oproxy" {}
+}
