@@ -147,25 +147,41 @@ func resizeRGB(src rgbView, ow, oh int, dst []uint8) []uint8 {
 		tmp.Off += yFirst * tmp.Stride
 		tmp.H = yLast - yFirst
 	}
-	// Vertical pass, row at a time (integer sums, so the order of accumulation does not
-	// change the result).
+	// Vertical pass, row at a time: the first tap initialises the accumulators and the
+	// last one is fused with the rounding (integer sums, so the order of accumulation does
+	// not change the result).
+	const half = int32(1 << (precisionBits - 1))
 	acc := make([]int32, ow*3)
 	for yy := 0; yy < oh; yy++ {
 		ymin, n := cv.bounds[2*yy]-yFirst, cv.bounds[2*yy+1]
 		k := cv.k[yy*cv.ksize : yy*cv.ksize+n]
-		for i := range acc {
-			acc[i] = 1 << (precisionBits - 1)
+		out := dst[yy*ow*3 : (yy+1)*ow*3]
+		rowAt := func(y int) []uint8 {
+			r := tmp.Pix[tmp.Off+(ymin+y)*tmp.Stride:]
+			return r[:len(out)]
 		}
-		for y, ky := range k {
-			row := tmp.Pix[tmp.Off+(ymin+y)*tmp.Stride:]
-			row = row[:len(acc)]
-			for i, v := range row {
-				acc[i] += int32(v) * ky
+		if n == 1 {
+			k0 := k[0]
+			for i, v := range rowAt(0) {
+				out[i] = clip8(half + int32(v)*k0)
+			}
+			continue
+		}
+		k0 := k[0]
+		a := acc[:len(out)]
+		for i, v := range rowAt(0) {
+			a[i] = half + int32(v)*k0
+		}
+		for y := 1; y < n-1; y++ {
+			ky := k[y]
+			for i, v := range rowAt(y) {
+				a[i] += int32(v) * ky
 			}
 		}
-		out := dst[yy*ow*3 : (yy+1)*ow*3]
-		for i, s := range acc {
-			out[i] = clip8(s)
+		kl := k[n-1]
+		r := rowAt(n - 1)
+		for i := range out {
+			out[i] = clip8(a[i] + int32(r[i])*kl)
 		}
 	}
 	return dst
@@ -194,6 +210,9 @@ func resizeCenterCrop(src rgbView, base int) []uint8 {
 		r = src
 	} else {
 		r = rgbView{Pix: resizeRGB(src, rw, rh, nil), Stride: rw * 3, W: rw, H: rh}
+	}
+	if r.W == base && r.H == base && r.Off == 0 && r.Stride == 3*base && len(r.Pix) == base*base*3 && &r.Pix[0] != &src.Pix[0] {
+		return r.Pix // already square and freshly allocated: no copy needed
 	}
 	top := pyRound(float64(r.H-base) / 2)
 	left := pyRound(float64(r.W-base) / 2)
