@@ -141,6 +141,8 @@ func TestPlanExitCodes(t *testing.T) {
 		{"missing file", []string{"plan", "nope.hcl"}, ExitError},
 		{"bad flag", []string{"plan", "--frobnicate", "exp.hcl"}, ExitError},
 		{"bad target", []string{"plan", "--target", "train.zz", "exp.hcl"}, ExitError},
+		{"unknown subcommand", []string{"cache", "bogus"}, ExitError},
+		{"cache help", []string{"cache"}, ExitOK},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
