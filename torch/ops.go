@@ -101,7 +101,7 @@ func unary(op C.int, name string, a *Tensor) *Tensor {
 	return wrap(out)
 }
 
-func binary(op C.int, name string, a, b *Tensor) *Tensor {
+func binaryOp(op C.int, name string, a, b *Tensor) *Tensor {
 	var out C.dml_tensor
 	st := C.dml_binary(op, a.handle(name), b.handle(name), &out)
 	runtime.KeepAlive(a)
@@ -253,7 +253,7 @@ func (t *Tensor) Squeeze(d int64) *Tensor { return dimOp(dSqueeze, "squeeze", t,
 func (t *Tensor) Contiguous() *Tensor { return unary(uContiguous, "contiguous", t) }
 
 // Index returns t[idx]: int64 indices or a bool mask on the leading dims.
-func (t *Tensor) Index(idx *Tensor) *Tensor { return binary(bIndex, "index", t, idx) }
+func (t *Tensor) Index(idx *Tensor) *Tensor { return binaryOp(bIndex, "index", t, idx) }
 
 // Clone copies t (autograd-tracked).
 func (t *Tensor) Clone() *Tensor { return unary(uClone, "clone", t) }
@@ -324,19 +324,19 @@ func Where(cond, a, b *Tensor) *Tensor {
 // ---- elementwise ----
 
 // Add returns t + o (broadcasting).
-func (t *Tensor) Add(o *Tensor) *Tensor { return binary(bAdd, "add", t, o) }
+func (t *Tensor) Add(o *Tensor) *Tensor { return binaryOp(bAdd, "add", t, o) }
 
 // Sub returns t - o.
-func (t *Tensor) Sub(o *Tensor) *Tensor { return binary(bSub, "sub", t, o) }
+func (t *Tensor) Sub(o *Tensor) *Tensor { return binaryOp(bSub, "sub", t, o) }
 
 // Mul returns t * o.
-func (t *Tensor) Mul(o *Tensor) *Tensor { return binary(bMul, "mul", t, o) }
+func (t *Tensor) Mul(o *Tensor) *Tensor { return binaryOp(bMul, "mul", t, o) }
 
 // Div returns t / o (true division).
-func (t *Tensor) Div(o *Tensor) *Tensor { return binary(bDiv, "div", t, o) }
+func (t *Tensor) Div(o *Tensor) *Tensor { return binaryOp(bDiv, "div", t, o) }
 
 // Pow returns t ** o.
-func (t *Tensor) Pow(o *Tensor) *Tensor { return binary(bPow, "pow", t, o) }
+func (t *Tensor) Pow(o *Tensor) *Tensor { return binaryOp(bPow, "pow", t, o) }
 
 // AddScalar returns t + v.
 func (t *Tensor) AddScalar(v float64) *Tensor { return scalarOp(sAdd, "add_scalar", t, v) }
@@ -495,22 +495,22 @@ func (t *Tensor) Normalize(p float64, d int64, eps float64) *Tensor {
 // ---- comparisons and logic ----
 
 // Eq returns t == o (bool).
-func (t *Tensor) Eq(o *Tensor) *Tensor { return binary(bEq, "eq", t, o) }
+func (t *Tensor) Eq(o *Tensor) *Tensor { return binaryOp(bEq, "eq", t, o) }
 
 // Ne returns t != o.
-func (t *Tensor) Ne(o *Tensor) *Tensor { return binary(bNe, "ne", t, o) }
+func (t *Tensor) Ne(o *Tensor) *Tensor { return binaryOp(bNe, "ne", t, o) }
 
 // Lt returns t < o.
-func (t *Tensor) Lt(o *Tensor) *Tensor { return binary(bLt, "lt", t, o) }
+func (t *Tensor) Lt(o *Tensor) *Tensor { return binaryOp(bLt, "lt", t, o) }
 
 // Le returns t <= o.
-func (t *Tensor) Le(o *Tensor) *Tensor { return binary(bLe, "le", t, o) }
+func (t *Tensor) Le(o *Tensor) *Tensor { return binaryOp(bLe, "le", t, o) }
 
 // Gt returns t > o.
-func (t *Tensor) Gt(o *Tensor) *Tensor { return binary(bGt, "gt", t, o) }
+func (t *Tensor) Gt(o *Tensor) *Tensor { return binaryOp(bGt, "gt", t, o) }
 
 // Ge returns t >= o.
-func (t *Tensor) Ge(o *Tensor) *Tensor { return binary(bGe, "ge", t, o) }
+func (t *Tensor) Ge(o *Tensor) *Tensor { return binaryOp(bGe, "ge", t, o) }
 
 // EqScalar returns t == v.
 func (t *Tensor) EqScalar(v float64) *Tensor { return scalarOp(sEq, "eq_scalar", t, v) }
@@ -531,10 +531,10 @@ func (t *Tensor) GtScalar(v float64) *Tensor { return scalarOp(sGt, "gt_scalar",
 func (t *Tensor) GeScalar(v float64) *Tensor { return scalarOp(sGe, "ge_scalar", t, v) }
 
 // LogicalAnd returns t && o.
-func (t *Tensor) LogicalAnd(o *Tensor) *Tensor { return binary(bLogicalAnd, "logical_and", t, o) }
+func (t *Tensor) LogicalAnd(o *Tensor) *Tensor { return binaryOp(bLogicalAnd, "logical_and", t, o) }
 
 // LogicalOr returns t || o.
-func (t *Tensor) LogicalOr(o *Tensor) *Tensor { return binary(bLogicalOr, "logical_or", t, o) }
+func (t *Tensor) LogicalOr(o *Tensor) *Tensor { return binaryOp(bLogicalOr, "logical_or", t, o) }
 
 // LogicalNot returns !t.
 func (t *Tensor) LogicalNot() *Tensor { return unary(uLogicalNot, "logical_not", t) }
@@ -560,10 +560,10 @@ func (t *Tensor) AllFinite() bool {
 // ---- matrix products ----
 
 // Matmul is torch.matmul (broadcasting batch dims).
-func (t *Tensor) Matmul(o *Tensor) *Tensor { return binary(bMatmul, "matmul", t, o) }
+func (t *Tensor) Matmul(o *Tensor) *Tensor { return binaryOp(bMatmul, "matmul", t, o) }
 
 // Mm multiplies two 2-D matrices.
-func (t *Tensor) Mm(o *Tensor) *Tensor { return binary(bMm, "mm", t, o) }
+func (t *Tensor) Mm(o *Tensor) *Tensor { return binaryOp(bMm, "mm", t, o) }
 
 // Bmm multiplies two batches of matrices (3-D).
-func (t *Tensor) Bmm(o *Tensor) *Tensor { return binary(bBmm, "bmm", t, o) }
+func (t *Tensor) Bmm(o *Tensor) *Tensor { return binaryOp(bBmm, "bmm", t, o) }
