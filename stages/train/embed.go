@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"dmlrun/stage"
@@ -135,6 +136,12 @@ func loadTrained(dir string, dev torch.Device) (*models.Model, *modelInfo, error
 func runEmbed(ctx *stage.Context) error {
 	torch.Lock()
 	defer torch.Unlock()
+	// libtorch's thread count (OpenMP, and OpenBLAS through it) is a per-OS-thread
+	// setting: run all torch work of the node on one OS thread, so that SetNumThreads
+	// below applies to every op (otherwise results depend on which thread an op lands on,
+	// and a resumed run is not bit-identical).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	err := torch.Catch(func() error {
 		mins, dins := ctx.InputsOf("models"), ctx.InputsOf("dataset")
 		if len(mins) != 1 || len(dins) != 1 {
@@ -145,9 +152,7 @@ func runEmbed(ctx *stage.Context) error {
 		if err != nil {
 			return err
 		}
-		if ctx.Threads > 0 {
-			torch.SetNumThreads(ctx.Threads)
-		}
+		torch.SetNumThreads(threads(ctx))
 		m, info, err := loadTrained(min.Dir, dev)
 		if err != nil {
 			return fmt.Errorf("model %s: %w", min.Addr, err)

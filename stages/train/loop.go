@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"time"
 
 	"dmlrun/stage"
@@ -63,9 +64,7 @@ func newTrainer(ctx *stage.Context, cfg *config) (*trainer, error) {
 		}
 		return nil, fmt.Errorf("autocast = %q: the torch binding has no autocast yet; use autocast = \"none\"", cfg.Autocast)
 	}
-	if ctx.Threads > 0 {
-		torch.SetNumThreads(ctx.Threads)
-	}
+	torch.SetNumThreads(threads(ctx))
 	t := &trainer{ctx: ctx, cfg: cfg, dev: dev, datasetIn: ins[0], scaler: newGradScaler()}
 
 	torch.ManualSeed(uint64(cfg.Seed))
@@ -120,6 +119,15 @@ func newTrainer(ctx *stage.Context, cfg *config) (*trainer, error) {
 	t.opt = optim.NewAdam(groups, 0.9, 0.999, 1e-8)
 	t.sched = optim.NewMultiStepLR(t.opt, cfg.Tau, cfg.Gamma)
 	return t, nil
+}
+
+// threads is the node's libtorch thread count: ctx.Threads, or every CPU when unset. It is
+// set on the node's pinned OS thread every time (the setting is per OS thread).
+func threads(ctx *stage.Context) int {
+	if ctx.Threads > 0 {
+		return ctx.Threads
+	}
+	return runtime.NumCPU()
 }
 
 func (t *trainer) loadPretrained() error {

@@ -301,7 +301,18 @@ func TestEndToEnd(t *testing.T) {
 // TestResumeByteIdentical: stopping after epoch 1 and resuming gives the same
 // checkpoint.safetensors bytes as an uninterrupted run (CPU, one thread).
 func TestResumeByteIdentical(t *testing.T) {
+	for _, kind := range []string{"oproxy", "nir"} {
+		t.Run(kind, func(t *testing.T) { testResume(t, kind) })
+	}
+}
+
+func testResume(t *testing.T, kind string) {
 	s := newSetup(t, 6, 8)
+	if kind == "nir" {
+		s.params["loss"] = lossParams("nir", map[string]any{"lrmulti": 0.1, "proxy_lrmulti": 100.0,
+			"nf_fc_width": int64(32), "nf_fc_depth": int64(3), "nf_cblocks": int64(2)})
+		s.params.Object("schedule")["warmup"] = int64(1)
+	}
 	full := t.TempDir()
 	if err := runTrain(s.ctx(t, full, false, nil)); err != nil {
 		t.Fatal(err)
@@ -513,5 +524,65 @@ func TestConstructionOrder(t *testing.T) {
 		if d := maxAbsDiff(t, t1[i], t2[i]); d != 0 {
 			t.Fatalf("same seed, different init of %s", n1[i])
 		}
+	}
+}
+
+// TestEvalEveryAndFlatMemory: eval_every adds a test Recall@1 column on the right epochs,
+// and the number of live native tensors does not grow from epoch to epoch (per-step scopes).
+func TestEvalEveryAndFlatMemory(t *testing.T) {
+	s := newSetup(t, 6, 8)
+	s.params["eval_every"] = int64(2)
+	s.params.Object("schedule")["epochs"] = int64(4)
+	var live []int
+	afterEpoch = func(int) error { live = append(live, torch.LiveTensors()); return nil }
+	defer func() { afterEpoch = nil }()
+	out := t.TempDir()
+	if err := runTrain(s.ctx(t, out, false, nil)); err != nil {
+		t.Fatal(err)
+	}
+	rows := readLog(t, out)
+	if h := rows[0]; h[len(h)-1] != "test_recall@1" {
+		t.Fatalf("header %v", h)
+	}
+	for i, r := range rows[1:] {
+		v := r[len(r)-1]
+		if (i%2 == 1) != (v != "") {
+			t.Fatalf("epoch %d: recall %q (eval_every 2)", i, v)
+		}
+		if v != "" {
+			if f, err := strconv.ParseFloat(v, 64); err != nil || f < 0 || f > 1 {
+				t.Fatalf("recall %q", v)
+			}
+		}
+	}
+	for i := 2; i < len(live); i++ {
+		if live[i] != live[1] {
+			t.Fatalf("live tensors after each epoch: %v (grows)", live)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		set  func(p stage.Params)
+		want string
+	}{
+		{"resnet needs weights", func(p stage.Params) { p["arch"] = "resnet18_frozen_normalize" }, "not_pretrained = true"},
+		{"missing weights file", func(p stage.Params) { p["arch"] = "resnet18"; p["pretrained"] = "/nonexistent/r18.pth" }, "/nonexistent/r18.pth"},
+		{"autocast on cpu", func(p stage.Params) { p["autocast"] = "bf16" }, "needs a CUDA device"},
+		{"spc must divide bs", func(p stage.Params) { p.Object("schedule")["samples_per_class"] = int64(3) }, "divide batch_size"},
+		{"unknown arch", func(p stage.Params) { p["arch"] = "vgg" }, "vgg"},
+		{"adv augmentation", func(p stage.Params) { p.Object("schedule")["augmentation"] = "adv" }, "augmentation \"adv\""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSetup(t, 4, 4)
+			c.set(s.params)
+			err := runTrain(s.ctx(t, t.TempDir(), false, nil))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("want error containing %q, got %v", c.want, err)
+			}
+		})
 	}
 }
