@@ -1,13 +1,17 @@
 package spec
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
 )
 
 // The property of both fuzzers: decoding never panics, and every error diagnostic has a
-// subject range inside the file, so that it can be shown at file:line:col.
+// subject range inside the file, so that it can be shown at file:line:col. For YAML, whose
+// positions spec computes itself, each position's line must also agree with its byte offset.
 
 func FuzzParseHCL(f *testing.F) {
 	addSeeds(f, "*.hcl")
@@ -35,12 +39,13 @@ func addSeeds(f *testing.F, pattern string) {
 }
 
 func checkFuzz(t *testing.T, name string, src []byte) {
+	yamlFile := filepath.Ext(name) == ".yaml"
 	exp, diags := Parse(name, src, LoadOptions{LookupEnv: noEnv})
 	if exp == nil {
 		t.Fatal("nil Experiment")
 	}
 	for _, d := range diags {
-		if d.Severity != 1 { // hcl.DiagError
+		if d.Severity != hcl.DiagError {
 			continue
 		}
 		r := d.Subject
@@ -49,6 +54,14 @@ func checkFuzz(t *testing.T, name string, src []byte) {
 		}
 		if r.Filename != name || r.Start.Line < 1 || r.Start.Byte < 0 || r.End.Byte < r.Start.Byte || r.End.Byte > len(src) {
 			t.Fatalf("bad subject %#v for %s: %s (source %d bytes)", r, d.Summary, d.Detail, len(src))
+		}
+		if !yamlFile {
+			continue // hclsyntax's own positions drift on invalid UTF-8; only ours are checked
+		}
+		for _, p := range []hcl.Pos{r.Start, r.End} {
+			if lines := bytes.Count(src[:p.Byte], []byte("\n")); lines != p.Line-1 {
+				t.Fatalf("subject %#v of %s: line %d disagrees with byte %d (line %d)", r, d.Summary, p.Line, p.Byte, lines+1)
+			}
 		}
 	}
 	if !diags.HasErrors() {

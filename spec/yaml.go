@@ -587,9 +587,14 @@ func (f *yamlFile) expr(n *yaml.Node) hcl.Expression {
 
 func (f *yamlFile) scalar(n *yaml.Node, literal bool) *yamlScalar {
 	s := &yamlScalar{f: f, n: n, rng: f.rangeOf(n), literal: literal}
+	start := s.contentStart().Byte
+	end := start + len(n.Value)
+	s.exact = end <= len(f.src) && string(f.src[start:end]) == n.Value
 	if !literal && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" &&
 		(strings.Contains(n.Value, "${") || strings.Contains(n.Value, "%{")) {
-		s.tmpl, s.tmplDiags = hclsyntax.ParseTemplate([]byte(n.Value), f.filename, s.contentStart())
+		var diags hcl.Diagnostics
+		s.tmpl, diags = hclsyntax.ParseTemplate([]byte(n.Value), f.filename, s.contentStart())
+		s.tmplDiags = s.fix(diags)
 	}
 	return s
 }
@@ -603,6 +608,52 @@ type yamlScalar struct {
 	literal   bool
 	tmpl      hclsyntax.Expression
 	tmplDiags hcl.Diagnostics
+	// exact is true when the source text at contentStart is the value itself (no escapes,
+	// folding or block-scalar indentation), so positions inside it map onto the file.
+	exact bool
+}
+
+// fix moves the ranges of diagnostics from inside an inexact scalar onto the scalar.
+func (s *yamlScalar) fix(diags hcl.Diagnostics) hcl.Diagnostics {
+	if s.exact {
+		return diags
+	}
+	for _, d := range diags {
+		if d.Subject != nil {
+			d.Subject = s.rng.Ptr()
+		}
+		if d.Context != nil {
+			d.Context = s.rng.Ptr()
+		}
+	}
+	return diags
+}
+
+// fixTraversal does the same for a traversal's step ranges.
+func (s *yamlScalar) fixTraversal(t hcl.Traversal) hcl.Traversal {
+	if s.exact {
+		return t
+	}
+	out := make(hcl.Traversal, len(t))
+	for i, step := range t {
+		switch st := step.(type) {
+		case hcl.TraverseRoot:
+			st.SrcRange = s.rng
+			out[i] = st
+		case hcl.TraverseAttr:
+			st.SrcRange = s.rng
+			out[i] = st
+		case hcl.TraverseIndex:
+			st.SrcRange = s.rng
+			out[i] = st
+		case hcl.TraverseSplat:
+			st.SrcRange = s.rng
+			out[i] = st
+		default:
+			out[i] = step
+		}
+	}
+	return out
 }
 
 // contentStart is where the scalar's text begins: after the opening quote if quoted.
@@ -620,10 +671,14 @@ func (s *yamlScalar) Range() hcl.Range      { return s.rng }
 func (s *yamlScalar) StartRange() hcl.Range { return s.rng }
 
 func (s *yamlScalar) Variables() []hcl.Traversal {
-	if s.tmpl != nil && !s.tmplDiags.HasErrors() {
-		return s.tmpl.Variables()
+	if s.tmpl == nil || s.tmplDiags.HasErrors() {
+		return nil
 	}
-	return nil
+	vars := s.tmpl.Variables()
+	for i, t := range vars {
+		vars[i] = s.fixTraversal(t)
+	}
+	return vars
 }
 
 func (s *yamlScalar) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
@@ -682,7 +737,8 @@ func (s *yamlScalar) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 			if s.tmplDiags.HasErrors() {
 				return cty.DynamicVal, s.tmplDiags
 			}
-			return s.tmpl.Value(ctx)
+			v, diags := s.tmpl.Value(ctx)
+			return v, s.fix(diags)
 		}
 		if !utf8.ValidString(s.n.Value) {
 			return cty.DynamicVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid string",
@@ -708,13 +764,13 @@ func (s *yamlScalar) AsTraversal() hcl.Traversal {
 		if diags.HasErrors() {
 			return nil
 		}
-		return t
+		return s.fixTraversal(t)
 	}
 	t, diags := hclsyntax.ParseTraversalAbs([]byte(s.n.Value), s.f.filename, s.contentStart())
 	if diags.HasErrors() {
 		return nil
 	}
-	return t
+	return s.fixTraversal(t)
 }
 
 type yamlSeq struct {
