@@ -1,6 +1,7 @@
 package load
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -151,7 +152,7 @@ type digestStats struct {
 // datasetDigest is SHA-256 over the sorted list of (relative path, size, SHA-256 of
 // contents) of every file the listing reads: images (after subset) and the extra files
 // (info files, emoji.json, IDX files). It is written "sha256:<hex>".
-func datasetDigest(root string, l *listing, cache *statCache, onFile func()) (string, digestStats, error) {
+func datasetDigest(ctx context.Context, root string, l *listing, cache *statCache, onFile func()) (string, digestStats, error) {
 	seen := map[string]bool{}
 	var rels []string
 	add := func(r string) {
@@ -187,6 +188,10 @@ func datasetDigest(root string, l *listing, cache *statCache, onFile func()) (st
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				if err := ctx.Err(); err != nil {
+					out[i].err = err
+					continue
+				}
 				abs, _ := filepath.Abs(filepath.Join(root, filepath.FromSlash(rels[i])))
 				var r res
 				r.size, r.sum, r.hit, r.err = cache.fileDigest(abs)
@@ -207,6 +212,9 @@ func datasetDigest(root string, l *listing, cache *statCache, onFile func()) (st
 	var st digestStats
 	for i, r := range out {
 		if r.err != nil {
+			if ctx.Err() != nil {
+				return "", st, ctx.Err()
+			}
 			return "", st, fmt.Errorf("digest: %w", r.err)
 		}
 		io.WriteString(h, rels[i]+"\x00"+strconv.FormatInt(r.size, 10)+"\x00"+r.sum+"\n")

@@ -170,7 +170,7 @@ func Prepare(ctx context.Context, o Options, outDir string, log io.Writer, prog 
 		}
 	}
 	bar := prog.Start("digest "+o.Kind, int64(nfiles))
-	digest, dst, err := datasetDigest(root, l, cache, func() { bar.Add(1) })
+	digest, dst, err := datasetDigest(ctx, root, l, cache, func() { bar.Add(1) })
 	bar.Finish()
 	if err != nil {
 		return nil, err
