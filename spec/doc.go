@@ -100,7 +100,8 @@
 //
 // # References and the graph
 //
-// A reference names a whole block, <kind>.<name>. It is an edge, not a value: references
+// A reference names a whole block, <kind>.<name> (or "${<kind>.<name>}", the same
+// thing). It is an edge, not a value: references
 // may be written only in reference arguments and in depends_on, and a reference where a
 // value is expected is an error. A reference to a block with several instances means all
 // of them: a seeded train over one dataset gives every train node an edge to that dataset

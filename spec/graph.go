@@ -167,7 +167,7 @@ func (d *decoder) decodeRefs(a *hcl.Attribute, list bool) []*refTarget {
 }
 
 func (d *decoder) refTarget(param string, e hcl.Expression) *refTarget {
-	trav, diags := hcl.AbsTraversalForExpr(e)
+	trav, diags := hcl.AbsTraversalForExpr(unwrapTemplate(e))
 	if diags.HasErrors() || len(trav) != 2 {
 		hint := ""
 		if _, quoted := e.(*hclsyntax.TemplateExpr); quoted {
@@ -565,4 +565,13 @@ func (d *decoder) expandBlock(bd *blockDecl) {
 		}
 		bd.instances = append(bd.instances, n)
 	}
+}
+
+// unwrapTemplate lets a reference be written as "${dataset.cub}" too, in both formats:
+// hcl does not look through a template that is a single interpolation.
+func unwrapTemplate(e hcl.Expression) hcl.Expression {
+	if w, ok := e.(*hclsyntax.TemplateWrapExpr); ok {
+		return w.Wrapped
+	}
+	return e
 }

@@ -616,3 +616,95 @@ func TestEmptyAndFormats(t *testing.T) {
 		t.Error("missing file accepted")
 	}
 }
+
+// TestValuesFromExpressions: values computed through variables, locals, functions,
+// conditionals and templates decode exactly like the same values written literally.
+func TestValuesFromExpressions(t *testing.T) {
+	const literal = `
+dataset "d" {
+  kind = "cars196"
+  root = "/data/cars196"
+}
+train "t" {
+  dataset   = dataset.d
+  seeds     = [0, 1, 2]
+  embed_dim = 512
+  lr        = 0.0001
+  loss "nir" { w_align = 0.01 }
+  schedule  = { epochs = 100, tau = [100], gamma = 0.1, warmup = 1 }
+}
+`
+	const computed = `
+variable "dim" { default = 128 }
+variable "big" { default = true }
+locals {
+  name  = "cars196"
+  sched = { epochs = 50 * 2, tau = [for e in [100]: e], gamma = 1 / 10, warmup = 1 }
+}
+dataset "d" {
+  kind = local.name
+  root = "/data/${lower(upper(local.name))}"
+}
+train "t" {
+  dataset   = "${dataset.d}"
+  seeds     = range(length(["a", "b", "c"]))
+  embed_dim = var.big ? var.dim * 4 : var.dim
+  lr        = max(1e-5, 1e-4)
+  loss "nir" {}
+  schedule  = local.sched
+}
+`
+	const computedYAML = `
+variables:
+  dim: { default: 128 }
+locals:
+  name: cars196
+  epochs: 100
+dataset:
+  d: { kind: "${local.name}", root: "/data/${local.name}" }
+train:
+  t:
+    dataset: "${dataset.d}"
+    seeds: "${range(3)}"
+    embed_dim: "${var.dim * 4}"
+    lr: "${1e-4}"
+    loss: { nir: }
+    schedule: { epochs: "${local.epochs}", tau: ["${local.epochs}"], gamma: 0.1, warmup: 1 }
+`
+	want := views(mustLoad(t, "l.hcl", literal))
+	for name, src := range map[string]string{"c.hcl": computed, "c.yaml": computedYAML} {
+		if got := views(mustLoad(t, name, src)); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %#v\nwant %#v", name, got, want)
+		}
+	}
+}
+
+func mustLoad(t *testing.T, name, src string) *Experiment {
+	t.Helper()
+	exp, _ := load(t, name, src, LoadOptions{})
+	return exp
+}
+
+func TestChecksYAML(t *testing.T) {
+	hcl := mustLoad(t, "c.hcl", cubHCL+`
+check "gate" {
+  baseline   = train.baseline
+  candidate  = train.nir
+  tolerances = { "e_recall@1" = 0.02, nmi = 1 }
+}`)
+	yml := mustLoad(t, "c.yaml", cubYAML+`
+check:
+  gate:
+    baseline: train.baseline
+    candidate: train.nir
+    tolerances: { "e_recall@1": 0.02, nmi: 1 }
+`)
+	a, b := hcl.Checks["gate"], yml.Checks["gate"]
+	a.Range, b.Range = hcl.Checks["gate"].Range, hcl.Checks["gate"].Range
+	if !reflect.DeepEqual(a, b) || a.Baseline != "train.baseline" {
+		t.Errorf("HCL %#v, YAML %#v", a, b)
+	}
+	if yml.Checks["gate"].Range.Filename != yml.Path || yml.Checks["gate"].Range.Start.Line != 31 {
+		t.Errorf("YAML check range %#v", yml.Checks["gate"].Range)
+	}
+}

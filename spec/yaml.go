@@ -760,7 +760,7 @@ func (s *yamlScalar) AsTraversal() hcl.Traversal {
 		if s.tmplDiags.HasErrors() {
 			return nil
 		}
-		t, diags := hcl.AbsTraversalForExpr(s.tmpl)
+		t, diags := hcl.AbsTraversalForExpr(unwrapTemplate(s.tmpl))
 		if diags.HasErrors() {
 			return nil
 		}
