@@ -58,7 +58,7 @@ func commonSchema() *hcl.BodySchema {
 }
 
 // paramSchema is the hcl schema of a parameter list: variants are labelled blocks,
-// everything else an argument. Required-ness is checked by decodeParams, because a
+// everything else an argument. Required-ness is checked by decodeParam, because a
 // matrix key may supply a required argument.
 func paramSchema(params []stage.Param) *hcl.BodySchema {
 	s := &hcl.BodySchema{}
