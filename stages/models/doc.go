@@ -13,8 +13,11 @@
 // What it is not: it knows nothing about losses, optimisers, datasets or the store. The
 // training loop (stages/train) decides when to run the backbone without gradients (warmup),
 // which parameters go into which optimiser group, and how weights are checkpointed; it uses
-// Model.State and Model.LoadState for that. BN-Inception (§4.3) is not implemented yet: New
-// returns an error naming it.
+// Model.State and Model.LoadState for that.
+//
+// BN-Inception (§4.3, bninception.go) follows pretrainedmodels' layout and key names; its
+// shapes, key names and ceil-mode pooling are tested, but there is no numerical reference
+// for it (pretrainedmodels is not installed where tests run), unlike the ResNets.
 //
 // smallcnn layers (input 3xHxW, any H, W >= 8; 32-64 px intended):
 //

@@ -38,14 +38,16 @@ func (c *conv) forward(x *torch.Tensor) *torch.Tensor {
 	return torch.Conv2d(x, c.W, nil, [2]int64{c.stride, c.stride}, [2]int64{c.padding, c.padding}, [2]int64{1, 1}, 1)
 }
 
-// bn is BatchNorm2d (eps 1e-5, momentum 0.1). frozen: always eval mode (reference §4.2).
+// bn is BatchNorm2d (eps 1e-5; momentum 0.1, 0.9 in BN-Inception). frozen: always eval
+// mode (reference §4.2).
 type bn struct {
 	W, B, Mean, Var *torch.Tensor
 	frozen          bool
+	momentum        float64
 }
 
 func (n *bn) forward(x *torch.Tensor, train bool) *torch.Tensor {
-	return torch.BatchNorm(x, n.W, n.B, n.Mean, n.Var, train && !n.frozen, 0.1, 1e-5)
+	return torch.BatchNorm(x, n.W, n.B, n.Mean, n.Var, train && !n.frozen, n.momentum, 1e-5)
 }
 
 // linear is y = x W^T + b.
@@ -93,11 +95,12 @@ func (c *conv) kaimingNormalFanOut() {
 
 func newBN(ch int64, frozen bool) *bn {
 	return &bn{
-		W:      torch.Ones([]int64{ch}, torch.Float32, cpu),
-		B:      torch.Zeros([]int64{ch}, torch.Float32, cpu),
-		Mean:   torch.Zeros([]int64{ch}, torch.Float32, cpu),
-		Var:    torch.Ones([]int64{ch}, torch.Float32, cpu),
-		frozen: frozen,
+		W:        torch.Ones([]int64{ch}, torch.Float32, cpu),
+		B:        torch.Zeros([]int64{ch}, torch.Float32, cpu),
+		Mean:     torch.Zeros([]int64{ch}, torch.Float32, cpu),
+		Var:      torch.Ones([]int64{ch}, torch.Float32, cpu),
+		frozen:   frozen,
+		momentum: 0.1,
 	}
 }
 

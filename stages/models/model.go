@@ -15,6 +15,7 @@ type Arch struct {
 	Frozen    bool   // BatchNorm always in eval mode (affine params still trainable)
 	Normalize bool   // L2-normalise the embedding
 	Double    bool   // max pool + average pool (summed) instead of average pool
+	LP2, LP3  bool   // bninception only: add global LP-pooling with p = 2 / p = 3
 }
 
 // ParseArch selects the backbone as the original does: "resnet18" if the name contains it,
@@ -25,6 +26,8 @@ func ParseArch(name string) (Arch, error) {
 		Frozen:    strings.Contains(name, "frozen"),
 		Normalize: strings.Contains(name, "normalize"),
 		Double:    strings.Contains(name, "double"),
+		LP2:       strings.Contains(name, "lp2"),
+		LP3:       strings.Contains(name, "lp3"),
 	}
 	switch {
 	case strings.Contains(name, "resnet18"):
@@ -100,8 +103,11 @@ func New(arch string, dim int64, dev torch.Device) (m *Model, err error) {
 		case "smallcnn":
 			s, f := newSmallCNN(a.Frozen)
 			m.trunk, m.FeatDim = s, f
+		case "bninception":
+			n, f := newBNInception(a.Frozen)
+			m.trunk, m.FeatDim = n, f
 		default:
-			return fmt.Errorf("models: arch %q: %s is not implemented yet (have resnet50, resnet18, smallcnn)", arch, a.Base)
+			panic("models: unhandled base " + a.Base + " (bug)")
 		}
 		m.head = newLinearDefault(m.FeatDim, dim)
 		b := &builder{}
@@ -146,6 +152,14 @@ func (m *Model) Forward(x *torch.Tensor, train, warmup bool) Output {
 		y = torch.AdaptiveAvgPool2d(feat, [2]int64{1, 1})
 		if m.Arch.Double {
 			y = torch.AdaptiveMaxPool2d(feat, [2]int64{1, 1}).Add(y)
+		}
+		if m.Arch.Base == "bninception" { // the original sums LP pools in for bninception only
+			if m.Arch.LP2 {
+				y = y.Add(lpPool(feat, 2))
+			}
+			if m.Arch.LP3 {
+				y = y.Add(lpPool(feat, 3))
+			}
 		}
 		y = y.Flatten(1, -1)
 	}

@@ -56,6 +56,7 @@ func TestParseArch(t *testing.T) {
 		{"resnet18_frozen", "resnet18", true, false, false},
 		{"smallcnn_normalize", "smallcnn", false, true, false},
 		{"bninception_normalize", "bninception", false, true, false},
+		{"bninception_frozen_double_lp3", "bninception", true, false, true},
 	}
 	for _, c := range cases {
 		t.Run(c.in, func(t *testing.T) {
@@ -144,9 +145,62 @@ func TestShapesAndOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New("bninception_normalize", 16, cpu); err == nil || !strings.Contains(err.Error(), "bninception") {
-		t.Fatalf("bninception: want not-implemented error, got %v", err)
+}
+
+// TestBNInceptionShapes checks pretrainedmodels' layout: key names and count, parameter
+// count, and the 1024 x 7 x 7 feature map for a 224 input (ceil-mode pools: 112 -> 56 -> 28).
+func TestBNInceptionShapes(t *testing.T) {
+	torch.SetNumThreads(1)
+	torch.ManualSeed(0)
+	m, err := New("bninception_frozen_normalize_double_lp2", 64, cpu)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer m.Close()
+	names, ts := m.State()
+	if len(names) != 69*6+2 {
+		t.Fatalf("%d state tensors, want %d (69 conv+BN units x 6, plus last_linear)", len(names), 69*6+2)
+	}
+	idx := map[string][]int64{}
+	var nparams int64
+	for i, n := range names {
+		idx[n] = ts[i].Shape()
+		if !strings.Contains(n, "running") && !strings.HasPrefix(n, "last_linear") {
+			nparams += ts[i].Numel()
+		}
+	}
+	for n, want := range map[string][]int64{
+		"conv1_7x7_s2.weight":                 {64, 3, 7, 7},
+		"conv1_7x7_s2_bn.running_var":         {64},
+		"inception_3a_pool_proj.weight":       {32, 192, 1, 1},
+		"inception_3c_double_3x3_2.bias":      {96},
+		"inception_4e_3x3.weight":             {192, 128, 3, 3},
+		"inception_5b_double_3x3_2_bn.weight": {224},
+		"inception_5a_1x1.weight":             {352, 1056, 1, 1},
+		"last_linear.weight":                  {64, 1024},
+	} {
+		if !sameShape(idx[n], want) {
+			t.Errorf("%s: shape %v, want %v", n, idx[n], want)
+		}
+	}
+	if _, ok := idx["inception_3c_1x1.weight"]; ok {
+		t.Error("reduction module 3c has no 1x1 branch")
+	}
+	// BN-Inception has about 10.2M parameters without its classifier.
+	if nparams < 10_000_000 || nparams > 10_400_000 {
+		t.Errorf("%d trunk parameters", nparams)
+	}
+	err = torch.WithScope(func() error {
+		out := m.Forward(torch.Randn([]int64{1, 3, 224, 224}, torch.Float32, cpu), false, false)
+		if !sameShape(out.Features.Shape(), []int64{1, 1024, 7, 7}) || !sameShape(out.Embeds.Shape(), []int64{1, 64}) {
+			t.Fatalf("features %v embeds %v", out.Features.Shape(), out.Embeds.Shape())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("BN-Inception trunk parameters: %d", nparams)
 }
 
 // TestFrozenBN: frozen archs never update running statistics and give identical outputs in
