@@ -182,7 +182,16 @@ func decodeRGB(data []byte, white bool) (pix []uint8, w, h int, err error) {
 	return pix, w, h, nil
 }
 
+// maxPixels mirrors Pillow's decompression-bomb limit (2 * Image.MAX_IMAGE_PIXELS), above
+// which PIL refuses to open an image; checking the header first keeps a hostile or corrupt
+// file from allocating gigabytes.
+const maxPixels = 2 * 89478485
+
 func decodeImage(data []byte) (image.Image, string, error) {
+	if cfg, format, err := image.DecodeConfig(bytes.NewReader(data)); err == nil && int64(cfg.Width)*int64(cfg.Height) > maxPixels {
+		return nil, "", fmt.Errorf("%s image of %dx%d pixels exceeds the %d-pixel limit (a decompression bomb to PIL)",
+			format, cfg.Width, cfg.Height, maxPixels)
+	}
 	r := bytes.NewReader(data)
 	switch {
 	case bytes.HasPrefix(data, []byte("\xff\xd8")):

@@ -3,6 +3,7 @@ package load
 import (
 	"encoding/base64"
 	"encoding/json"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -177,5 +178,19 @@ func TestOverWhite(t *testing.T) {
 				t.Fatalf("overWhite(%d, %d) = %d want %d", v, a, got, want)
 			}
 		}
+	}
+}
+
+func TestDecodeBomb(t *testing.T) {
+	// A PNG header claiming 20000 x 20000 pixels (no data needed to be rejected).
+	b, _ := os.ReadFile("testdata/pil/rgb.png")
+	hdr := append([]byte{}, b[:33]...)
+	hdr[16], hdr[17], hdr[18], hdr[19] = 0, 0, 0x4e, 0x20
+	hdr[20], hdr[21], hdr[22], hdr[23] = 0, 0, 0x4e, 0x20
+	// fix the IHDR CRC so DecodeConfig accepts the header
+	crc := crc32.ChecksumIEEE(hdr[12:29])
+	hdr[29], hdr[30], hdr[31], hdr[32] = byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc)
+	if _, _, _, err := decodeRGB(hdr, false); err == nil || !strings.Contains(err.Error(), "exceeds") {
+		t.Fatalf("err = %v", err)
 	}
 }
