@@ -156,8 +156,8 @@
 // "${" or "%{" is an HCL template evaluated like the HCL format's (a string that is one
 // interpolation, "${local.epochs}", keeps the value's type). Numbers written in decimal
 // are read exactly as HCL reads them, so 0.0075 is the same float64 in both formats.
-// Anchors, aliases, merge keys, custom tags and several documents in one file are
-// errors. Unknown keys are reported like unknown HCL arguments.
+// Aliases (and so merge keys), tags other than the core ones (!!str, !!int, ...) and
+// several documents in one file are errors. Unknown keys are reported like unknown HCL arguments.
 //
 // # Diagnostics
 //
@@ -166,6 +166,7 @@
 // come with the nearest valid name ("Did you mean ...?"); wrong types say which type is
 // expected; values outside an allowed set list the allowed ones. Every error about the
 // file's content has a Subject range; problems with the environment (an undeclared -var,
-// an unreadable file) have none. YAML syntax errors carry the line the YAML parser names,
-// which for some errors is the line where the enclosing construct starts.
+// an unreadable file) have none. A YAML syntax error points at the line the YAML parser
+// names: the offending line, or for some errors the line where the unfinished mapping,
+// list or flow collection starts.
 package spec

@@ -166,7 +166,27 @@ func (f *yamlFile) scalarEnd(n *yaml.Node, b int) int {
 	return max(b+1, b+len(bytes.TrimRight(src[b:lineEnd], " \t\r")))
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+var yamlLineRE = regexp.MustCompile(`^line (\d+)`)
+
+// yamlParserProblems are the messages of yaml.v3's parser (not its scanner) errors.
+var yamlParserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
 
 func parseYAML(filename string, src []byte) (file *hcl.File, diags hcl.Diagnostics) {
 	f := newYAMLFile(filename, src)
@@ -174,8 +194,16 @@ func parseYAML(filename string, src []byte) (file *hcl.File, diags hcl.Diagnosti
 	start := hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}
 	syntaxError := func(msg string) hcl.Diagnostics {
 		rng := start
+		msg = strings.TrimPrefix(msg, "yaml: ")
 		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+			msg = strings.TrimPrefix(msg, m[0]+": ")
 			if line, err := strconv.Atoi(m[1]); err == nil && line >= 1 {
+				if yamlParserProblems[msg] {
+					// yaml.v3 reports a parser error at the 0-based line of its context
+					// mark (scanner errors are 1-based): +1 is the line where the
+					// unfinished construct starts, or the offending line.
+					line++
+				}
 				s := f.pos(min(line, len(f.lineStarts)), 1)
 				rng = hcl.Range{Filename: filename, Start: s, End: s}
 				if e := bytes.IndexByte(src[s.Byte:], '\n'); e > 0 {
@@ -186,7 +214,7 @@ func parseYAML(filename string, src []byte) (file *hcl.File, diags hcl.Diagnosti
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid YAML",
-			Detail:   strings.TrimPrefix(msg, "yaml: ") + ".",
+			Detail:   upperFirst(msg) + ".",
 			Subject:  &rng,
 		}}
 	}
