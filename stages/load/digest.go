@@ -147,6 +147,7 @@ func (c *statCache) fileDigest(abs string) (size int64, sum string, hit bool, er
 type digestStats struct {
 	Files, CacheHits int
 	Bytes            int64
+	Sums             map[string]string // relative path -> SHA-256 hex of its contents
 }
 
 // datasetDigest is SHA-256 over the sorted list of (relative path, size, SHA-256 of
@@ -209,7 +210,7 @@ func datasetDigest(ctx context.Context, root string, l *listing, cache *statCach
 	wg.Wait()
 	h := sha256.New()
 	io.WriteString(h, "dmlrun dataset digest v1\n")
-	var st digestStats
+	st := digestStats{Sums: make(map[string]string, len(rels))}
 	for i, r := range out {
 		if r.err != nil {
 			if ctx.Err() != nil {
@@ -218,6 +219,7 @@ func datasetDigest(ctx context.Context, root string, l *listing, cache *statCach
 			return "", st, fmt.Errorf("digest: %w", r.err)
 		}
 		io.WriteString(h, rels[i]+"\x00"+strconv.FormatInt(r.size, 10)+"\x00"+r.sum+"\n")
+		st.Sums[rels[i]] = r.sum
 		st.Files++
 		st.Bytes += r.size
 		if r.hit {

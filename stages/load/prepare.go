@@ -68,7 +68,10 @@ type SplitInfo struct {
 	N       int      `json:"n"`
 	Classes []string `json:"classes"`
 	Shards  []string `json:"shards"`
-	Files   string   `json:"files"` // text file: one source identifier per line, in index order
+	// Files names a text file with one line per image in index order: its source (path
+	// relative to root, or "file#i" for IDX images), a tab, and the SHA-256 of the source
+	// file's contents ("-" for IDX images).
+	Files string `json:"files"`
 }
 
 // Skipped is an image left out under skip_corrupt.
@@ -188,7 +191,7 @@ func Prepare(ctx context.Context, o Options, outDir string, log io.Writer, prog 
 		Protocol: Protocol{Base: o.Base, Crop: o.Crop, Mean: o.Mean, Std: o.Std, BGR: o.BGR},
 		Splits:   map[string]*SplitInfo{}}
 	for _, s := range l.splits {
-		info, skipped, err := writeSplit(ctx, o, l, s, outDir, log, prog)
+		info, skipped, err := writeSplit(ctx, o, l, s, dst.Sums, outDir, log, prog)
 		if err != nil {
 			return nil, err
 		}
@@ -254,7 +257,7 @@ type job struct {
 
 // writeSplit decodes a split in shards of o.ShardImages with o.Workers goroutines and
 // writes <split>-NNNNN.safetensors files and <split>.files.txt.
-func writeSplit(ctx context.Context, o Options, l *listing, s splitDef, outDir string, log io.Writer, prog stage.Progress) (*SplitInfo, []Skipped, error) {
+func writeSplit(ctx context.Context, o Options, l *listing, s splitDef, sums map[string]string, outDir string, log io.Writer, prog stage.Progress) (*SplitInfo, []Skipped, error) {
 	var jobs []job
 	info := &SplitInfo{Files: s.name + ".files.txt"}
 	for ci, c := range s.classes {
@@ -317,7 +320,11 @@ func writeSplit(ctx context.Context, o Options, l *listing, s splitDef, outDir s
 			labels = append(labels, int64(j.label))
 			index = append(index, int64(n))
 			perClass[j.label]++
-			files.WriteString(j.s.rel + "\n")
+			sum := sums[j.s.rel]
+			if sum == "" {
+				sum = "-" // in-memory sample (IDX): the file's digest is in dataset.json's digest
+			}
+			files.WriteString(j.s.rel + "\t" + sum + "\n")
 			n++
 		}
 		if len(labels) == 0 {

@@ -69,7 +69,15 @@ func TestPrepareOpenEval(t *testing.T) {
 		t.Fatalf("index %v labels %v", idx, lab)
 	}
 	files, _ := os.ReadFile(filepath.Join(out, "train.files.txt"))
-	if !strings.HasPrefix(string(files), "a/1.png\na/2.jpg\na/3.png\nb/1.png\n") {
+	var names []string
+	for _, line := range strings.Split(strings.TrimSpace(string(files)), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 2 || len(f[1]) != 64 {
+			t.Fatalf("files line %q", line)
+		}
+		names = append(names, f[0])
+	}
+	if !reflect.DeepEqual(names[:4], []string{"a/1.png", "a/2.jpg", "a/3.png", "b/1.png"}) {
 		t.Fatalf("files list %q", files)
 	}
 
