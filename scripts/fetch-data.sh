@@ -32,8 +32,8 @@ as_root() {
 fm_sys=/usr/share/datasets/fashion-mnist
 if [ ! -f "$fm_sys/train-images-idx3-ubyte.gz" ]; then
   echo "fetch-data: installing dataset-fashion-mnist with apt-get" >&2
-  as_root apt-get install -y dataset-fashion-mnist || {
-    as_root apt-get update && as_root apt-get install -y dataset-fashion-mnist; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist || {
+    as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist; }
 fi
 if [ ! -e "$data_dir/fashion-mnist" ]; then
   ln -s "$fm_sys" "$data_dir/fashion-mnist"
