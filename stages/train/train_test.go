@@ -313,6 +313,9 @@ func testResume(t *testing.T, kind string) {
 			"nf_fc_width": int64(32), "nf_fc_depth": int64(3), "nf_cblocks": int64(2)})
 		s.params.Object("schedule")["warmup"] = int64(1)
 	}
+	// A milestone after the interruption: resuming must replay MultiStepLR.
+	s.params.Object("schedule")["tau"] = []int64{2}
+	s.params.Object("schedule")["gamma"] = 0.5
 	full := t.TempDir()
 	if err := runTrain(s.ctx(t, full, false, nil)); err != nil {
 		t.Fatal(err)
@@ -348,6 +351,9 @@ func testResume(t *testing.T, kind string) {
 	ra, rb := readLog(t, full), readLog(t, part)
 	if len(ra) != len(rb) {
 		t.Fatalf("logs: %d vs %d rows", len(ra), len(rb))
+	}
+	if ra[0][3] != "lr_network" || ra[2][3] != "0.001" || ra[3][3] != "0.0005" || rb[3][3] != "0.0005" {
+		t.Fatalf("MultiStepLR (tau [2], gamma 0.5): lr_network by epoch %v / resumed %v", ra, rb)
 	}
 	for i := 1; i < len(ra); i++ {
 		if ra[i][1] != rb[i][1] {
