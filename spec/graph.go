@@ -142,6 +142,11 @@ func (d *decoder) decodeRefs(a *hcl.Attribute, list bool) []*refTarget {
 	exprs := []hcl.Expression{a.Expr}
 	if list {
 		es, diags := hcl.ExprList(a.Expr)
+		if _, single := hcl.AbsTraversalForExpr(unwrapTemplate(a.Expr)); diags.HasErrors() && !single.HasErrors() {
+			// A single reference where a list is expected means a list of one:
+			// `from = evaluate.test` reads as `from = [evaluate.test]`.
+			es, diags = []hcl.Expression{a.Expr}, nil
+		}
 		if diags.HasErrors() {
 			d.errorf(a.Expr.Range().Ptr(), "Invalid reference list",
 				"%q must be a list of block references such as [train.baseline, train.nir].", a.Name)

@@ -708,3 +708,31 @@ check:
 		t.Errorf("YAML check range %#v", yml.Checks["gate"].Range)
 	}
 }
+
+// A single reference where a list of references is expected reads as a list of one, in
+// both syntaxes: `from = evaluate.test` means `from = [evaluate.test]`.
+func TestSingleReferenceAsList(t *testing.T) {
+	const head = `dataset "cub" { kind = "cub200" }
+train "a" {
+  dataset = dataset.cub
+  seeds   = [0, 1]
+  loss "oproxy" {}
+}
+`
+	list, _ := load(t, "list.hcl", head+`evaluate "e" { models = [train.a] }`, LoadOptions{})
+	single, _ := load(t, "single.hcl", head+`evaluate "e" { models = train.a }`, LoadOptions{})
+	yml, _ := load(t, "single.yaml", `dataset: { cub: { kind: cub200 } }
+train: { a: { dataset: dataset.cub, seeds: [0, 1], loss: { oproxy: {} } } }
+evaluate: { e: { models: train.a } }
+`, LoadOptions{})
+	want := views(list)
+	if got := views(single); !reflect.DeepEqual(got, want) {
+		t.Errorf("HCL single reference:\n got %+v\nwant %+v", got, want)
+	}
+	if got := views(yml); !reflect.DeepEqual(got, want) {
+		t.Errorf("YAML single reference:\n got %+v\nwant %+v", got, want)
+	}
+	if len(want) != 5 { // dataset, two trains, one evaluate per train instance
+		t.Errorf("got %d nodes, want 5", len(want))
+	}
+}
