@@ -116,12 +116,25 @@ func (e *StalePlanError) Error() string {
 // keys must equal the graph's, else Apply fails with a *StalePlanError before running
 // anything.
 //
+// A plan node whose key is unknown (Node.KeyErr: a stage's KeyInputs hook failed, e.g. a
+// missing dataset folder) makes Apply fail at once with that error, before running
+// anything.
+//
 // After a node fails or ctx is cancelled, no new node starts; running ones finish (a
 // cancelled context is passed to them) and everything already committed stays in the store.
 // The error joins every *NodeError, or wraps ctx's error when cancelled.
 func (e *Executor) Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error) {
 	nodes := make([]*Node, 0, len(p.Nodes))
 	inPlan := map[*Node]bool{}
+	for _, pn := range p.Nodes {
+		if n := g.Node(pn.Addr); n != nil {
+			nodes = append(nodes, n)
+		}
+	}
+	if err := g.KeyErrors(nodes); err != nil {
+		return nil, fmt.Errorf("cannot apply: some keys cannot be computed, nothing was run:\n%w", err)
+	}
+	nodes = nodes[:0]
 	for _, pn := range p.Nodes {
 		n := g.Node(pn.Addr)
 		switch {
@@ -323,6 +336,7 @@ func (e *Executor) runNode(ctx context.Context, n *Node, inputs []*store.Artifac
 		Addr:         n.Addr,
 		Params:       jsonSafe(map[string]any(n.Params)).(map[string]any),
 		Inputs:       inputRefs(n),
+		KeyInputs:    n.KeyInputs,
 		Provenance:   e.Provenance,
 	}
 	m.Provenance.PID = os.Getpid()
@@ -373,6 +387,8 @@ func (e *Executor) runStage(ctx context.Context, n *Node, txn *store.Txn, inputs
 		Progress: prog,
 		Device:   e.Device,
 		Threads:  e.Threads,
+
+		KeyInputs: n.KeyInputs,
 	}
 	for i, in := range n.Inputs {
 		sc.Inputs = append(sc.Inputs, stage.Input{
@@ -411,7 +427,7 @@ func (e *Executor) record(n *Node) {
 	}
 	entry := store.IndexEntry{
 		Key: n.Key, Stage: n.Kind, StageVersion: n.Def.Version,
-		Params: FlatParams(n.Params), Inputs: inputRefs(n), Time: e.now().UTC(),
+		Params: FlatParams(n.Params), Inputs: inputRefs(n), KeyInputs: n.KeyInputs, Time: e.now().UTC(),
 	}
 	if err := e.Store.RecordIndex(e.Experiment, map[string]store.IndexEntry{n.Addr: entry}); err != nil {
 		// The index only explains re-runs; losing an entry must not fail the node.

@@ -2,8 +2,12 @@
 // decides what must run (the plan) and runs it (the executor).
 //
 // Keys: a node's key is SHA-256 over a canonical encoding (see Hasher) of its stage kind,
-// the stage's implementation version, its parameters with defaults filled and its inputs'
-// keys in the order written. Node addresses, file names and spelling are not part of a key,
+// the stage's implementation version, its parameters with defaults filled, the digest of
+// the external content it reads (what its stage's stage.Def.KeyInputs hook returns, e.g.
+// a dataset folder's digest; absent for stages without the hook) and its inputs' keys in
+// the order written. A hook that fails (a dataset folder missing on this machine) leaves
+// the node and everything downstream without a key (Node.KeyErr): plan shows them with the
+// error as their reason, apply refuses to start. Node addresses, file names and spelling are not part of a key,
 // so two files that mean the same thing give the same keys, and two nodes that compute the
 // same thing share one artifact. Setting DMLRUN_DEBUG_KEYS=1 (the CLI passes
 // BuildOptions.KeyDebug) prints every field fed into every key.

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +39,15 @@ type Node struct {
 	Def    *stage.Def
 	Params stage.Params
 	Inputs []Edge
-	Key    string
+	Key    string // "" when KeyErr is set
+
+	// KeyInputs is what the stage's Def.KeyInputs hook returned (a digest of the external
+	// content the node reads, e.g. a dataset folder); "" for stages without the hook.
+	KeyInputs string
+	// KeyErr is a *KeyError when the key could not be computed: the stage's KeyInputs hook
+	// failed, or an input's key is unknown. Plan shows such a node as create with the error
+	// as its reason; Apply refuses to run anything while one is in the plan.
+	KeyErr error
 
 	order int // position in Graph.Nodes (topological)
 	decl  int // position in the declarations
@@ -67,12 +76,63 @@ func (g *Graph) Node(addr string) *Node { return g.byAddr[addr] }
 type BuildOptions struct {
 	// KeyDebug, when not nil, receives every field fed into every key (DMLRUN_DEBUG_KEYS=1).
 	KeyDebug io.Writer
+	// Context is passed to the stages' KeyInputs hooks; nil means context.Background().
+	Context context.Context
+	// SkipKeyInputs does not call the KeyInputs hooks (which may read whole dataset
+	// folders): nodes whose stage has one, and the nodes downstream of them, get no key and
+	// a KeyError wrapping ErrKeyInputsSkipped. For checking an experiment's structure only
+	// (dmlrun validate).
+	SkipKeyInputs bool
+}
+
+// ErrKeyInputsSkipped is the cause of the KeyErrors of a graph built with SkipKeyInputs.
+var ErrKeyInputsSkipped = errors.New("external content not read (the graph was built to check structure only)")
+
+// KeyError says a node's key is unknown: its stage's KeyInputs hook failed (Input is ""),
+// or an upstream node's did (Input names that node). Err is the hook's error.
+type KeyError struct {
+	Addr  string
+	Input string
+	Err   error
+}
+
+func (e *KeyError) Error() string {
+	if e.Input != "" {
+		return fmt.Sprintf("%s: key unknown: input %s cannot be keyed: %v", e.Addr, e.Input, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Addr, e.Err)
+}
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// KeyErrors joins the KeyErrors of the given nodes (all nodes when nodes is nil) whose own
+// hook failed, one per cause; nil when every key is known.
+func (g *Graph) KeyErrors(nodes []*Node) error {
+	if nodes == nil {
+		nodes = g.Nodes
+	}
+	var errs []error
+	for _, n := range nodes {
+		var ke *KeyError
+		if errors.As(n.KeyErr, &ke) && ke.Input == "" {
+			errs = append(errs, ke)
+		}
+	}
+	if len(errs) == 0 {
+		for _, n := range nodes { // only downstream nodes selected: report those
+			if n.KeyErr != nil {
+				errs = append(errs, n.KeyErr)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Build makes the graph in named steps: add nodes (each kind must be a registered stage,
 // each address unique), connect references (each target must exist), order them
-// topologically (reporting any cycle), then compute keys in that order. It reports every
-// problem it finds, joined.
+// topologically (reporting any cycle), then compute keys in that order, calling each
+// stage's KeyInputs hook. It reports every problem it finds, joined. A failing hook is not
+// an error of Build: the node (and every node downstream) gets a KeyErr instead, so that a
+// plan can still be shown; only a cancelled Context makes Build fail there.
 func Build(decls []Decl, opts BuildOptions) (*Graph, error) {
 	g, err := addNodes(decls)
 	if err != nil {
@@ -84,7 +144,11 @@ func Build(decls []Decl, opts BuildOptions) (*Graph, error) {
 	if err := g.sortTopo(); err != nil {
 		return nil, err
 	}
-	if err := g.computeKeys(opts.KeyDebug); err != nil {
+	ctx := opts.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := g.computeKeys(ctx, opts.KeyDebug, opts.SkipKeyInputs); err != nil {
 		return nil, err
 	}
 	return g, nil
@@ -200,13 +264,40 @@ func (g *Graph) findCycle(pending map[*Node]int) []string {
 	return []string{start.Addr} // not reached for a real cycle
 }
 
-func (g *Graph) computeKeys(debug io.Writer) error {
+func (g *Graph) computeKeys(ctx context.Context, debug io.Writer, skipHooks bool) error {
 	var errs []error
 	for _, n := range g.Nodes {
+		if n.KeyErr = upstreamKeyErr(n); n.KeyErr != nil {
+			if debug != nil {
+				fmt.Fprintf(debug, "key %s unknown: %v\n", n.Addr, n.KeyErr)
+			}
+			continue
+		}
 		h := NewHasher(n.Addr, debug)
 		h.Add("stage", n.Kind)
 		h.Add("version", int64(n.Def.Version))
 		h.Add("params", map[string]any(n.Params))
+		if n.Def.KeyInputs != nil {
+			var content string
+			var err error
+			if skipHooks {
+				err = ErrKeyInputsSkipped
+			} else {
+				content, err = n.Def.KeyInputs(ctx, n.Params)
+			}
+			if err != nil {
+				if cerr := ctx.Err(); cerr != nil {
+					return fmt.Errorf("%s: %w", n.Addr, cerr)
+				}
+				n.KeyErr = &KeyError{Addr: n.Addr, Err: err}
+				if debug != nil {
+					fmt.Fprintf(debug, "key %s unknown: %v\n", n.Addr, n.KeyErr)
+				}
+				continue
+			}
+			n.KeyInputs = content
+			h.Add("key_inputs", content)
+		}
 		for i, e := range n.Inputs {
 			h.Add(fmt.Sprintf("input.%d.%s", i, e.Param), e.From.Key)
 		}
@@ -218,6 +309,22 @@ func (g *Graph) computeKeys(debug io.Writer) error {
 		n.Key = key
 	}
 	return errors.Join(errs...)
+}
+
+// upstreamKeyErr returns a KeyError when an input's key is unknown, naming the node whose
+// own hook failed.
+func upstreamKeyErr(n *Node) error {
+	for _, e := range n.Inputs {
+		var ke *KeyError
+		if errors.As(e.From.KeyErr, &ke) {
+			cause := ke.Input
+			if cause == "" {
+				cause = ke.Addr
+			}
+			return &KeyError{Addr: n.Addr, Input: cause, Err: ke.Err}
+		}
+	}
+	return nil
 }
 
 // Select returns the nodes needed for the given targets, in topological order: each

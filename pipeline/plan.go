@@ -35,6 +35,11 @@ type PlanNode struct {
 	Action Action   `json:"action"`
 	Reason string   `json:"reason,omitempty"`
 	Inputs []string `json:"inputs,omitempty"` // addresses of the node's inputs
+	// KeyInputs is the digest of the external content the key covers (Def.KeyInputs).
+	KeyInputs string `json:"key_inputs,omitempty"`
+	// KeyUnknown: the key could not be computed (Key is ""); Reason says why. Apply
+	// refuses a plan with such a node.
+	KeyUnknown bool `json:"key_unknown,omitempty"`
 }
 
 // Changes counts the nodes that are not cached.
@@ -42,6 +47,17 @@ func (p *Plan) Changes() int {
 	n := 0
 	for _, pn := range p.Nodes {
 		if pn.Action != Cached {
+			n++
+		}
+	}
+	return n
+}
+
+// Unkeyed counts the nodes whose key could not be computed.
+func (p *Plan) Unkeyed() int {
+	n := 0
+	for _, pn := range p.Nodes {
+		if pn.KeyUnknown {
 			n++
 		}
 	}
@@ -69,14 +85,32 @@ func MakePlan(g *Graph, st *store.Store, experiment, display string, targets []s
 	idx := st.ReadIndex(experiment)
 	p := &Plan{Experiment: display, Targets: targets, Nodes: []PlanNode{}}
 	for _, n := range nodes {
-		pn := PlanNode{Addr: n.Addr, Stage: n.Kind, Key: n.Key}
+		pn := PlanNode{Addr: n.Addr, Stage: n.Kind, Key: n.Key, KeyInputs: n.KeyInputs}
 		for _, e := range n.Inputs {
 			pn.Inputs = append(pn.Inputs, e.From.Addr)
 		}
-		pn.Action, pn.Reason = decide(n, st, idx)
+		if n.KeyErr != nil {
+			pn.KeyUnknown = true
+			pn.Action, pn.Reason = Create, unkeyedReason(n.KeyErr)
+		} else {
+			pn.Action, pn.Reason = decide(n, st, idx)
+		}
 		p.Nodes = append(p.Nodes, pn)
 	}
 	return p, nil
+}
+
+// unkeyedReason is the plan reason of a node without a key: the hook's error for the node
+// whose hook failed, a pointer to that node for the ones downstream.
+func unkeyedReason(err error) string {
+	var ke *KeyError
+	if !errors.As(err, &ke) {
+		return err.Error()
+	}
+	if ke.Input != "" {
+		return "key unknown until input " + ke.Input + " can be keyed"
+	}
+	return ke.Err.Error()
 }
 
 func decide(n *Node, st *store.Store, idx *store.Index) (Action, string) {
@@ -111,6 +145,19 @@ func explain(prev store.IndexEntry, n *Node) string {
 		why = append(why, fmt.Sprintf("stage %s -> %s", prev.Stage, n.Kind))
 	} else if prev.StageVersion != n.Def.Version {
 		why = append(why, fmt.Sprintf("stage version %d -> %d", prev.StageVersion, n.Def.Version))
+	}
+	name := n.Def.KeyInputsName
+	if name == "" {
+		name = "external content"
+	}
+	switch {
+	case prev.KeyInputs == n.KeyInputs:
+	case prev.KeyInputs == "":
+		why = append(why, name+" is now part of the key")
+	case n.KeyInputs == "":
+		why = append(why, name+" is no longer part of the key")
+	default:
+		why = append(why, name+" changed")
 	}
 	cur := FlatParams(n.Params)
 	paths := map[string]bool{}

@@ -85,6 +85,22 @@ type Def struct {
 	// says: libtorch already uses every core, and torch scopes are process-wide.
 	Exclusive bool
 
+	// KeyInputs, when set, returns a digest of the external content a node reads (files
+	// outside the store, such as a dataset folder), as a string that the pipeline feeds into
+	// the node's key. It must cover everything outside the parameters and inputs that can
+	// change the node's result, and nothing else, and it should be cheap when that content
+	// has not changed (cache file digests by path, size and mtime). The pipeline calls it
+	// while building the graph (plan, apply, show, cache gc), once per node, before any
+	// node runs; Run then finds the returned string in Context.KeyInputs and should check
+	// that what it reads still matches it. An error means the key cannot be known: plan
+	// shows the node with the error as its reason, apply refuses to run anything. The
+	// error should say what is missing and what is expected (path, layout). nil (the
+	// default) means the node reads nothing outside its parameters and inputs.
+	KeyInputs func(ctx context.Context, p Params) (string, error)
+	// KeyInputsName names that content in plan reasons ("dataset content" gives "dataset
+	// content changed"); empty means "external content".
+	KeyInputsName string
+
 	Run func(ctx *Context) error
 }
 
@@ -125,6 +141,11 @@ type Context struct {
 	Progress Progress  // never nil
 	Device   string    // requested device: "auto", "cpu", "cuda:N"
 	Threads  int       // intra-op threads for libtorch
+
+	// KeyInputs is what Def.KeyInputs returned when this node's key was made ("" for
+	// stages without the hook). A stage that finds its external content different now
+	// must fail rather than store a result under a key that does not describe it.
+	KeyInputs string
 }
 
 // InputsOf returns the inputs that came through one parameter.

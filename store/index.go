@@ -28,6 +28,7 @@ type IndexEntry struct {
 	StageVersion int               `json:"stage_version"`
 	Params       map[string]string `json:"params"` // flattened: "schedule.lr" -> "1e-05"
 	Inputs       []InputRef        `json:"inputs"`
+	KeyInputs    string            `json:"key_inputs,omitempty"` // the stage's external-content digest (e.g. a dataset folder's)
 	Time         time.Time         `json:"time"`
 }
 

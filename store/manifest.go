@@ -25,8 +25,11 @@ type Manifest struct {
 	Addr         string         `json:"addr"` // the node address that first computed it
 	Params       map[string]any `json:"params"`
 	Inputs       []InputRef     `json:"inputs"`
-	Provenance   Provenance     `json:"provenance"`
-	Files        []File         `json:"files"` // sorted by Path
+	// KeyInputs is the digest of the external content the key covers (a dataset folder's),
+	// as the stage's KeyInputs hook returned it; empty for stages without one.
+	KeyInputs  string     `json:"key_inputs,omitempty"`
+	Provenance Provenance `json:"provenance"`
+	Files      []File     `json:"files"` // sorted by Path
 }
 
 // InputRef names one upstream artifact of a node.
