@@ -79,7 +79,7 @@ func validateApplyOptions(opts *ApplyOptions) error {
 
 func runApply(cmd *cobra.Command, opts *ApplyOptions) error {
 	f := opts.Factory
-	exp, err := loadExperiment(f, opts.File, opts.Vars)
+	exp, err := loadExperiment(f, opts.File, opts.Vars, false)
 	if err != nil {
 		return err
 	}

@@ -51,9 +51,14 @@ results you want to keep.`,
 func runCacheGC(opts *CacheGCOptions) error {
 	live := map[string]bool{}
 	for _, file := range opts.Files {
-		exp, err := loadExperiment(opts.Factory, file, opts.Vars)
+		exp, err := loadExperiment(opts.Factory, file, opts.Vars, false)
 		if err != nil {
 			return err
+		}
+		// A node without a key (its dataset folder cannot be read) would leave its
+		// artifacts unprotected: refuse rather than remove results that may still be used.
+		if err := exp.Graph.KeyErrors(nil); err != nil {
+			return fmt.Errorf("%s: cannot compute every key, so gc cannot tell which artifacts it uses; nothing was removed:\n%w", file, err)
 		}
 		for _, n := range exp.Graph.Nodes {
 			live[n.Key] = true

@@ -19,7 +19,13 @@ type experiment struct {
 
 // loadExperiment reads, validates and builds an experiment. Diagnostics (warnings too) are
 // written to ErrOut; when there are errors it returns SilentError, since they were shown.
-func loadExperiment(f *Factory, path string, vars []string) (*experiment, error) {
+//
+// Keys cover the external content nodes read (dataset folders, through the stages'
+// KeyInputs hooks), so building reads or stat-checks those folders. Relative paths in the
+// experiment (a dataset's root) are resolved against the working directory, not the
+// experiment file's folder. structureOnly skips the hooks (validate): nodes that read
+// external content, and those downstream, then have no key.
+func loadExperiment(f *Factory, path string, vars []string, structureOnly bool) (*experiment, error) {
 	vm, err := parseVars(vars)
 	if err != nil {
 		return nil, err
@@ -38,7 +44,7 @@ func loadExperiment(f *Factory, path string, vars []string) (*experiment, error)
 	if f.getenv("DMLRUN_DEBUG_KEYS") == "1" {
 		debug = f.IOStreams.ErrOut
 	}
-	g, err := pipeline.Build(pipeline.FromSpec(exp), pipeline.BuildOptions{KeyDebug: debug})
+	g, err := pipeline.Build(pipeline.FromSpec(exp), pipeline.BuildOptions{KeyDebug: debug, SkipKeyInputs: structureOnly})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -33,8 +33,16 @@ key up in the store (verifying cached artifacts). Each node is shown as cached, 
 re-run or resume with the reason: which parameter, input or stage version changed since the
 node last ran, or that its artifact is missing or corrupted.
 
+A dataset node's key covers the content of its folder (relative paths, sizes and file
+contents; unchanged files are recognised by path, size and mtime and not re-read), so
+changing images in place re-runs it ("dataset content changed"). A node whose key cannot be
+computed (its dataset folder is missing or malformed on this machine) is shown as create
+with the error as its reason, and so are the nodes that depend on it; apply refuses to run
+until that is fixed.
+
 With --detailed-exitcode the exit status is 0 when nothing would run, 2 when something
-would, and 1 on error.`,
+would, and 1 on error. A plan with a node whose key cannot be computed exits 2 with or
+without the flag.`,
 		Args: exactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
@@ -52,7 +60,7 @@ would, and 1 on error.`,
 }
 
 func runPlan(opts *PlanOptions) error {
-	exp, err := loadExperiment(opts.Factory, opts.File, opts.Vars)
+	exp, err := loadExperiment(opts.Factory, opts.File, opts.Vars, false)
 	if err != nil {
 		return err
 	}
@@ -70,6 +78,10 @@ func runPlan(opts *PlanOptions) error {
 		}
 	} else {
 		renderPlan(opts.IO.Out, p, true)
+	}
+	if n := p.Unkeyed(); n > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "%d node(s) have no key because their external content cannot be read; apply will fail until that is fixed.\n", n)
+		return &ChangesPresentError{Changes: p.Changes()}
 	}
 	if opts.DetailedExitcode && p.Changes() > 0 {
 		return &ChangesPresentError{Changes: p.Changes()}
@@ -92,7 +104,11 @@ func renderPlan(w io.Writer, p *pipeline.Plan, all bool) {
 		if n.Action == pipeline.Cached && !all {
 			continue
 		}
-		line := fmt.Sprintf("%s %-7s %-*s  %s", actionSigns[n.Action], n.Action, width, n.Addr, n.Key[:12])
+		key := "(no key)    "
+		if len(n.Key) >= 12 {
+			key = n.Key[:12]
+		}
+		line := fmt.Sprintf("%s %-7s %-*s  %s", actionSigns[n.Action], n.Action, width, n.Addr, key)
 		if n.Reason != "" {
 			line += "  " + n.Reason
 		}

@@ -54,7 +54,7 @@ type ShowJSON struct {
 }
 
 func runShow(opts *ShowOptions) error {
-	exp, err := loadExperiment(opts.Factory, opts.File, opts.Vars)
+	exp, err := loadExperiment(opts.Factory, opts.File, opts.Vars, false)
 	if err != nil {
 		return err
 	}
@@ -77,6 +77,9 @@ func runShow(opts *ShowOptions) error {
 	st, err := opts.Factory.Store()
 	if err != nil {
 		return err
+	}
+	if n.KeyErr != nil {
+		return fmt.Errorf("%s: no key: %w", opts.File, n.KeyErr)
 	}
 	art, err := st.Get(n.Key)
 	if err != nil {

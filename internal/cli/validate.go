@@ -27,8 +27,8 @@ func newValidateCmd(f *Factory, runF func(*ValidateOptions) error) *cobra.Comman
 		Short: "Check an experiment file and report every problem with its location",
 		Long: `Validate decodes an experiment file (.hcl, .yaml or .yml), checks it against the
 registered stages' schemas, expands seeds and matrices, resolves references and checks the
-graph for cycles. Every problem is reported with file:line:col. It never opens the store
-and never loads libtorch.`,
+graph for cycles. Every problem is reported with file:line:col. It never opens the store,
+never loads libtorch and never reads dataset folders (plan does, for the keys).`,
 		Args: exactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
@@ -45,7 +45,7 @@ and never loads libtorch.`,
 
 func runValidate(opts *ValidateOptions) error {
 	if !opts.JSON {
-		exp, err := loadExperiment(opts.Factory, opts.File, opts.Vars)
+		exp, err := loadExperiment(opts.Factory, opts.File, opts.Vars, true)
 		if err != nil {
 			return err
 		}
@@ -58,7 +58,7 @@ func runValidate(opts *ValidateOptions) error {
 	}
 	exp, diags := spec.Load(opts.File, spec.LoadOptions{Vars: vm, LookupEnv: opts.Factory.LookupEnv})
 	if !diags.HasErrors() {
-		if _, err := pipeline.Build(pipeline.FromSpec(exp), pipeline.BuildOptions{}); err != nil {
+		if _, err := pipeline.Build(pipeline.FromSpec(exp), pipeline.BuildOptions{SkipKeyInputs: true}); err != nil {
 			return fmt.Errorf("%s: %w", opts.File, err)
 		}
 	}
