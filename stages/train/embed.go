@@ -171,7 +171,7 @@ func runEmbed(ctx *stage.Context) error {
 		if err != nil {
 			return fmt.Errorf("dataset %s: %w", din.Addr, err)
 		}
-		bar := ctx.Progress.Start(fmt.Sprintf("%s %s", ctx.Addr, split), int64(s.Len()))
+		bar := ctx.Progress.Start(split, int64(s.Len()))
 		x, y, err := embedSplit(m, s, int(ctx.Params.Int("batch_size")), dev, bar)
 		bar.Finish()
 		if err != nil {

@@ -173,7 +173,7 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 	}
 	batches := t.data.epoch(seed)
 	warmup := epoch < t.cfg.Warmup
-	bar := t.ctx.Progress.Start(fmt.Sprintf("%s epoch %d/%d", t.ctx.Addr, epoch+1, t.cfg.Epochs), int64(len(batches)))
+	bar := t.ctx.Progress.Start(fmt.Sprintf("epoch %d/%d", epoch+1, t.cfg.Epochs), int64(len(batches)))
 	defer bar.Finish()
 	var sum float64
 	var nfinite int
