@@ -1,9 +1,10 @@
 # dmlrun build. `make` builds the libtorch shim and bin/dmlrun.
 #
 #   make shim                      shim against Debian's libtorch under /usr
-#   make shim LIBTORCH=/opt/libtorch   shim against another libtorch (official zip or
-#                                  pip torch's package dir); rpath points at it, and
-#                                  libtorch_cuda is linked when present (CUDA builds)
+#   make shim LIBTORCH=/opt/libtorch   shim against another libtorch: an official zip, or
+#                                  pip torch's package dir (python -c 'import torch, os;
+#                                  print(os.path.dirname(torch.__file__))'); rpath points at
+#                                  it, and libtorch_cuda is linked when present (CUDA builds)
 #   make test                      shim, then go test ./...
 #   make bench-torch               binding vs PyTorch benchmark (bench/torch)
 #
@@ -12,12 +13,15 @@
 GO        ?= go
 CXX       ?= g++
 LIBTORCH  ?=
-# 1 for Debian and for libtorch "cxx11 ABI" builds; pip wheels before torch 2.7 need 0.
-TORCH_CXX11_ABI ?= 1
+# C++ ABI of the libtorch we link: 1 for Debian; for LIBTORCH it is read from the
+# TorchConfig.cmake that official zips and pip wheels ship (pip wheels before torch 2.7
+# use 0), falling back to 1. Override with TORCH_CXX11_ABI=0|1.
+TORCH_CXX11_ABI ?= $(or $(if $(LIBTORCH),$(shell grep -o '_GLIBCXX_USE_CXX11_ABI=[01]' $(LIBTORCH)/share/cmake/Torch/TorchConfig.cmake 2>/dev/null | head -n1 | cut -d= -f2)),1)
 SHIM_OPT  ?= -O2
 
 SHIM_DIR  := torch/csrc
-BUILD     := $(SHIM_DIR)/build
+# cgo links torch/csrc/build; override BUILD only to try a build elsewhere.
+BUILD     ?= $(SHIM_DIR)/build
 SHIM_LIB  := $(BUILD)/libdmlshim.so
 SHIM_SRCS := $(SHIM_DIR)/shim.cpp $(SHIM_DIR)/shim_nn.cpp
 SHIM_OBJS := $(patsubst $(SHIM_DIR)/%.cpp,$(BUILD)/%.o,$(SHIM_SRCS))
@@ -48,8 +52,11 @@ $(BUILD)/flags: FORCE
 $(BUILD)/%.o: $(SHIM_DIR)/%.cpp $(SHIM_HDRS) $(BUILD)/flags
 	$(CXX) $(SHIM_CXXFLAGS) -c $< -o $@
 
+# Link to a temporary name and rename: processes that have the old library mapped keep
+# running instead of crashing on a file rewritten under them.
 $(SHIM_LIB): $(SHIM_OBJS) $(BUILD)/flags
-	$(CXX) -shared -o $@ $(SHIM_OBJS) $(TORCH_LIBS)
+	$(CXX) -shared -o $@.tmp $(SHIM_OBJS) $(TORCH_LIBS)
+	mv -f $@.tmp $@
 
 # cmd/dmlrun is added by another package; build it only once it exists.
 dmlrun: shim

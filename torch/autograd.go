@@ -121,3 +121,19 @@ func (t *Tensor) Addcmul(a, b *Tensor, v float64) { t.inplace3(0, "addcmul_", a,
 
 // Addcdiv does t += v * a / b without autograd.
 func (t *Tensor) Addcdiv(a, b *Tensor, v float64) { t.inplace3(1, "addcdiv_", a, b, v) }
+
+// Autocast runs fn with automatic mixed precision for dev's kind, like
+// `with torch.autocast(device_type, dtype)`: eligible ops (matmul, linear, conv, ...)
+// run in dt (CUDA: Float16 or BFloat16; CPU: BFloat16), others keep float32. Autocast
+// state is per OS thread in libtorch, so the goroutine is pinned while fn runs.
+func Autocast(dev Device, dt DType, fn func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	k, _ := dev.codes()
+	var prevOn, prevDT C.int
+	check(C.dml_autocast_enter(C.int(k), 1, C.int(dt), &prevOn, &prevDT), "autocast "+dev.String()+" "+dt.String())
+	defer func() {
+		check(C.dml_autocast_exit(C.int(k), prevOn, prevDT), "autocast exit")
+	}()
+	fn()
+}

@@ -452,3 +452,24 @@ func evalLoss(params []*Tensor, x, y *Tensor) float64 {
 	})
 	return v
 }
+
+func TestAutocastCPU(t *testing.T) {
+	s := NewScope()
+	defer s.Close()
+	a := Ones([]int64{4, 4}, Float32, CPUDevice)
+	var inside, outside *Tensor
+	Autocast(CPUDevice, BFloat16, func() {
+		inside = a.Matmul(a)
+		Autocast(CPUDevice, BFloat16, func() {}) // nesting: leaving the inner keeps the outer on
+		if d := a.Matmul(a).DType(); d != BFloat16 {
+			t.Errorf("matmul after nested autocast: %v, want bfloat16", d)
+		}
+	})
+	outside = a.Matmul(a)
+	if inside.DType() != BFloat16 || outside.DType() != Float32 {
+		t.Fatalf("matmul dtype inside autocast %v (want bfloat16), after %v (want float32)", inside.DType(), outside.DType())
+	}
+	if a.Exp().DType() != Float32 {
+		t.Fatal("exp changed dtype")
+	}
+}

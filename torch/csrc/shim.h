@@ -135,6 +135,15 @@ dml_status dml_grad(dml_tensor t, dml_tensor *out);
 /* Sets t.grad to undefined (set_to_none). */
 dml_status dml_zero_grad(dml_tensor t);
 
+/* ---- autocast (THREAD-LOCAL, like grad mode) ---------------------------- */
+
+/* Like torch.autocast.__enter__: sets autocast for dev_type (0 CPU, 1 CUDA) to
+   enabled/dtype, increments the nesting count and reports the previous flag and dtype. */
+dml_status dml_autocast_enter(int dev_type, int enabled, int dtype, int *prev_enabled, int *prev_dtype);
+/* Like __exit__: decrements nesting (clearing the cast cache at the outermost level) and
+   restores the previous flag and dtype. */
+dml_status dml_autocast_exit(int dev_type, int prev_enabled, int prev_dtype);
+
 /* ---- in-place, always without autograd (for optimisers) ----------------- */
 
 /* 0 copy_(src), 1 add_(src, alpha=v), 2 set_data(src), 3 mul_(src) */

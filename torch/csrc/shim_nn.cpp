@@ -1,6 +1,14 @@
 // shim_nn.cpp: nn ops, autograd and in-place optimiser updates.
 // Every exported function wraps its body in DML_TRY/DML_CATCH.
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
 #include "shim_internal.h"
+
+// libtorch 2.4 replaced the per-backend autocast setters by device-type ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define DML_AUTOCAST_BY_DEVICE 1
+#endif
 
 using dml::opt;
 using dml::T;
@@ -110,6 +118,56 @@ dml_status dml_grad(dml_tensor t, dml_tensor* out) {
 dml_status dml_zero_grad(dml_tensor t) {
   DML_TRY
   T(t).mutable_grad().reset();
+  DML_CATCH
+}
+
+// ---- autocast ------------------------------------------------------------------
+
+namespace {
+
+void autocast_set(at::DeviceType dt, bool enabled, at::ScalarType st) {
+#ifdef DML_AUTOCAST_BY_DEVICE
+  at::autocast::set_autocast_dtype(dt, st);
+  at::autocast::set_autocast_enabled(dt, enabled);
+#else
+  if (dt == at::kCUDA) {
+    at::autocast::set_autocast_gpu_dtype(st);
+    at::autocast::set_enabled(enabled);
+  } else {
+    at::autocast::set_autocast_cpu_dtype(st);
+    at::autocast::set_cpu_enabled(enabled);
+  }
+#endif
+}
+
+}  // namespace
+
+// Mirrors torch.autocast.__enter__ / __exit__.
+dml_status dml_autocast_enter(int dev_type, int enabled, int dtype, int* prev_enabled, int* prev_dtype) {
+  DML_TRY
+  at::DeviceType dt = dev_type == 1 ? at::kCUDA : at::kCPU;
+  at::ScalarType st = dml::scalar_type(dtype);
+#ifdef DML_AUTOCAST_BY_DEVICE
+  bool was = at::autocast::is_autocast_enabled(dt);
+  at::ScalarType prev = at::autocast::get_autocast_dtype(dt);
+#else
+  bool was = dt == at::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+  at::ScalarType prev =
+      dt == at::kCUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+#endif
+  int prev_code = dml::dtype_code(prev);
+  autocast_set(dt, enabled != 0, st);
+  at::autocast::increment_nesting();
+  *prev_enabled = was ? 1 : 0;
+  *prev_dtype = prev_code;
+  DML_CATCH
+}
+
+dml_status dml_autocast_exit(int dev_type, int prev_enabled, int prev_dtype) {
+  DML_TRY
+  at::DeviceType dt = dev_type == 1 ? at::kCUDA : at::kCPU;
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  autocast_set(dt, prev_enabled != 0, dml::scalar_type(prev_dtype));
   DML_CATCH
 }
 
