@@ -20,8 +20,14 @@ const (
 
 func newGradScaler() gradScaler { return gradScaler{Scale: scalerInit} }
 
-// scale returns loss * scale (float32, as GradScaler.scale).
-func (s *gradScaler) scale(loss *torch.Tensor) *torch.Tensor { return loss.MulScalar(s.Scale) }
+// scale returns loss * scale. GradScaler multiplies by a one-element float32 tensor, which
+// promotes a half-precision loss (from autocast) to float32; do the same.
+func (s *gradScaler) scale(loss *torch.Tensor) *torch.Tensor {
+	if dt := loss.DType(); dt == torch.Float16 || dt == torch.BFloat16 {
+		loss = loss.ToDType(torch.Float32)
+	}
+	return loss.MulScalar(s.Scale)
+}
 
 // unscale divides every defined gradient of params by the scale in place (multiplying by
 // the float32 reciprocal, like _amp_foreach_non_finite_check_and_unscale_) and reports
