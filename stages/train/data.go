@@ -11,6 +11,7 @@ import (
 // (reference §8.5): Python random drives class_random batch composition, NumPy the random
 // sampler's image picks, the torch CPU generator (seeded by the caller) augmentation.
 type trainData struct {
+	prep    *load.Prepared // closed by close
 	split   *load.Split
 	sampler load.Sampler
 	py      *load.PyRandom
@@ -26,6 +27,7 @@ func openTrainData(dir string, c *config) (*trainData, error) {
 	}
 	s, err := p.Split("train")
 	if err != nil {
+		p.Close()
 		return nil, err
 	}
 	aug := c.Augmentation
@@ -34,9 +36,10 @@ func openTrainData(dir string, c *config) (*trainData, error) {
 	case "big":
 		aug = "base" // "big" differs from "base" only by the crop size, which the dataset's protocol fixes
 	default:
+		p.Close()
 		return nil, fmt.Errorf("augmentation %q is not implemented by stages/load (have base, big, red)", c.Augmentation)
 	}
-	d := &trainData{split: s, py: load.NewPyRandom(c.Seed), np: load.NewNumpyRandom(uint32(c.Seed)), aug: aug, seed: c.Seed}
+	d := &trainData{prep: p, split: s, py: load.NewPyRandom(c.Seed), np: load.NewNumpyRandom(uint32(c.Seed)), aug: aug, seed: c.Seed}
 	switch c.Sampler {
 	case "class_random":
 		d.sampler, err = load.NewClassRandomSampler(s.ClassIndex(), c.BatchSize, c.SPC, d.py)
@@ -46,6 +49,7 @@ func openTrainData(dir string, c *config) (*trainData, error) {
 		err = fmt.Errorf("unknown sampler %q (have class_random, random)", c.Sampler)
 	}
 	if err != nil {
+		p.Close()
 		return nil, err
 	}
 	return d, nil

@@ -73,11 +73,7 @@ func embedSplit(m *models.Model, s *load.Split, bs int, dev torch.Device, bar st
 
 // testRecall embeds the test split and returns e_recall@1 (the training loop's eval_every).
 func (t *trainer) testRecall() (float64, error) {
-	p, err := load.Open(t.datasetIn.Dir)
-	if err != nil {
-		return 0, err
-	}
-	s, err := p.Split("test")
+	s, err := t.data.prep.Split("test")
 	if err != nil {
 		return 0, err
 	}
@@ -166,6 +162,7 @@ func runEmbed(ctx *stage.Context) error {
 		if err != nil {
 			return fmt.Errorf("dataset %s: %w", din.Addr, err)
 		}
+		defer p.Close()
 		split := ctx.Params.String("split")
 		s, err := p.Split(split)
 		if err != nil {

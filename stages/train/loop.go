@@ -154,6 +154,9 @@ func (t *trainer) close() {
 	if t.opt != nil {
 		t.opt.Close()
 	}
+	if t.data != nil {
+		t.data.prep.Close()
+	}
 }
 
 // epochResult is what one epoch reports.
