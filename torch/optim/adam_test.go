@@ -203,6 +203,9 @@ func TestGradScaler(t *testing.T) {
 	p.SetRequiresGrad(true)
 	opt := NewAdam([]Group{{Params: []*torch.Tensor{p}, LR: 0.1}}, 0.9, 0.999, 1e-8)
 	defer opt.Close()
+	if zero := (&GradScaler{}); zero.ScaleValue() != 65536 || zero.Interval != 2000 || zero.Growth != 2 || zero.Backoff != 0.5 {
+		t.Fatalf("zero-value scaler defaults: %+v", zero)
+	}
 	gs := NewGradScaler()
 	if gs.ScaleValue() != 65536 {
 		t.Fatalf("initial scale %v", gs.ScaleValue())

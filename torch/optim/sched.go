@@ -49,7 +49,8 @@ func (s *MultiStepLR) SetLastEpoch(e int) { s.lastEpoch = e }
 
 // GradScaler is torch.cuda.amp.GradScaler's dynamic loss scaling: scale the loss, unscale
 // the gradients before the step, skip steps whose gradients are not finite, and adapt the
-// scale (halve on overflow, double after Interval clean steps).
+// scale (halve on overflow, double after Interval clean steps). The zero value is ready
+// to use with PyTorch's defaults, like NewGradScaler.
 type GradScaler struct {
 	scale         float64
 	Growth        float64
@@ -66,13 +67,33 @@ func NewGradScaler() *GradScaler {
 	return &GradScaler{scale: 65536, Growth: 2, Backoff: 0.5, Interval: 2000}
 }
 
+// defaults fills in PyTorch's defaults for fields left zero.
+func (g *GradScaler) defaults() {
+	if g.scale == 0 {
+		g.scale = 65536
+	}
+	if g.Growth == 0 {
+		g.Growth = 2
+	}
+	if g.Backoff == 0 {
+		g.Backoff = 0.5
+	}
+	if g.Interval == 0 {
+		g.Interval = 2000
+	}
+}
+
 // Scale returns loss * scale (a new tensor).
-func (g *GradScaler) Scale(loss *torch.Tensor) *torch.Tensor { return loss.MulScalar(g.scale) }
+func (g *GradScaler) Scale(loss *torch.Tensor) *torch.Tensor {
+	g.defaults()
+	return loss.MulScalar(g.scale)
+}
 
 // Unscale divides every gradient of opt's parameters by the scale, in place, and records
 // whether any of them holds inf or NaN. It reports that finding (true = all finite).
 // Calling it twice before Update does nothing the second time.
 func (g *GradScaler) Unscale(opt *Adam) (finite bool) {
+	g.defaults()
 	if g.unscaled {
 		return !g.foundInf
 	}
@@ -108,6 +129,7 @@ func (g *GradScaler) Step(opt *Adam) (skipped bool) {
 
 // Update adapts the scale after a step and resets the per-iteration state.
 func (g *GradScaler) Update() {
+	g.defaults()
 	if g.foundInf {
 		g.scale *= g.Backoff
 		g.growthTracker = 0
@@ -123,7 +145,10 @@ func (g *GradScaler) Update() {
 }
 
 // ScaleValue returns the current scale.
-func (g *GradScaler) ScaleValue() float64 { return g.scale }
+func (g *GradScaler) ScaleValue() float64 {
+	g.defaults()
+	return g.scale
+}
 
 // GrowthTracker returns the number of consecutive finite steps since the last change.
 func (g *GradScaler) GrowthTracker() int { return g.growthTracker }
