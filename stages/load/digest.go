@@ -13,17 +13,26 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
+	"time"
 )
 
 // StatCacheEnv overrides the stat cache location; "off" disables it.
 const StatCacheEnv = "DMLRUN_STATCACHE"
 
-// statCache remembers file digests by (absolute path, size, mtime) so unchanged files are
-// not re-read when a dataset's digest is computed again. It lives in the user's cache
-// directory ($XDG_CACHE_HOME/dmlrun/statcache.json by default). It is a cache: a missing,
-// unreadable or corrupt file only costs re-hashing, and concurrent writers may drop each
-// other's new entries (last rename wins). Like any stat cache it trusts that a file
-// rewritten with the same size within one mtime tick is unchanged.
+// statCache remembers file digests by absolute path with the file's size, mtime, ctime and
+// inode, so unchanged files are not re-read when a dataset's digest is computed again
+// (every plan does, since the digest is part of the dataset node's key). It lives in the
+// user's cache directory ($XDG_CACHE_HOME/dmlrun/statcache.json by default). It is a cache:
+// a missing, unreadable or corrupt file only costs re-hashing, and concurrent writers may
+// drop each other's new entries (last rename wins).
+//
+// Why more than (size, mtime): tools that copy files with their times (cp -p, rsync -a,
+// tar) can give a changed file the old size and mtime, but not the old ctime and inode,
+// which users cannot set. File times are coarse (one kernel tick), so a file written in
+// the same tick just after it was hashed would keep its ctime ("racy git"): an entry is
+// trusted only when the file's ctime is more than racyWindow older than the moment its
+// digest was taken; other files are re-hashed, and the entry made then is trusted later.
 type statCache struct {
 	path    string
 	mu      sync.Mutex
@@ -32,9 +41,31 @@ type statCache struct {
 }
 
 type statEntry struct {
-	Size    int64  `json:"size"`
-	MtimeNs int64  `json:"mtime_ns"`
-	SHA256  string `json:"sha256"`
+	Size     int64  `json:"size"`
+	MtimeNs  int64  `json:"mtime_ns"`
+	CtimeNs  int64  `json:"ctime_ns"`
+	Ino      uint64 `json:"ino"`
+	Recorded int64  `json:"recorded_ns"` // wall clock just before the file was stat-ed and read
+	SHA256   string `json:"sha256"`
+}
+
+// racyWindow: a cache entry is trusted only for a file whose ctime is this much older than
+// the entry's Recorded time (a variable so tests need not wait).
+var racyWindow = 2 * time.Second
+
+// fileID is the part of a file's stat that the cache compares.
+type fileID struct {
+	size, mtime, ctime int64
+	ino                uint64
+}
+
+func idOf(st os.FileInfo) fileID {
+	id := fileID{size: st.Size(), mtime: st.ModTime().UnixNano()}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		id.ctime = sys.Ctim.Sec*1e9 + sys.Ctim.Nsec
+		id.ino = sys.Ino
+	}
+	return id
 }
 
 // defaultStatCachePath returns the stat cache file, or "" when disabled or unknown.
@@ -65,20 +96,22 @@ func openStatCache(path string) *statCache {
 	return c
 }
 
-func (c *statCache) lookup(abs string, st os.FileInfo) (string, bool) {
+func (c *statCache) lookup(abs string, id fileID) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[abs]
-	if ok && e.Size == st.Size() && e.MtimeNs == st.ModTime().UnixNano() {
+	if ok && e.Size == id.size && e.MtimeNs == id.mtime && e.CtimeNs == id.ctime && e.Ino == id.ino &&
+		id.ctime != 0 && id.ctime < e.Recorded-int64(racyWindow) {
 		return e.SHA256, true
 	}
 	return "", false
 }
 
-func (c *statCache) store(abs string, st os.FileInfo, sum string) {
+func (c *statCache) store(abs string, id fileID, recorded time.Time, sum string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.entries[abs] = statEntry{Size: st.Size(), MtimeNs: st.ModTime().UnixNano(), SHA256: sum}
+	c.entries[abs] = statEntry{Size: id.size, MtimeNs: id.mtime, CtimeNs: id.ctime, Ino: id.ino,
+		Recorded: recorded.UnixNano(), SHA256: sum}
 	c.dirty = true
 }
 
@@ -115,6 +148,7 @@ func (c *statCache) save() error {
 
 // fileDigest hashes one file, through the cache.
 func (c *statCache) fileDigest(abs string) (size int64, sum string, hit bool, err error) {
+	recorded := time.Now() // before the stat: see racyWindow
 	st, err := os.Stat(abs)
 	if err != nil {
 		return 0, "", false, err
@@ -122,7 +156,8 @@ func (c *statCache) fileDigest(abs string) (size int64, sum string, hit bool, er
 	if !st.Mode().IsRegular() {
 		return 0, "", false, fmt.Errorf("%s is not a regular file", abs)
 	}
-	if s, ok := c.lookup(abs, st); ok {
+	id := idOf(st)
+	if s, ok := c.lookup(abs, id); ok {
 		return st.Size(), s, true, nil
 	}
 	f, err := os.Open(abs)
@@ -139,7 +174,7 @@ func (c *statCache) fileDigest(abs string) (size int64, sum string, hit bool, er
 		return 0, "", false, fmt.Errorf("%s changed while it was read", abs)
 	}
 	sum = hex.EncodeToString(h.Sum(nil))
-	c.store(abs, st, sum)
+	c.store(abs, id, recorded, sum)
 	return n, sum, false, nil
 }
 

@@ -2,7 +2,10 @@ package load
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,6 +41,7 @@ type Options struct {
 	SkipCorrupt    bool       // undecodable images become counted warnings instead of errors
 	Vendors        []string   // emoji vendors
 	Digest         string     // expected "sha256:..." dataset digest; empty = not pinned
+	Expect         string     // the digest the node's key was made from (stage.Context.KeyInputs); empty = unchecked
 	StatCache      string     // stat cache file; "" = default location, "off" = none
 	Workers        int        // decoding goroutines; 0 = runtime.NumCPU()
 	ShardImages    int        // images per shard; 0 = about 512 MiB per shard
@@ -152,19 +156,12 @@ func Prepare(ctx context.Context, o Options, outDir string, log io.Writer, prog 
 	if err != nil {
 		return nil, err
 	}
-	l, err := list(o.Kind, readOptions{root: root, valSplit: o.ValSplit,
-		rule: splitRule{mode: o.Split, trainClasses: o.TrainClasses}, vendors: o.Vendors})
+	l, err := enumerate(o, root, false)
 	if err != nil {
 		return nil, err
 	}
-	l.subset(o.SubsetClasses, o.SubsetPerClass)
 
-	cachePath := o.StatCache
-	if cachePath == "" {
-		cachePath = defaultStatCachePath()
-	} else if cachePath == "off" {
-		cachePath = ""
-	}
+	cachePath := o.statCachePath()
 	cache := openStatCache(cachePath)
 	nfiles := len(l.extra)
 	for _, s := range l.splits {
@@ -185,6 +182,16 @@ func Prepare(ctx context.Context, o Options, outDir string, log io.Writer, prog 
 		o.Kind, root, digest, dst.Files, dst.Bytes, dst.CacheHits)
 	if o.Digest != "" && o.Digest != digest {
 		return nil, &DigestMismatchError{Root: root, Want: o.Digest, Got: digest}
+	}
+	if o.Expect != "" && o.Expect != digest {
+		return nil, &ChangedError{Path: root, Detail: fmt.Sprintf("its digest is %s now, the node's key was made from %s", digest, o.Expect)}
+	}
+	// The reader parsed info files, emoji.json or IDX files before the digest read them
+	// (or found them in the stat cache): they must be the same bytes.
+	for rel, sum := range l.readSums {
+		if dst.Sums[rel] != sum {
+			return nil, &ChangedError{Path: filepath.Join(root, filepath.FromSlash(rel)), Detail: "it changed between being read and being digested"}
+		}
 	}
 
 	m := &Manifest{Format: 1, Kind: o.Kind, Root: root, Digest: digest,
@@ -227,8 +234,10 @@ func writeFileSync(path string, b []byte) error {
 	return f.Close()
 }
 
-// decodeSample reads and preprocesses one sample into a base x base x 3 image.
-func decodeSample(s sample, base int, white bool) ([]uint8, error) {
+// decodeSample reads and preprocesses one sample into a base x base x 3 image. A non-empty
+// want is the SHA-256 (hex) the file had when the dataset was digested: bytes that differ
+// are a *ChangedError, so the stored images are the ones the digest (and the key) covers.
+func decodeSample(s sample, base int, white bool, want string) ([]uint8, error) {
 	var pix []uint8
 	var w, h int
 	if s.path == "" {
@@ -241,6 +250,11 @@ func decodeSample(s sample, base int, white bool) ([]uint8, error) {
 		data, err := os.ReadFile(s.path)
 		if err != nil {
 			return nil, err
+		}
+		if want != "" {
+			if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != want {
+				return nil, &ChangedError{Path: s.path, Detail: "its contents differ from those digested before decoding"}
+			}
 		}
 		pix, w, h, err = decodeRGB(data, white)
 		if err != nil {
@@ -291,7 +305,7 @@ func writeSplit(ctx context.Context, o Options, l *listing, s splitDef, sums map
 						errs[i] = ctx.Err()
 						continue
 					}
-					imgs[i], errs[i] = decodeSample(chunk[i].s, o.Base, l.white)
+					imgs[i], errs[i] = decodeSample(chunk[i].s, o.Base, l.white, sums[chunk[i].s.rel])
 					bar.Add(1)
 				}
 			}()
@@ -307,6 +321,9 @@ func writeSplit(ctx context.Context, o Options, l *listing, s splitDef, sums map
 			if errs[i] != nil {
 				if ctx.Err() != nil {
 					return nil, nil, ctx.Err()
+				}
+				if ce := (*ChangedError)(nil); errors.As(errs[i], &ce) {
+					return nil, nil, fmt.Errorf("%s split: %w", s.name, ce) // never skipped: not a corrupt file
 				}
 				if !o.SkipCorrupt {
 					return nil, nil, fmt.Errorf("%s split: image %s: %w (set skip_corrupt = true to skip unreadable images)",
@@ -357,5 +374,5 @@ func writeSplit(ctx context.Context, o Options, l *listing, s splitDef, sums map
 // when white is true, dropped otherwise, like PIL's convert('RGB')), resizes its shorter
 // side to base and centre-crops base x base: the stored form of one image (HWC, RGB).
 func PreprocessFile(path string, base int, white bool) ([]uint8, error) {
-	return decodeSample(sample{path: path, rel: path}, base, white)
+	return decodeSample(sample{path: path, rel: path}, base, white, "")
 }

@@ -280,6 +280,7 @@ func TestStageRun(t *testing.T) {
 }
 
 func TestStatCache(t *testing.T) {
+	noRacyWindow(t)
 	cachePath := filepath.Join(t.TempDir(), "c", "statcache.json")
 	root := prepareFolder(t)
 	l, err := list(KindFolder, readOptions{root: root})

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +55,10 @@ type listing struct {
 	splits []splitDef
 	extra  []string // paths relative to root
 	white  bool     // composite alpha over white (emoji)
+	// readSums holds the SHA-256 (hex) of the bytes the reader parsed, for each extra file
+	// it read (info files, emoji.json, IDX files), so Prepare can check they are the bytes
+	// the digest covers. Empty in a filesOnly listing of IDX files.
+	readSums map[string]string
 }
 
 // splitRule says how a folder or IDX dataset's sorted classes are divided.
@@ -67,6 +73,23 @@ type readOptions struct {
 	valSplit float64 // fraction of training classes kept for training; 0 = no val split
 	rule     splitRule
 	vendors  []string
+	// filesOnly: the caller needs the files the dataset consists of (for its digest), not
+	// the samples' pixels. Only IDX differs: its files are found but not read, and the
+	// listing has no splits. Image files are never read by a listing anyway.
+	filesOnly bool
+
+	sums map[string]string // filled by readFile
+}
+
+// readFile reads a file under the root that decides the listing and records its SHA-256.
+func (o readOptions) readFile(rel string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(o.root, filepath.FromSlash(rel)))
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	o.sums[filepath.ToSlash(rel)] = hex.EncodeToString(sum[:])
+	return b, nil
 }
 
 // list dispatches on kind.
@@ -78,6 +101,7 @@ func list(kind string, o readOptions) (*listing, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("dataset root %s is not a directory", o.root)
 	}
+	o.sums = map[string]string{}
 	var l *listing
 	switch kind {
 	case KindCUB200:
@@ -98,6 +122,7 @@ func list(kind string, o readOptions) (*listing, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.readSums = o.sums
 	for _, s := range l.splits {
 		if len(s.classes) == 0 {
 			return nil, fmt.Errorf("%s split has no classes", s.name)
@@ -260,12 +285,16 @@ type sopRow struct {
 // readInfoFile parses an Ebay_*.txt file: a header row, then
 // "image_id class_id super_class_id path" rows separated by single spaces.
 func readInfoFile(path string) ([]sopRow, error) {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return parseInfoFile(path, b)
+}
+
+// parseInfoFile parses an info file's contents; path is for messages.
+func parseInfoFile(path string, data []byte) ([]sopRow, error) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	var rows []sopRow
 	line := 0
 	for sc.Scan() {
@@ -314,13 +343,24 @@ func productID(p string) string {
 func listSOP(o readOptions) (*listing, error) {
 	trainInfo := filepath.Join("Info_Files", "Ebay_train.txt")
 	testInfo := filepath.Join("Info_Files", "Ebay_test.txt")
-	trRows, err := readInfoFile(filepath.Join(o.root, trainInfo))
-	if err != nil {
-		return nil, fmt.Errorf("online_products: %w", err)
+	readInfo := func(rel string) ([]sopRow, error) {
+		b, err := o.readFile(rel)
+		if err != nil {
+			return nil, fmt.Errorf("online_products: %w", err)
+		}
+		rows, err := parseInfoFile(filepath.Join(o.root, rel), b)
+		if err != nil {
+			return nil, fmt.Errorf("online_products: %w", err)
+		}
+		return rows, nil
 	}
-	teRows, err := readInfoFile(filepath.Join(o.root, testInfo))
+	trRows, err := readInfo(trainInfo)
 	if err != nil {
-		return nil, fmt.Errorf("online_products: %w", err)
+		return nil, err
+	}
+	teRows, err := readInfo(testInfo)
+	if err != nil {
+		return nil, err
 	}
 	trainProducts, testProducts := map[string]bool{}, map[string]bool{}
 	for _, r := range trRows {
@@ -454,6 +494,11 @@ func readIDX(path string) ([]int, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return decodeIDX(path, raw)
+}
+
+// decodeIDX decodes an IDX file's contents; path is for messages.
+func decodeIDX(path string, raw []byte) ([]int, []byte, error) {
 	if bytes.HasPrefix(raw, []byte{0x1f, 0x8b}) {
 		zr, err := gzip.NewReader(bytes.NewReader(raw))
 		if err != nil {
@@ -513,13 +558,27 @@ func listIDX(o readOptions) (*listing, error) {
 			return nil, err
 		}
 		extra = append(extra, in, ln)
-		idims, pix, err := readIDX(filepath.Join(o.root, in))
-		if err != nil {
-			return nil, fmt.Errorf("idx: %w", err)
+		if o.filesOnly {
+			continue
 		}
-		ldims, labels, err := readIDX(filepath.Join(o.root, ln))
+		read := func(rel string) ([]int, []byte, error) {
+			raw, err := o.readFile(rel)
+			if err != nil {
+				return nil, nil, fmt.Errorf("idx: %w", err)
+			}
+			dims, body, err := decodeIDX(filepath.Join(o.root, rel), raw)
+			if err != nil {
+				return nil, nil, fmt.Errorf("idx: %w", err)
+			}
+			return dims, body, nil
+		}
+		idims, pix, err := read(in)
 		if err != nil {
-			return nil, fmt.Errorf("idx: %w", err)
+			return nil, err
+		}
+		ldims, labels, err := read(ln)
+		if err != nil {
+			return nil, err
 		}
 		if len(idims) != 3 || len(ldims) != 1 || idims[0] != ldims[0] {
 			return nil, fmt.Errorf("idx: %s %v and %s %v do not describe the same images", in, idims, ln, ldims)
@@ -529,6 +588,9 @@ func listIDX(o readOptions) (*listing, error) {
 			byLabel[int(lab)] = append(byLabel[int(lab)], sample{
 				rel: fmt.Sprintf("%s#%d", in, i), grey: pix[i*h*w : (i+1)*h*w], gw: w, gh: h})
 		}
+	}
+	if o.filesOnly {
+		return &listing{extra: extra}, nil
 	}
 	var labs []int
 	for l := range byLabel {
@@ -576,7 +638,7 @@ func listEmoji(o readOptions) (*listing, error) {
 	var extra []string
 	for vi, v := range o.vendors {
 		rel := filepath.ToSlash(filepath.Join(v, "package", "emoji.json"))
-		b, err := os.ReadFile(filepath.Join(o.root, rel))
+		b, err := o.readFile(rel)
 		if err != nil {
 			return nil, fmt.Errorf("emoji: vendor %s: %w (run scripts/fetch-data.sh)", v, err)
 		}

@@ -12,17 +12,18 @@ const Version = 1
 
 // Params is the dataset block's schema.
 //
-// Content keys and the data itself: the pipeline keys a node by its parameters and its
-// inputs' keys, and the dataset folder is outside both. Replacing images under the same
-// root therefore does not change the key, and a cached artifact is reused. The load stage
-// records the folder's digest (SHA-256 over relative paths, sizes and contents) in
-// dataset.json; pin it with `digest = "sha256:..."` to make a changed folder a hard error
-// instead of a silently stale cache (a different pin is a different key, so updating the
-// pin recomputes).
+// Content keys and the data itself: the stage's KeyInputs hook (Digest) puts the folder's
+// digest (SHA-256 over the relative paths, sizes and contents of exactly the files the
+// reader reads) into the node's key, so replacing or editing images under the same root
+// makes a new key and the node re-runs; unchanged files are recognised through a stat
+// cache and not re-read. The stage checks that the files it decodes are the ones the key
+// was made from (ChangedError otherwise) and records the digest in dataset.json. Pin it
+// with `digest = "sha256:..."` to make any change of the folder an error (at plan time)
+// instead of a recomputation. A relative root is resolved against the working directory.
 var Params = []stage.Param{
 	{Name: "kind", Type: stage.String, Required: true, Enum: Kinds,
 		Doc: "dataset layout: cub200, cars196, online_products, folder (class per folder), idx (MNIST-family files) or emoji (emoji-datasource npm packages)"},
-	{Name: "root", Type: stage.String, Required: true, Doc: "dataset folder"},
+	{Name: "root", Type: stage.String, Required: true, Doc: "dataset folder; a relative path is resolved against the working directory dmlrun runs in (not the experiment file's folder)"},
 	{Name: "base", Type: stage.Int, Default: int64(256), Doc: "images are stored with the shorter side resized to base and centre-cropped to base x base"},
 	{Name: "crop", Type: stage.Int, Default: int64(224), Doc: "training and evaluation crop size (227 for googlenet, 256 for 'big' augmentation)"},
 	{Name: "mean", Type: stage.FloatList, Default: []float64{0.485, 0.456, 0.406}, Doc: "per-channel normalisation mean of [0,1] RGB values (bninception: [0.502, 0.4588, 0.4078])"},
@@ -50,6 +51,9 @@ func init() {
 		Params:  Params,
 		Doc:     "Reads a dataset folder with the original's split protocol and stores decoded, resized images as uint8 shards.",
 		Run:     run,
+
+		KeyInputs:     keyInputs,
+		KeyInputsName: "dataset content",
 	})
 }
 
@@ -99,6 +103,7 @@ func run(ctx *stage.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", ctx.Addr, err)
 	}
+	o.Expect = ctx.KeyInputs
 	if _, err := Prepare(ctx, o, ctx.OutDir, ctx.Log, ctx.Progress); err != nil {
 		return fmt.Errorf("%s: %w", ctx.Addr, err)
 	}
