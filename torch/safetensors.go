@@ -181,6 +181,13 @@ func parseSafetensors(b []byte) ([]stTensor, map[string]string, error) {
 		if end-begin != n*int64(dt.ElemSize()) {
 			return nil, nil, fmt.Errorf("tensor %q: %d data bytes for shape %v of %s", name, end-begin, e.Shape, e.DType)
 		}
+		if dt == Bool {
+			for _, v := range data[begin:end] {
+				if v > 1 {
+					return nil, nil, fmt.Errorf("tensor %q: bool byte %d is neither 0 nor 1", name, v)
+				}
+			}
+		}
 		out = append(out, stTensor{name: name, dtype: dt, shape: e.Shape, data: data[begin:end]})
 	}
 	sort.Slice(out, func(i, j int) bool {
