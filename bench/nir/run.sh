@@ -8,12 +8,19 @@
 # The two implementations alternate for `rounds` rounds so that load on a shared machine hits
 # both alike; the table reports, per dimension, the best median and the best minimum over the
 # rounds and the ratio Go / PyTorch (< 1: Go faster).
+#
+# Environment: THREADS (default nproc) sets both sides' intra-op threads. OMP_WAIT_POLICY
+# defaults to PASSIVE here: on a loaded machine OpenMP workers that spin-wait (the libgomp
+# default) make the timings measure scheduler contention rather than the computation, and
+# they hit the Python process far harder (see README.md). Set OMP_WAIT_POLICY=ACTIVE to
+# measure libgomp's default on an idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DIMS=${1:-128,512}
 ITERS=${2:-30}
 ROUNDS=${3:-2}
-THREADS=$(nproc)
+THREADS=${THREADS:-$(nproc)}
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 PY=/usr/bin/python3
 
 test -f torch/csrc/build/libdmlshim.so || { echo "run.sh: shim missing; run 'make shim' first" >&2; exit 1; }
@@ -28,7 +35,7 @@ for r in $(seq "$ROUNDS"); do
 done
 
 echo
-echo "libtorch $( "$PY" -c 'import torch; print(torch.__version__)' ) (Python) / Debian libtorch-dev (Go); threads=$THREADS; $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "libtorch $( "$PY" -c 'import torch; print(torch.__version__)' ) (Python) / Debian libtorch-dev (Go); threads=$THREADS; OMP_WAIT_POLICY=$OMP_WAIT_POLICY; load $(cut -d' ' -f1 /proc/loadavg); $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 awk '
   { for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
     k = f["impl"] SUBSEP f["D"]
