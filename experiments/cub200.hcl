@@ -1,0 +1,120 @@
+# CUB200-2011: every run of the original's benchmark script (reference-method.md section 11),
+# ProxyAnchor baseline and NIR, 128 and 512 dimensions, average and "double" (max + average)
+# pooling. Common to all: batch 90, two samples per class (class_random sampler), base
+# augmentation, Adam at lr 1e-5 with weight decay 4e-4, 100 epochs; tau = 100 means the
+# learning rate never decays (as in the original). NIR warms up for one epoch (backbone
+# frozen, head, proxies and flow train).
+#
+#   dmlrun plan  experiments/cub200.hcl -var data_root=/data
+#   dmlrun apply experiments/cub200.hcl -var data_root=/data
+#   dmlrun diff  experiments/cub200.hcl baseline nir_r128
+#
+# Layout expected under data_root: cub200/images/<NNN.Class_Name>/<file>.jpg (the official
+# CUB_200_2011/images folder), and the torchvision ImageNet weights resnet50-19c8e357.pth
+# under weights/.
+
+variable "data_root" {
+  default     = "../Datasets"
+  description = "parent folder of cub200/ and weights/"
+}
+
+variable "resnet50_weights" {
+  default     = ""
+  description = "torchvision ImageNet ResNet50 state dict; empty: <data_root>/weights/resnet50-19c8e357.pth"
+}
+
+dataset "cub" {
+  kind = "cub200"
+  root = "${var.data_root}/cub200"
+}
+
+locals {
+  weights = var.resnet50_weights != "" ? var.resnet50_weights : "${var.data_root}/weights/resnet50-19c8e357.pth"
+  seeds = [0, 1, 2, 3, 4]
+  # --bs 90 --n_epochs 100 --tau 100 --gamma 0.1 (lr 1e-5, decay 4e-4 are the defaults)
+  schedule = { epochs = 100, batch_size = 90, lr = 1e-5, decay = 4e-4, tau = [100], gamma = 0.1, warmup = 0 }
+  nir_schedule = { epochs = 100, batch_size = 90, lr = 1e-5, decay = 4e-4, tau = [100], gamma = 0.1, warmup = 1 }
+}
+
+# cub200_r128_proxyanchor-baseline
+train "baseline" {
+  dataset    = dataset.cub
+  seeds      = local.seeds
+  arch       = "resnet50_frozen_normalize"
+  pretrained = local.weights
+  embed_dim  = 128
+  loss "oproxy" {}
+  schedule = local.schedule
+}
+
+# cub200_r128_proxyanchor-NIR_w-0.0075
+train "nir_r128" {
+  dataset    = dataset.cub
+  seeds      = local.seeds
+  arch       = "resnet50_frozen_normalize"
+  pretrained = local.weights
+  embed_dim  = 128
+  loss "nir" {
+    w_align = 0.0075
+    lrmulti = 50
+  }
+  schedule = local.nir_schedule
+}
+
+# cub200_r128-double_proxyanchor-NIR_w-0.0075
+train "nir_r128_double" {
+  dataset    = dataset.cub
+  seeds      = local.seeds
+  arch       = "resnet50_frozen_normalize_double"
+  pretrained = local.weights
+  embed_dim  = 128
+  loss "nir" {
+    w_align = 0.0075
+    lrmulti = 50
+  }
+  schedule = local.nir_schedule
+}
+
+# cub200_r512_proxyanchor-NIR_w-0.0075
+train "nir_r512" {
+  dataset    = dataset.cub
+  seeds      = local.seeds
+  arch       = "resnet50_frozen_normalize"
+  pretrained = local.weights
+  embed_dim  = 512
+  loss "nir" {
+    w_align = 0.0075
+    lrmulti = 50
+  }
+  schedule = local.nir_schedule
+}
+
+# cub200_r512-double_proxyanchor-NIR_w-0.0075
+train "nir_r512_double" {
+  dataset    = dataset.cub
+  seeds      = local.seeds
+  arch       = "resnet50_frozen_normalize_double"
+  pretrained = local.weights
+  embed_dim  = 512
+  loss "nir" {
+    w_align = 0.0075
+    lrmulti = 50
+  }
+  schedule = local.nir_schedule
+}
+
+embed "test" {
+  models  = [train.baseline, train.nir_r128, train.nir_r128_double, train.nir_r512, train.nir_r512_double]
+  dataset = dataset.cub
+  split   = "test"
+}
+
+# The original's default metrics, on the test classes (101-200).
+evaluate "test" {
+  from    = embed.test
+  metrics = ["e_recall@1", "e_recall@2", "e_recall@4", "e_recall@10", "nmi", "f1", "mAP_1000"]
+}
+
+report "cub200" {
+  from = evaluate.test
+}
