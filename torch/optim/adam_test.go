@@ -253,3 +253,43 @@ func TestGradScaler(t *testing.T) {
 		t.Fatalf("after %d clean steps: scale %v, want 65536", gs.Interval, gs.ScaleValue())
 	}
 }
+
+// TestAdamNoLeaks: optimiser steps inside per-step scopes free every temporary; the only
+// tensors that outlive the loop are the moments, and Close frees them.
+func TestAdamNoLeaks(t *testing.T) {
+	start := torch.LiveTensors()
+	torch.ManualSeed(11)
+	w := torch.Randn([]int64{16, 8}, torch.Float32, torch.CPUDevice).Unscope().SetRequiresGrad(true)
+	b := torch.Zeros([]int64{16}, torch.Float32, torch.CPUDevice).Unscope().SetRequiresGrad(true)
+	x := torch.Randn([]int64{32, 8}, torch.Float32, torch.CPUDevice).Unscope()
+	opt := NewAdam([]Group{{Params: []*torch.Tensor{w}, LR: 1e-2, WeightDecay: 1e-4}, {Params: []*torch.Tensor{b}, LR: 1e-2}}, 0.9, 0.999, 1e-8)
+	sched := NewMultiStepLR(opt, []int{1000}, 0.1)
+	var gs GradScaler
+	for range 2000 {
+		err := torch.WithScope(func() error {
+			opt.ZeroGrad()
+			loss := torch.Linear(x, w, b).Tanh().Square().Mean()
+			gs.Scale(loss).Backward()
+			gs.Step(opt)
+			gs.Update()
+			sched.Step()
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := torch.LiveTensors(), start+3+4; got != want {
+		t.Fatalf("live tensors after training %d, want %d (3 inputs + 4 moments)", got, want)
+	}
+	if opt.LR(0) != 1e-3 {
+		t.Fatalf("lr after milestone %v", opt.LR(0))
+	}
+	opt.Close()
+	w.Close()
+	b.Close()
+	x.Close()
+	if torch.LiveTensors() != start {
+		t.Fatalf("live tensors %d, want %d", torch.LiveTensors(), start)
+	}
+}
