@@ -103,7 +103,9 @@ func (c *Criterion) Close() {
 
 // Named returns the parameters with their checkpoint names, in creation order: "proxies",
 // "flow.block{k}.subnet{1,2}.{2i}.{weight,bias}", "condprep.embedder[.k].{0,2}.{weight,bias}".
-// The tensors are the live parameters (not copies).
+// The tensors are the live parameters (not copies). The names are dmlrun's, modelled on
+// PyTorch state-dict naming (Sequential indices for Linear layers); they are not the
+// original's GraphINN module_list names, so original checkpoints need a name map.
 func (c *Criterion) Named() ([]string, []*torch.Tensor) {
 	ps := c.allParams()
 	names := make([]string, len(ps))
