@@ -620,7 +620,6 @@ type emojiEntry struct {
 	ShortName string `json:"short_name"`
 	Image     string `json:"image"`
 	SortOrder int    `json:"sort_order"`
-	raw       map[string]json.RawMessage
 }
 
 // listEmoji: one class per emoji of emoji-datasource (top-level entries, skin-tone
@@ -649,8 +648,8 @@ func listEmoji(o readOptions) (*listing, error) {
 		}
 		has[v] = map[string]bool{}
 		for i, r := range raws {
-			var e emojiEntry
-			if err := json.Unmarshal(mustJSON(r), &e); err != nil || e.Unified == "" || e.Image == "" {
+			e, err := decodeEmojiEntry(r)
+			if err != nil || e.Unified == "" || e.Image == "" {
 				return nil, fmt.Errorf("emoji: %s: entry %d lacks unified/image/sort_order", filepath.Join(o.root, rel), i)
 			}
 			var hv bool
@@ -694,9 +693,19 @@ func listEmoji(o readOptions) (*listing, error) {
 	return &listing{splits: mkSplits(train, test, val), extra: extra, white: true}, nil
 }
 
-func mustJSON(m map[string]json.RawMessage) []byte {
-	b, _ := json.Marshal(m)
-	return b
+// decodeEmojiEntry takes the fields it needs from one decoded emoji.json entry (decoding
+// only those four values: plan lists the folder on every run, and re-encoding each entry
+// to decode it again took most of a second for two vendors).
+func decodeEmojiEntry(r map[string]json.RawMessage) (emojiEntry, error) {
+	var e emojiEntry
+	for name, dst := range map[string]any{"unified": &e.Unified, "short_name": &e.ShortName, "image": &e.Image, "sort_order": &e.SortOrder} {
+		if v, ok := r[name]; ok {
+			if err := json.Unmarshal(v, dst); err != nil {
+				return e, err
+			}
+		}
+	}
+	return e, nil
 }
 
 // subset keeps the first n classes of every split (in label order) and the first m
