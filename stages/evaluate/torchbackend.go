@@ -13,8 +13,8 @@ import (
 // as chunked matrix products (torch.Mm, BLAS on CPU, cuBLAS on a GPU) followed by TopK or
 // MinDim on the device. Only the per-chunk results come back to Go.
 //
-// It follows metrics.Backend's conventions: L2 uses faiss's |x|²+|y|²−2<x,y> in float32
-// clamped at 0, and ties are ordered by lower index. TopK is not stable, so each chunk asks
+// It follows metrics.Backend's conventions (L2 search ranks by |y|²−2<x,y>, assignment uses
+// faiss's clamped |x|²+|c|²−2<x,c>, ties go to the lower index). TopK is not stable, so each chunk asks
 // for one result more than needed and re-sorts the candidates by (distance, index) in Go; a
 // row whose k-th and (k+1)-th distances are equal (a tie across the cut-off) is redone
 // exactly from its full distance row with metrics.SelectStable.
@@ -68,21 +68,20 @@ func (b TorchBackend) Search(x metrics.Matrix, k int, ip bool) (out []int32, err
 				q := xt.Narrow(0, i0, c)
 				score := q.Mm(xT) // [c, N]
 				if !ip {
-					// faiss's rounding: float(float(|x|²+|y|²) − 2<x,y>), then clamp at 0;
-					// add_ with alpha −2 rounds once, like faiss's expression
-					xn := q.Square().SumDim([]int64{1}, false).Unsqueeze(1) // [c, 1]
-					d := xn.Add(yn)
-					d.AddInPlace(score, -2)
-					score.Close()
-					score = d.ClampMin(0)
-					d.Close()
-				} else {
-					score.MulScalarInPlace(-1) // smaller is better everywhere below
+					// rank by |y|² − 2<x,y> (see metrics.Backend), in place: two passes
+					score.MulScalarInPlace(-2)
+					score.AddInPlace(yn, 1)
 				}
-				vals, idx := score.TopK(kk, 1, false, true)
+				// inner products: largest first; negated in Go so that smaller is better below
+				vals, idx := score.TopK(kk, 1, ip, true)
 				v, err := vals.Float32s()
 				if err != nil {
 					return err
+				}
+				if ip {
+					for i := range v {
+						v[i] = -v[i]
+					}
 				}
 				ix, err := idx.Int64s()
 				if err != nil {
@@ -95,6 +94,11 @@ func (b TorchBackend) Search(x metrics.Matrix, k int, ip bool) (out []int32, err
 						full, err := score.Select(0, r).Float32s()
 						if err != nil {
 							return err
+						}
+						if ip {
+							for i := range full {
+								full[i] = -full[i]
+							}
 						}
 						metrics.SelectStable(full, k, row)
 						continue

@@ -29,8 +29,13 @@ func (m Matrix) check(what string) error {
 //
 // Both must follow the same conventions so that results agree up to float rounding:
 //
-//   - L2 distances are faiss's BLAS form dis = |x|^2 + |y|^2 - 2<x,y> in float32, clamped
-//     at 0 (negative values come from round-off for identical vectors).
+//   - Nearest-centroid assignment (k-means) uses faiss's BLAS form of the L2 distance,
+//     dis = |x|² + |c|² − 2<x,c> in float32 clamped at 0 (negative values come from
+//     round-off), so that k-means makes faiss's choices.
+//   - L2 neighbour search ranks the rows y of a query x by |y|² − 2<x,y> (the distance
+//     minus the query's own norm, constant along the row), computed in float32; this
+//     saves two passes over the N x N scores and changes the ranking only where faiss's
+//     own rounding would decide as well.
 //   - Inner-product search ranks by <x,y>, largest first.
 //   - Ties are broken stably: among equal distances (scores) the lower index comes first.
 //     BLAS rounding can still give two identical vectors slightly different scores
@@ -138,7 +143,7 @@ func (g GoBackend) Search(x Matrix, k int, ip bool) ([]int32, error) {
 				if ip {
 					key[j] = -p
 				} else {
-					key[j] = l2(norms[i], norms[j], p)
+					key[j] = norms[j] - 2*p
 				}
 			}
 			SelectStable(key, k, out[i*k:(i+1)*k])
