@@ -69,7 +69,7 @@ dml_status dml_arange(double start, double end, double step, int dtype, int dev_
 dml_status dml_randint(int64_t low, int64_t high, const int64_t *shape, int ndim, int dev_type, int dev_index, dml_tensor *out);
 dml_status dml_randperm(int64_t n, int dev_type, int dev_index, dml_tensor *out);
 
-/* ---- metadata and read-back ------------------------------------------- */
+/* ---- metadata and read-back: t borrowed; out-values are plain copies --- */
 
 /* Writes min(dim, cap) sizes into shape (borrowed) and the true dim into *ndim. */
 dml_status dml_shape(dml_tensor t, int64_t *shape, int cap, int *ndim);
@@ -80,7 +80,9 @@ dml_status dml_info(dml_tensor t, int *dtype, int *dev_type, int *dev_index, int
 dml_status dml_copy_out(dml_tensor t, int dtype, void *dst, int64_t nbytes);
 dml_status dml_item(dml_tensor t, double *out);
 
-/* ---- op families: op codes are listed in shim.cpp and mirrored in Go ---- */
+/* ---- op families: op codes are listed in shim.cpp and mirrored in Go ----
+ * In every function below, input handles are BORROWED and each handle written to an
+ * out-parameter (*out, *values, *indices) is OWNED by the caller: dml_tensor_free. */
 
 dml_status dml_unary(int op, dml_tensor a, dml_tensor *out);
 dml_status dml_binary(int op, dml_tensor a, dml_tensor b, dml_tensor *out);
@@ -110,7 +112,7 @@ dml_status dml_cat(int op, const dml_tensor *ts, int n, int64_t dim, dml_tensor 
 dml_status dml_to(dml_tensor a, int dev_type, int dev_index, int dtype, dml_tensor *out);
 dml_status dml_as_strided(dml_tensor a, const int64_t *size, const int64_t *stride, int ndim, int64_t offset, dml_tensor *out);
 
-/* ---- nn ops: optional tensors may be NULL ------------------------------ */
+/* ---- nn ops: optional tensors may be NULL; inputs borrowed, *out owned --- */
 
 dml_status dml_linear(dml_tensor x, dml_tensor w, dml_tensor b, dml_tensor *out);
 /* p: 6 ints = stride[2], padding[2], dilation[2] */
@@ -125,7 +127,7 @@ dml_status dml_dropout(dml_tensor x, double p, int train, dml_tensor *out);
 dml_status dml_cross_entropy(dml_tensor logits, dml_tensor target, dml_tensor *out);
 dml_status dml_interpolate_bilinear(dml_tensor x, int64_t h, int64_t w, int align_corners, int antialias, dml_tensor *out);
 
-/* ---- autograd --------------------------------------------------------- */
+/* ---- autograd: t borrowed; dml_grad's *out owned (or NULL) -------------- */
 
 dml_status dml_set_requires_grad(dml_tensor t, int b);
 /* g may be NULL (then t must be a scalar). */
@@ -144,7 +146,8 @@ dml_status dml_autocast_enter(int dev_type, int enabled, int dtype, int *prev_en
    restores the previous flag and dtype. */
 dml_status dml_autocast_exit(int dev_type, int prev_enabled, int prev_dtype);
 
-/* ---- in-place, always without autograd (for optimisers) ----------------- */
+/* ---- in-place, always without autograd (for optimisers) -----------------
+ * t is modified in place; all handles borrowed; nothing is returned. */
 
 /* 0 copy_(src), 1 add_(src, alpha=v), 2 set_data(src), 3 mul_(src) */
 dml_status dml_inplace(int op, dml_tensor t, dml_tensor src, double v);
