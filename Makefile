@@ -63,11 +63,59 @@ dmlrun: shim
 	@if [ -d cmd/dmlrun ]; then echo "$(GO) build -o bin/dmlrun ./cmd/dmlrun"; $(GO) build -o bin/dmlrun ./cmd/dmlrun; \
 	else echo "cmd/dmlrun not present yet; skipping bin/dmlrun"; fi
 
-test: shim
-	$(GO) test ./...
+# Every Go test. The ResNet parity references are generated once by Debian's
+# python3-torchvision into a cache folder (they are too big to commit).
+test: all
+	DMLRUN_REF_DIR="$$(stages/models/testdata/ensure_ref.sh)" $(GO) test -count=1 -timeout 30m ./...
 
 bench-torch: shim
 	./bench/torch/run.sh
 
 clean-shim:
 	rm -rf $(BUILD)
+
+# ---- Project entry points (README "Set-up") --------------------------------------------
+
+.PHONY: deps deps-test data quickstart check vet fuzz-short e2e
+
+# What a fresh Debian 12 machine lacks: libtorch-dev, g++ (and for tests python3-torch,
+# torchvision, Fashion-MNIST); idempotent.
+deps:
+	scripts/install-deps.sh
+
+deps-test:
+	scripts/install-deps.sh --test
+
+# Fashion-MNIST (apt) and the emoji sets (npm pack) into data/.
+data:
+	scripts/fetch-data.sh
+
+# README command 1: install what is missing, build, run the quickstart, print the diff.
+quickstart: deps
+	$(MAKE) data all
+	bin/dmlrun apply experiments/quickstart.hcl
+	bin/dmlrun diff experiments/quickstart.hcl baseline nir
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# A short fuzz run of every decoder (experiment files, manifests, safetensors).
+fuzz-short: all
+	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParseHCL$$' -fuzztime 15s -fuzzminimizetime 5s
+	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParseYAML$$' -fuzztime 15s -fuzzminimizetime 5s
+	$(GO) test ./store -run '^$$' -fuzz '^FuzzDecodeManifest$$' -fuzztime 10s -fuzzminimizetime 5s
+	$(GO) test ./safetensors -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s -fuzzminimizetime 5s
+
+# End-to-end regression check on real data (experiments/ci.hcl), cache and resume checks.
+e2e: all
+	scripts/e2e.sh
+
+# README command 2 (and CI): install what is missing, then every check.
+check: deps-test
+	$(MAKE) data all
+	$(MAKE) vet
+	$(MAKE) test
+	$(MAKE) fuzz-short
+	$(MAKE) e2e
