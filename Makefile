@@ -23,7 +23,7 @@ SHIM_DIR  := torch/csrc
 # cgo links torch/csrc/build; override BUILD only to try a build elsewhere.
 BUILD     ?= $(SHIM_DIR)/build
 SHIM_LIB  := $(BUILD)/libdmlshim.so
-SHIM_SRCS := $(SHIM_DIR)/shim.cpp $(SHIM_DIR)/shim_nn.cpp
+SHIM_SRCS := $(SHIM_DIR)/shim.cpp $(SHIM_DIR)/shim_nn.cpp $(SHIM_DIR)/shim_autograd.cpp
 SHIM_OBJS := $(patsubst $(SHIM_DIR)/%.cpp,$(BUILD)/%.o,$(SHIM_SRCS))
 SHIM_HDRS := $(SHIM_DIR)/shim.h $(SHIM_DIR)/shim_internal.h
 

@@ -137,3 +137,37 @@ func Autocast(dev Device, dt DType, fn func()) {
 	}()
 	fn()
 }
+
+// Grad is torch.autograd.grad(outputs, inputs, allow_unused=True): the gradients of the
+// sum of the scalar outputs with respect to each input, as new tensors (nil for an input
+// the outputs do not depend on). The inputs' .grad fields are left alone. With
+// createGraph the results are themselves differentiable (higher-order gradients).
+func Grad(outputs, inputs []*Tensor, createGraph bool) []*Tensor {
+	oh := make([]C.dml_tensor, len(outputs))
+	for i, t := range outputs {
+		oh[i] = t.handle("grad")
+	}
+	ih := make([]C.dml_tensor, len(inputs))
+	for i, t := range inputs {
+		ih[i] = t.handle("grad")
+	}
+	res := make([]C.dml_tensor, len(inputs))
+	var op, ip, rp *C.dml_tensor
+	if len(oh) > 0 {
+		op = &oh[0]
+	}
+	if len(ih) > 0 {
+		ip, rp = &ih[0], &res[0]
+	}
+	st := C.dml_autograd_grad(op, C.int(len(oh)), ip, C.int(len(ih)), cbool(createGraph), rp)
+	runtime.KeepAlive(outputs)
+	runtime.KeepAlive(inputs)
+	runtime.KeepAlive(oh)
+	runtime.KeepAlive(ih)
+	check(st, "autograd_grad", append(append([]*Tensor(nil), outputs...), inputs...)...)
+	out := make([]*Tensor, len(res))
+	for i, h := range res {
+		out[i] = wrap(h)
+	}
+	return out
+}

@@ -473,3 +473,34 @@ func TestAutocastCPU(t *testing.T) {
 		t.Fatal("exp changed dtype")
 	}
 }
+
+func TestAutogradGrad(t *testing.T) {
+	s := NewScope()
+	defer s.Close()
+	x, _ := FromFloat64([]float64{1, 2, 3})
+	x.SetRequiresGrad(true)
+	unused, _ := FromFloat64([]float64{5})
+	unused.SetRequiresGrad(true)
+	y := x.PowScalar(3).Sum() // dy/dx = 3x², d²y/dx² = 6x
+	g := Grad([]*Tensor{y}, []*Tensor{x, unused}, true)
+	if g[1] != nil {
+		t.Fatal("gradient for an unused input should be nil")
+	}
+	if v, _ := g[0].Float64s(); fmt.Sprint(v) != "[3 12 27]" {
+		t.Fatalf("first derivative %v", v)
+	}
+	if x.Grad() != nil {
+		t.Fatal("Grad must not accumulate into .grad")
+	}
+	h := Grad([]*Tensor{g[0].Sum()}, []*Tensor{x}, false)
+	if v, _ := h[0].Float64s(); fmt.Sprint(v) != "[6 12 18]" {
+		t.Fatalf("second derivative %v", v)
+	}
+	err := WithScope(func() error {
+		Grad([]*Tensor{x.MulScalar(2)}, []*Tensor{x}, false) // non-scalar output
+		return nil
+	})
+	if err == nil || !strings.HasPrefix(err.Error(), "torch: autograd_grad [3] x [3]: ") {
+		t.Fatalf("non-scalar output: %v", err)
+	}
+}

@@ -136,6 +136,11 @@ dml_status dml_backward(dml_tensor t, dml_tensor g);
 dml_status dml_grad(dml_tensor t, dml_tensor *out);
 /* Sets t.grad to undefined (set_to_none). */
 dml_status dml_zero_grad(dml_tensor t);
+/* torch.autograd.grad(outputs, inputs, create_graph=create_graph, allow_unused=True):
+   outputs must be scalars. results (borrowed array of nin slots) receives OWNED handles,
+   NULL for an input the outputs do not depend on. */
+dml_status dml_autograd_grad(const dml_tensor *outputs, int nout, const dml_tensor *inputs, int nin,
+                             int create_graph, dml_tensor *results);
 
 /* ---- autocast (THREAD-LOCAL, like grad mode) ---------------------------- */
 
