@@ -266,10 +266,20 @@ func ParseHeader(r io.Reader, fileSize int64) ([]Header, map[string]string, int6
 	sort.Slice(hs, func(i, j int) bool {
 		return hs[i].Begin < hs[j].Begin || hs[i].Begin == hs[j].Begin && hs[i].End < hs[j].End
 	})
-	for i := 1; i < len(hs); i++ {
-		if hs[i].Begin < hs[i-1].End {
-			return nil, nil, 0, fmt.Errorf("tensors %q and %q overlap", hs[i-1].Name, hs[i].Name)
+	// The format requires the data section to be indexed entirely: no overlaps, no holes,
+	// no trailing bytes that belong to no tensor.
+	var pos int64
+	for i, h := range hs {
+		if i > 0 && h.Begin < hs[i-1].End {
+			return nil, nil, 0, fmt.Errorf("tensors %q and %q overlap", hs[i-1].Name, h.Name)
 		}
+		if h.Begin != pos {
+			return nil, nil, 0, fmt.Errorf("tensor %q: data starts at %d, expected %d (a hole in the data section)", h.Name, h.Begin, pos)
+		}
+		pos = h.End
+	}
+	if pos != dataLen {
+		return nil, nil, 0, fmt.Errorf("%d trailing data bytes belong to no tensor", dataLen-pos)
 	}
 	sort.Slice(hs, func(i, j int) bool { return hs[i].Name < hs[j].Name })
 	return hs, meta, dataStart, nil
@@ -277,16 +287,57 @@ func ParseHeader(r io.Reader, fileSize int64) ([]Header, map[string]string, int6
 
 // Decode parses a whole file held in memory. The returned tensors' Data alias b.
 func Decode(b []byte) (map[string]Tensor, map[string]string, error) {
+	list, meta, err := DecodeList(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(map[string]Tensor, len(list))
+	for _, t := range list {
+		out[t.Name] = t
+	}
+	return out, meta, nil
+}
+
+// DecodeList is Decode returning the tensors in the order of their data in the file. It
+// also checks that BOOL tensors hold only 0 and 1 bytes.
+func DecodeList(b []byte) ([]Tensor, map[string]string, error) {
 	hs, meta, start, err := ParseHeader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		return nil, nil, err
 	}
-	out := make(map[string]Tensor, len(hs))
+	sort.Slice(hs, func(i, j int) bool {
+		return hs[i].Begin < hs[j].Begin || hs[i].Begin == hs[j].Begin && hs[i].Name < hs[j].Name
+	})
+	out := make([]Tensor, 0, len(hs))
 	for _, h := range hs {
-		out[h.Name] = Tensor{Name: h.Name, DType: h.DType, Shape: h.Shape,
-			Data: b[start+h.Begin : start+h.End : start+h.End]}
+		data := b[start+h.Begin : start+h.End : start+h.End]
+		if h.DType == "BOOL" {
+			for _, v := range data {
+				if v > 1 {
+					return nil, nil, fmt.Errorf("tensor %q: bool byte %d is neither 0 nor 1", h.Name, v)
+				}
+			}
+		}
+		out = append(out, Tensor{Name: h.Name, DType: h.DType, Shape: h.Shape, Data: data})
+	}
+	if meta == nil {
+		meta = map[string]string{}
 	}
 	return out, meta, nil
+}
+
+// ReadList reads the file at path into memory and returns its tensors in data order and
+// its metadata. Errors name the path.
+func ReadList(path string) ([]Tensor, map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("safetensors: %w", err)
+	}
+	ts, meta, err := DecodeList(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("safetensors: %s: %w", path, err)
+	}
+	return ts, meta, nil
 }
 
 // Read reads the file at path into memory and returns its tensors by name and its

@@ -146,6 +146,8 @@ func TestReadErrors(t *testing.T) {
 		{"bad dtype", withHeader(`{"a":{"dtype":"Q","shape":[1],"data_offsets":[0,1]}}`, 1), "unsupported dtype"},
 		{"size mismatch", withHeader(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,2]}}`, 2), "want 4"},
 		{"overlap", withHeader(`{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}`, 3), "overlap"},
+		{"hole", withHeader(`{"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}`, 2), "hole"},
+		{"trailing bytes", withHeader(`{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}`, 3), "trailing"},
 		{"unknown field", withHeader(`{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":1}}`, 1), "bad header entry"},
 		{"bad meta", withHeader(`{"__metadata__":{"a":1}}`, 0), "__metadata__"},
 	}
@@ -159,5 +161,26 @@ func TestReadErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %q and the path", err, c.want)
 			}
 		})
+	}
+}
+
+func TestBoolBytesAndDataOrder(t *testing.T) {
+	b, err := Encode([]Tensor{
+		{Name: "z", DType: "BOOL", Shape: []int64{2}, Data: []byte{0, 1}},
+		{Name: "a", DType: "U8", Shape: []int64{1}, Data: []byte{7}},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := DecodeList(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Name != "a" || list[1].Name != "z" {
+		t.Fatalf("DecodeList order = %+v, want a (first in the data) then z", list)
+	}
+	b[len(b)-1] = 2 // the last data byte belongs to the BOOL tensor "z"
+	if _, _, err := Decode(b); err == nil || !strings.Contains(err.Error(), "bool byte 2") {
+		t.Fatalf("Decode of a bool byte 2: err = %v", err)
 	}
 }
