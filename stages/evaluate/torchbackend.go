@@ -45,43 +45,47 @@ func (b TorchBackend) Search(x metrics.Matrix, k int, ip bool) (out []int32, err
 	if k < 1 || k > n {
 		return nil, fmt.Errorf("torch search: k=%d neighbours requested from %d rows", k, n)
 	}
+	// L2 ranking by |y|² − 2<x,y> is folded into the product: with queries [x, 1] and rows
+	// [y, −|y|²/2], one GEMM gives <x,y> − |y|²/2, whose largest values are the nearest
+	// rows (exactly −1/2 of the key, up to the GEMM's summation order). No pass over the
+	// chunk x N scores is needed besides TopK.
+	qm, ym := x, x
+	if !ip {
+		qm, ym = augment(x)
+	}
 	torch.Lock()
 	defer torch.Unlock()
-	runtime.LockOSThread() // see lockThread
+	// One OS thread for all calls: glibc gives each thread its own malloc arena, and
+	// chunk buffers freed in one arena are not reused by the next call on another thread.
+	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	out = make([]int32, n*k)
 	err = torch.WithScope(func() error {
-		xt, err := b.upload(x)
+		qt, err := b.upload(qm)
 		if err != nil {
 			return err
 		}
-		xT := xt.T().Contiguous()
-		var yn *torch.Tensor
+		yt := qt
 		if !ip {
-			yn = xt.Square().SumDim([]int64{1}, false).Unsqueeze(0) // [1, N]
+			if yt, err = b.upload(ym); err != nil {
+				return err
+			}
 		}
+		yT := yt.T().Contiguous()
 		kk := int64(min(k+1, n)) // one extra to detect a tie across the cut-off
 		step := b.chunkRows(n)
 		for i0 := int64(0); i0 < int64(n); i0 += step {
 			c := min(step, int64(n)-i0)
 			err := torch.WithScope(func() error {
-				q := xt.Narrow(0, i0, c)
-				score := q.Mm(xT) // [c, N]
-				if !ip {
-					// rank by |y|² − 2<x,y> (see metrics.Backend), in place: two passes
-					score.MulScalarInPlace(-2)
-					score.AddInPlace(yn, 1)
-				}
-				// inner products: largest first; negated in Go so that smaller is better below
-				vals, idx := score.TopK(kk, 1, ip, true)
+				score := qt.Narrow(0, i0, c).Mm(yT) // [c, N], larger is better
+				vals, idx := score.TopK(kk, 1, true, true)
 				v, err := vals.Float32s()
 				if err != nil {
 					return err
 				}
-				if ip {
-					for i := range v {
-						v[i] = -v[i]
-					}
+				// negated so that smaller is better below (metrics.SelectStable's order)
+				for i := range v {
+					v[i] = -v[i]
 				}
 				ix, err := idx.Int64s()
 				if err != nil {
@@ -95,10 +99,8 @@ func (b TorchBackend) Search(x metrics.Matrix, k int, ip bool) (out []int32, err
 						if err != nil {
 							return err
 						}
-						if ip {
-							for i := range full {
-								full[i] = -full[i]
-							}
+						for i := range full {
+							full[i] = -full[i]
 						}
 						metrics.SelectStable(full, k, row)
 						continue
@@ -117,6 +119,25 @@ func (b TorchBackend) Search(x metrics.Matrix, k int, ip bool) (out []int32, err
 		return nil, fmt.Errorf("torch search on %s: %w", b.Device, err)
 	}
 	return out, nil
+}
+
+// augment returns [x, 1] (queries) and [x, −|x|²/2] (rows), N x (D+1).
+func augment(x metrics.Matrix) (q, y metrics.Matrix) {
+	d := x.Cols + 1
+	q = metrics.Matrix{Data: make([]float32, x.Rows*d), Rows: x.Rows, Cols: d}
+	y = metrics.Matrix{Data: make([]float32, x.Rows*d), Rows: x.Rows, Cols: d}
+	for i := 0; i < x.Rows; i++ {
+		r := x.Row(i)
+		var ss float64
+		for _, v := range r {
+			ss += float64(v) * float64(v)
+		}
+		copy(q.Data[i*d:], r)
+		copy(y.Data[i*d:], r)
+		q.Data[i*d+x.Cols] = 1
+		y.Data[i*d+x.Cols] = float32(-ss / 2)
+	}
+	return q, y
 }
 
 // stableOrder writes the first len(dst) candidates ordered by (value, index).

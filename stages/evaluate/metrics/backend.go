@@ -33,9 +33,10 @@ func (m Matrix) check(what string) error {
 //     dis = |x|² + |c|² − 2<x,c> in float32 clamped at 0 (negative values come from
 //     round-off), so that k-means makes faiss's choices.
 //   - L2 neighbour search ranks the rows y of a query x by |y|² − 2<x,y> (the distance
-//     minus the query's own norm, constant along the row), computed in float32; this
-//     saves two passes over the N x N scores and changes the ranking only where faiss's
-//     own rounding would decide as well.
+//     minus the query's own norm, constant along the row), in float32. The ranking equals
+//     faiss's except where float rounding decides (near-ties), where faiss's own BLAS
+//     summation order decides too; in exchange the libtorch backend folds the norm into
+//     the matrix product and makes no extra pass over the N x N scores.
 //   - Inner-product search ranks by <x,y>, largest first.
 //   - Ties are broken stably: among equal distances (scores) the lower index comes first.
 //     BLAS rounding can still give two identical vectors slightly different scores
