@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"time"
 
 	"dmlrun/stage"
@@ -40,6 +41,8 @@ func run(arch string, threads int, size, batch int64, steps, warm int) error {
 	if name == "" {
 		return fmt.Errorf("unknown arch %q (resnet18, smallcnn)", arch)
 	}
+	runtime.LockOSThread() // libtorch's thread count is per OS thread
+	defer runtime.UnlockOSThread()
 	torch.SetNumThreads(threads)
 	torch.ManualSeed(0)
 	m, err := models.New(name, 128, torch.CPUDevice)
@@ -79,14 +82,20 @@ func run(arch string, threads int, size, batch int64, steps, warm int) error {
 	y.Unscope()
 	defer y.Close()
 	const scale = 65536.0
+	var tFwd, tBwd, tOpt time.Duration
 	step := func() error {
 		return torch.WithScope(func() error {
+			t0 := time.Now()
 			for _, q := range params {
 				q.ZeroGrad()
 			}
 			out := m.Forward(x, true, false)
 			loss := crit.Loss(criteria.Batch{Embeds: out.Embeds, Labels: y, Features: out.Features, AvgFeatures: out.AvgFeatures})
+			_ = loss.Item()
+			t1 := time.Now()
 			loss.MulScalar(scale).Backward()
+			t2 := time.Now()
+			defer func() { tFwd, tBwd, tOpt = tFwd+t1.Sub(t0), tBwd+t2.Sub(t1), tOpt+time.Since(t2) }()
 			finite := true
 			for _, q := range params {
 				if g := q.Grad(); g != nil {
@@ -112,6 +121,10 @@ func run(arch string, threads int, size, batch int64, steps, warm int) error {
 			return err
 		}
 	}
-	fmt.Printf("%s %.4f\n", arch, time.Since(t0).Seconds()/float64(steps))
+	el := time.Since(t0).Seconds() / float64(steps)
+	n := float64(steps + warm)
+	fmt.Fprintf(os.Stderr, "%s: forward+loss %.3fs backward %.3fs unscale+adam %.3fs per step (all steps)\n",
+		arch, tFwd.Seconds()/n, tBwd.Seconds()/n, tOpt.Seconds()/n)
+	fmt.Printf("%s %.4f\n", arch, el)
 	return nil
 }
