@@ -25,6 +25,13 @@
 //
 // What it is not: it computes no metrics beyond the optional per-epoch test Recall@1
 // (eval_every, through stages/evaluate/metrics), knows nothing of the store or keys, and
-// owns no loss: criteria and miners are their own packages. Mixed precision (autocast) is
-// refused with an error until the torch binding has it.
+// owns no loss: criteria and miners are their own packages. Mixed precision (autocast =
+// "bf16" or "f16", the original's --use_float16) wraps forward and loss in CUDA autocast
+// and is refused on the CPU; it has only been exercised on the CPU in a test, never on a
+// GPU. embed always runs in float32.
+//
+// Every node pins its torch work to one OS thread: libtorch's intra-op thread count
+// (OpenMP, and OpenBLAS through it) is a per-OS-thread setting, and without the pin a
+// goroutine that moves between threads runs some ops with another thread count, which
+// changes float summation order and broke bit-identical resume.
 package train
