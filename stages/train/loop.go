@@ -1,9 +1,13 @@
 package train
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"runtime"
 	"time"
 
@@ -48,6 +52,8 @@ type trainer struct {
 	datasetIn  stage.Input
 	numClasses int
 	minerRNG   *miners.NumpyRandom
+
+	pretrainedSHA string // "sha256:..." of the pretrained file, when one was loaded
 }
 
 // newTrainer builds everything in the original's order (reference §8.1): seed, model and
@@ -136,7 +142,16 @@ func (t *trainer) loadPretrained() error {
 	case c.NotPretrained:
 		return nil
 	case c.Pretrained != "":
-		return t.model.LoadPretrained(c.Pretrained)
+		if err := t.model.LoadPretrained(c.Pretrained); err != nil {
+			return err
+		}
+		// The content key covers the path only; model.json records what was read.
+		sum, err := fileSHA256(c.Pretrained)
+		if err != nil {
+			return err
+		}
+		t.pretrainedSHA = sum
+		return nil
 	case t.model.Arch.PretrainedDefault():
 		return fmt.Errorf("arch %q starts from ImageNet weights in the original: set pretrained = \"<path>/%s.pth\" (torchvision state dict) or not_pretrained = true",
 			c.Arch, map[string]string{"resnet50": "resnet50-19c8e357", "resnet18": "resnet18-5c106cde"}[t.model.Arch.Base])
@@ -317,4 +332,17 @@ func recallText(r float64) string {
 		return ""
 	}
 	return fmt.Sprintf(" test recall@1 %.4f", r)
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -33,18 +33,20 @@ func init() {
 
 // modelInfo is model.json: everything needed to rebuild the network from the artifact.
 type modelInfo struct {
-	Version      int    `json:"version"`
-	Arch         string `json:"arch"`
-	EmbedDim     int64  `json:"embed_dim"`
-	FeatDim      int64  `json:"feat_dim"`
-	Normalize    bool   `json:"normalize"`
-	Loss         string `json:"loss"`
-	Seed         int64  `json:"seed"`
-	Epochs       int    `json:"epochs"`
-	DatasetKey   string `json:"dataset_key"`
-	DatasetAddr  string `json:"dataset_addr"`
-	TrainClasses int    `json:"train_classes"`
-	Checkpoint   string `json:"checkpoint"`
+	Version       int    `json:"version"`
+	Arch          string `json:"arch"`
+	EmbedDim      int64  `json:"embed_dim"`
+	FeatDim       int64  `json:"feat_dim"`
+	Normalize     bool   `json:"normalize"`
+	Loss          string `json:"loss"`
+	Seed          int64  `json:"seed"`
+	Epochs        int    `json:"epochs"`
+	DatasetKey    string `json:"dataset_key"`
+	DatasetAddr   string `json:"dataset_addr"`
+	TrainClasses  int    `json:"train_classes"`
+	Checkpoint    string `json:"checkpoint"`
+	Pretrained    string `json:"pretrained,omitempty"`        // path of the ImageNet weights loaded
+	PretrainedSHA string `json:"pretrained_sha256,omitempty"` // their digest (the key covers the path only)
 }
 
 func runTrain(ctx *stage.Context) error {
@@ -83,6 +85,9 @@ func runTrain(ctx *stage.Context) error {
 			Normalize: t.model.Arch.Normalize, Loss: cfg.LossKind, Seed: cfg.Seed, Epochs: cfg.Epochs,
 			DatasetKey: t.datasetIn.Key, DatasetAddr: t.datasetIn.Addr, TrainClasses: t.numClasses,
 			Checkpoint: "checkpoint.safetensors",
+		}
+		if t.pretrainedSHA != "" {
+			info.Pretrained, info.PretrainedSHA = cfg.Pretrained, t.pretrainedSHA
 		}
 		b, _ := json.MarshalIndent(info, "", "  ")
 		if err := writeFileAtomic(filepath.Join(ctx.OutDir, "model.json"), append(b, '\n')); err != nil {

@@ -621,3 +621,48 @@ func TestAutocastPlumbing(t *testing.T) {
 	}
 	t.Logf("loss dtypes under bf16 autocast: %v", dts)
 }
+
+// TestPretrainedResNet trains resnet18_frozen_normalize from torchvision weights (the
+// random-init file of stages/models/testdata/gen_resnet_ref.py in $DMLRUN_REF_DIR) for one
+// warmup epoch: the backbone in the checkpoint must equal the file's tensors bit for bit,
+// and model.json records the file's digest.
+func TestPretrainedResNet(t *testing.T) {
+	dir := os.Getenv("DMLRUN_REF_DIR")
+	if dir == "" {
+		t.Fatal("DMLRUN_REF_DIR is not set: run `stages/models/testdata/ensure_ref.sh DIR` and set DMLRUN_REF_DIR=DIR")
+	}
+	pth := filepath.Join(dir, "resnet18.pth")
+	s := newSetup(t, 6, 8)
+	s.params["arch"] = "resnet18_frozen_normalize"
+	s.params["pretrained"] = pth
+	sch := s.params.Object("schedule")
+	sch["epochs"], sch["warmup"] = int64(1), int64(1)
+	out := t.TempDir()
+	if err := runTrain(s.ctx(t, out, false, nil)); err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := torch.LoadPth(pth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := loadCkpt(t, filepath.Join(out, "checkpoint.safetensors"))
+	n := 0
+	for k, v := range got {
+		name, ok := strings.CutPrefix(k, "model.")
+		if !ok || strings.HasPrefix(name, "last_linear") {
+			continue
+		}
+		n++
+		if d := maxAbsDiff(t, v, want[name]); d != 0 {
+			t.Errorf("%s differs from the pretrained file by %g after a warmup epoch", name, d)
+		}
+	}
+	if n != 100 {
+		t.Fatalf("compared %d backbone tensors, want 100", n)
+	}
+	var info modelInfo
+	b, _ := os.ReadFile(filepath.Join(out, "model.json"))
+	if err := json.Unmarshal(b, &info); err != nil || !strings.HasPrefix(info.PretrainedSHA, "sha256:") || info.Pretrained != pth {
+		t.Fatalf("model.json: %s", b)
+	}
+}
