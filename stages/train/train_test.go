@@ -18,6 +18,7 @@ import (
 	"dmlrun/safetensors"
 	"dmlrun/stage"
 	"dmlrun/stages/load"
+	"dmlrun/stages/models"
 	"dmlrun/stages/train/criteria"
 	"dmlrun/torch"
 )
@@ -529,6 +530,30 @@ func TestConstructionOrder(t *testing.T) {
 	for i := range n1 {
 		if d := maxAbsDiff(t, t1[i], t2[i]); d != 0 {
 			t.Fatalf("same seed, different init of %s", n1[i])
+		}
+	}
+	// The original's order: seed, network, (data: no torch draws), criterion. Building the
+	// two by hand after the same seed must give the trainer's initial tensors exactly.
+	torch.ManualSeed(uint64(cfg.Seed))
+	m, err := models.New(cfg.Arch, cfg.EmbedDim, torch.CPUDevice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c, err := criteria.New(cfg.LossKind, cfg.Loss, int(cfg.EmbedDim), 6, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer criteria.Close(c)
+	_, mt := m.State()
+	_, ct := c.Named()
+	hand := append(mt, ct...)
+	if len(hand) != len(t1) {
+		t.Fatalf("%d tensors by hand, %d in the trainer", len(hand), len(t1))
+	}
+	for i := range n1 {
+		if d := maxAbsDiff(t, t1[i], hand[i]); d != 0 {
+			t.Fatalf("%s: trainer init differs from seed -> model -> criterion by %g", n1[i], d)
 		}
 	}
 }
