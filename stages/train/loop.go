@@ -153,8 +153,8 @@ func (t *trainer) loadPretrained() error {
 		t.pretrainedSHA = sum
 		return nil
 	case t.model.Arch.PretrainedDefault():
-		return fmt.Errorf("arch %q starts from ImageNet weights in the original: set pretrained = \"<path>/%s.pth\" (torchvision state dict) or not_pretrained = true",
-			c.Arch, map[string]string{"resnet50": "resnet50-19c8e357", "resnet18": "resnet18-5c106cde"}[t.model.Arch.Base])
+		return fmt.Errorf("arch %q starts from ImageNet weights in the original: set pretrained = \"<path>/%s.pth\" or not_pretrained = true",
+			c.Arch, map[string]string{"resnet50": "resnet50-19c8e357", "resnet18": "resnet18-5c106cde", "bninception": "bn_inception-239d2248"}[t.model.Arch.Base])
 	}
 	return nil
 }

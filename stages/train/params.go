@@ -34,9 +34,9 @@ func scheduleFields() []stage.Param {
 func trainParams() []stage.Param {
 	return []stage.Param{
 		{Name: "dataset", Type: stage.Ref, RefKind: "dataset", Required: true, Doc: "The prepared dataset to train on, e.g. dataset.cub."},
-		{Name: "arch", Type: stage.String, Default: "resnet50_frozen_normalize", Doc: "Backbone and modifiers by substring: resnet50, resnet18 or smallcnn, plus frozen, normalize, double (original: --arch)."},
+		{Name: "arch", Type: stage.String, Default: "resnet50_frozen_normalize", Doc: "Backbone and modifiers by substring: resnet50, resnet18, bninception or smallcnn, plus frozen, normalize, double (and lp2, lp3 for bninception) (original: --arch)."},
 		{Name: "embed_dim", Type: stage.Int, Default: int64(128), Doc: "Embedding dimension D of last_linear (original: --embed_dim)."},
-		{Name: "pretrained", Type: stage.String, Default: "", Doc: "Path of torchvision ImageNet weights (.pth) for the ResNets, e.g. resnet50-19c8e357.pth; required unless not_pretrained."},
+		{Name: "pretrained", Type: stage.String, Default: "", Doc: "Path of ImageNet weights (.pth state dict: torchvision's resnet50-19c8e357.pth / resnet18-5c106cde.pth, pretrainedmodels' bn_inception-239d2248.pth); required for those archs unless not_pretrained."},
 		{Name: "not_pretrained", Type: stage.Bool, Default: false, Doc: "Train the backbone from random init (original: --not_pretrained; unlike the original, bninception honours it too)."},
 		{Name: "loss", Variants: criteria.Variants(), Default: "oproxy", Doc: "The training criterion and its parameters, e.g. loss \"nir\" { w_align = 0.0075 } (original: --loss and --loss_<kind>_* flags)."},
 		{Name: "batch_mining", Type: stage.String, Default: "distance", Doc: "Batchminer for criteria that use one (margin, triplet, contrastive, npair, s2sd) (original: --batch_mining)."},
