@@ -140,20 +140,30 @@ func augment(x metrics.Matrix) (q, y metrics.Matrix) {
 	return q, y
 }
 
-// stableOrder writes the first len(dst) candidates ordered by (value, index).
+// stableOrder writes the first len(dst) candidates ordered by (value, index). TopK returns
+// them sorted by value already (ties in any order), so only runs of equal values need
+// sorting by index; a general sort would cost more at k = 1001 (mAP_1000).
 func stableOrder(v []float32, idx []int64, dst []int32) {
-	o := make([]int, len(v))
-	for i := range o {
-		o[i] = i
+	ord := make([]int, len(v))
+	for i := range ord {
+		ord[i] = i
 	}
-	sort.Slice(o, func(a, b int) bool {
-		if v[o[a]] != v[o[b]] {
-			return v[o[a]] < v[o[b]]
+	if !sort.SliceIsSorted(ord, func(a, b int) bool { return v[a] < v[b] }) {
+		sort.SliceStable(ord, func(a, b int) bool { return v[ord[a]] < v[ord[b]] })
+	}
+	for lo := 0; lo < len(ord); {
+		hi := lo + 1
+		for hi < len(ord) && v[ord[hi]] == v[ord[lo]] {
+			hi++
 		}
-		return idx[o[a]] < idx[o[b]]
-	})
+		if hi-lo > 1 {
+			run := ord[lo:hi]
+			sort.Slice(run, func(a, b int) bool { return idx[run[a]] < idx[run[b]] })
+		}
+		lo = hi
+	}
 	for i := range dst {
-		dst[i] = int32(idx[o[i]])
+		dst[i] = int32(idx[ord[i]])
 	}
 }
 
