@@ -81,8 +81,14 @@ func drawPanel(c canvas, x0 float64, p Panel) {
 		c.line(left, top, left, bottom, black, 1)
 		return
 	}
-	xt := niceTicks(xmin, xmax, 6)
-	yt := niceTicks(ymin, ymax, 6)
+	intX := true // epochs: integer ticks only
+	for _, s := range p.Series {
+		for _, x := range s.X {
+			intX = intX && x == math.Trunc(x)
+		}
+	}
+	xt := niceTicks(xmin, xmax, 6, intX)
+	yt := niceTicks(ymin, ymax, 6, false)
 	xmin, xmax = math.Min(xmin, xt[0]), math.Max(xmax, xt[len(xt)-1])
 	ymin, ymax = math.Min(ymin, yt[0]), math.Max(ymax, yt[len(yt)-1])
 	if xmax == xmin {
@@ -139,8 +145,9 @@ func drawPanel(c canvas, x0 float64, p Panel) {
 	}
 }
 
-// niceTicks returns about n round tick values covering [lo, hi].
-func niceTicks(lo, hi float64, n int) []float64 {
+// niceTicks returns about n round tick values covering [lo, hi]; integer makes the step
+// at least 1.
+func niceTicks(lo, hi float64, n int, integer bool) []float64 {
 	if hi == lo {
 		return []float64{lo}
 	}
@@ -153,12 +160,16 @@ func niceTicks(lo, hi float64, n int) []float64 {
 			break
 		}
 	}
+	if integer {
+		step = math.Max(1, math.Round(step))
+	}
+	// first and last multiples of step around [lo, hi]; the epsilon keeps 0.3/0.1 =
+	// 2.9999999999999996 from starting a step early
+	first := math.Floor(lo/step + 1e-9)
+	last := math.Ceil(hi/step - 1e-9)
 	var out []float64
-	for v := math.Floor(lo/step) * step; v <= hi+step*0.5; v += step {
-		out = append(out, math.Round(v/step)*step)
-		if v >= hi {
-			break
-		}
+	for i := first; i <= last; i++ {
+		out = append(out, i*step)
 	}
 	return out
 }
