@@ -125,9 +125,14 @@ func Diff(nameA string, a []Run, nameB string, b []Run, opt DiffOptions) *DiffRe
 			row.Diff = row.MeanB - row.MeanA
 			// one RNG stream per metric (PCG seeded with Seed and a hash of the metric
 			// name), so adding or removing a metric does not move the others' CIs
-			rng := rand.New(rand.NewPCG(opt.Seed, hashName(m)))
-			row.CILow, row.CIHigh = bootstrapCI(xa, xb, opt.Resamples, rng)
-			row.Significant = row.CILow > 0 || row.CIHigh < 0
+			// A bootstrap over one run per side has no spread: it would "exclude 0" for any
+			// difference. Without two seeds on at least one side there is no interval (a
+			// single run, or an expected value, is then treated as fixed).
+			if len(xa) >= 2 || len(xb) >= 2 {
+				rng := rand.New(rand.NewPCG(opt.Seed, hashName(m)))
+				row.CILow, row.CIHigh = bootstrapCI(xa, xb, opt.Resamples, rng)
+				row.Significant = row.CILow > 0 || row.CIHigh < 0
+			}
 			dir := DirectionOf(m)
 			switch {
 			case dir == Unknown || row.Diff == 0:
@@ -276,7 +281,7 @@ func (d *DiffResult) Text(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "CI: percentile bootstrap of the difference of means over seeds, %d resamples, seed %d; * = CI excludes 0.\n",
+	_, err := fmt.Fprintf(w, "CI: percentile bootstrap of the difference of means over seeds, %d resamples, seed %d; * = CI excludes 0; no CI unless a side has 2+ seeds.\n",
 		d.Resamples, d.Seed)
 	return err
 }
