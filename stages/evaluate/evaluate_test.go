@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -235,24 +236,12 @@ func TestStableOrder(t *testing.T) {
 	idx := []int64{9, 7, 3, 5, 2, 1}
 	dst := make([]int32, 5)
 	stableOrder(v, idx, dst)
-	if want := []int32{9, 3, 5, 7, 1}; !slicesEqual(dst, want) {
+	if want := []int32{9, 3, 5, 7, 1}; !slices.Equal(dst, want) {
 		t.Errorf("got %v, want %v", dst, want)
 	}
 	// unsorted input is sorted by value first
 	stableOrder([]float32{3, 1, 2, 1}, []int64{0, 8, 5, 4}, dst[:4])
-	if want := []int32{4, 8, 5, 0}; !slicesEqual(dst[:4], want) {
+	if want := []int32{4, 8, 5, 0}; !slices.Equal(dst[:4], want) {
 		t.Errorf("got %v, want %v", dst[:4], want)
 	}
-}
-
-func slicesEqual(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

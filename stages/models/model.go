@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -211,7 +212,7 @@ func (m *Model) LoadState(sd map[string]*torch.Tensor, ignore func(string) bool)
 			continue
 		}
 		seen[e.name] = true
-		if !sameShape(src.Shape(), (*e.ptr).Shape()) {
+		if !slices.Equal(src.Shape(), (*e.ptr).Shape()) {
 			bad = append(bad, fmt.Sprintf("%s: file %v, model %v", e.name, src.Shape(), (*e.ptr).Shape()))
 		}
 	}
@@ -281,16 +282,4 @@ func (m *Model) Close() {
 			(*e.ptr).Close()
 		}
 	}
-}
-
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,7 +24,7 @@ func refDir(t *testing.T) string {
 
 func maxRelDiff(t *testing.T, name string, got, want *torch.Tensor) float64 {
 	t.Helper()
-	if !sameShape(got.Shape(), want.Shape()) {
+	if !slices.Equal(got.Shape(), want.Shape()) {
 		t.Fatalf("%s: shape %v, want %v", name, got.Shape(), want.Shape())
 	}
 	g, err := got.Float32s()
@@ -103,7 +104,7 @@ func TestShapesAndOrder(t *testing.T) {
 	if idx["layer2.0.conv2.weight"] > idx["layer2.0.downsample.0.weight"] {
 		t.Fatal("state dict: downsample must come after the block's convs (torchvision order)")
 	}
-	if names[len(names)-2] != "last_linear.weight" || !sameShape(ts[len(ts)-2].Shape(), []int64{32, 512}) {
+	if names[len(names)-2] != "last_linear.weight" || !slices.Equal(ts[len(ts)-2].Shape(), []int64{32, 512}) {
 		t.Fatalf("head: %s %v", names[len(names)-2], ts[len(ts)-2].Shape())
 	}
 	// 62 state tensors in torchvision resnet18 without fc and num_batches_tracked: 20 convs + 20 BN x 4... count:
@@ -114,8 +115,8 @@ func TestShapesAndOrder(t *testing.T) {
 	err = torch.WithScope(func() error {
 		x := torch.Randn([]int64{2, 3, 64, 64}, torch.Float32, cpu)
 		out := m.Forward(x, true, false)
-		if !sameShape(out.Embeds.Shape(), []int64{2, 32}) || !sameShape(out.AvgFeatures.Shape(), []int64{2, 512}) ||
-			!sameShape(out.Features.Shape(), []int64{2, 512, 2, 2}) {
+		if !slices.Equal(out.Embeds.Shape(), []int64{2, 32}) || !slices.Equal(out.AvgFeatures.Shape(), []int64{2, 512}) ||
+			!slices.Equal(out.Features.Shape(), []int64{2, 512, 2, 2}) {
 			t.Fatalf("shapes %v %v %v", out.Embeds.Shape(), out.AvgFeatures.Shape(), out.Features.Shape())
 		}
 		n := out.Embeds.Norm(2, 1, false)
@@ -137,7 +138,7 @@ func TestShapesAndOrder(t *testing.T) {
 	defer s.Close()
 	err = torch.WithScope(func() error {
 		out := s.Forward(torch.Randn([]int64{3, 3, 32, 32}, torch.Float32, cpu), true, false)
-		if !sameShape(out.Embeds.Shape(), []int64{3, 16}) || !sameShape(out.Features.Shape(), []int64{3, 128, 4, 4}) {
+		if !slices.Equal(out.Embeds.Shape(), []int64{3, 16}) || !slices.Equal(out.Features.Shape(), []int64{3, 128, 4, 4}) {
 			t.Fatalf("smallcnn shapes %v %v", out.Embeds.Shape(), out.Features.Shape())
 		}
 		return nil
@@ -179,7 +180,7 @@ func TestBNInceptionShapes(t *testing.T) {
 		"inception_5a_1x1.weight":             {352, 1056, 1, 1},
 		"last_linear.weight":                  {64, 1024},
 	} {
-		if !sameShape(idx[n], want) {
+		if !slices.Equal(idx[n], want) {
 			t.Errorf("%s: shape %v, want %v", n, idx[n], want)
 		}
 	}
@@ -192,7 +193,7 @@ func TestBNInceptionShapes(t *testing.T) {
 	}
 	err = torch.WithScope(func() error {
 		out := m.Forward(torch.Randn([]int64{1, 3, 224, 224}, torch.Float32, cpu), false, false)
-		if !sameShape(out.Features.Shape(), []int64{1, 1024, 7, 7}) || !sameShape(out.Embeds.Shape(), []int64{1, 64}) {
+		if !slices.Equal(out.Features.Shape(), []int64{1, 1024, 7, 7}) || !slices.Equal(out.Embeds.Shape(), []int64{1, 64}) {
 			t.Fatalf("features %v embeds %v", out.Features.Shape(), out.Embeds.Shape())
 		}
 		return nil

@@ -2,6 +2,7 @@ package nir
 
 import (
 	"fmt"
+	"slices"
 
 	"dmlrun/torch"
 )
@@ -128,7 +129,7 @@ func (c *Criterion) LoadNamed(values map[string]*torch.Tensor) error {
 		if !ok {
 			return fmt.Errorf("nir: load parameters: %q missing", p.name)
 		}
-		if !sameShape(v.Shape(), p.t.Shape()) {
+		if !slices.Equal(v.Shape(), p.t.Shape()) {
 			return fmt.Errorf("nir: load parameters: %q has shape %v, the criterion needs %v", p.name, v.Shape(), p.t.Shape())
 		}
 	}
@@ -145,18 +146,6 @@ func (c *Criterion) LoadNamed(values map[string]*torch.Tensor) error {
 		})
 		return nil
 	})
-}
-
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Loss evaluates the NIR criterion on embeddings emb (B x D, as the model outputs them, i.e.

@@ -3,6 +3,7 @@ package optim
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"dmlrun/torch"
 )
@@ -150,7 +151,7 @@ func (a *Adam) LoadState(s State) error {
 			}
 			want := g.Params[pi].Shape()
 			for _, m := range []*torch.Tensor{ps.ExpAvg, ps.ExpAvgSq} {
-				if got := m.Shape(); !sameShape(got, want) {
+				if got := m.Shape(); !slices.Equal(got, want) {
 					return fmt.Errorf("adam: load state: group %d (%s) param %d: moment shape %v, param shape %v", gi, g.Name, pi, got, want)
 				}
 			}
@@ -189,16 +190,4 @@ func (a *Adam) Close() {
 			st.ExpAvg, st.ExpAvgSq = nil, nil
 		}
 	}
-}
-
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
