@@ -90,16 +90,9 @@ func (t *trainer) testRecall() (float64, error) {
 
 // loadTrained rebuilds a trained model from a train artifact directory.
 func loadTrained(dir string, dev torch.Device) (*models.Model, *modelInfo, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "model.json"))
+	info, err := readModelInfo(dir)
 	if err != nil {
 		return nil, nil, err
-	}
-	var info modelInfo
-	if err := json.Unmarshal(b, &info); err != nil {
-		return nil, nil, fmt.Errorf("model.json: %w", err)
-	}
-	if info.Version != Version {
-		return nil, nil, fmt.Errorf("model.json: train stage version %d, this dmlrun reads %d", info.Version, Version)
 	}
 	torch.ManualSeed(uint64(info.Seed))
 	m, err := models.New(info.Arch, info.EmbedDim, dev)
@@ -126,7 +119,7 @@ func loadTrained(dir string, dev torch.Device) (*models.Model, *modelInfo, error
 		m.Close()
 		return nil, nil, fmt.Errorf("%s: %w", info.Checkpoint, err)
 	}
-	return m, &info, nil
+	return m, info, nil
 }
 
 func runEmbed(ctx *stage.Context) error {

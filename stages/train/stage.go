@@ -47,6 +47,10 @@ type modelInfo struct {
 	Checkpoint    string `json:"checkpoint"`
 	Pretrained    string `json:"pretrained,omitempty"`        // path of the ImageNet weights loaded
 	PretrainedSHA string `json:"pretrained_sha256,omitempty"` // their digest (the key covers the path only)
+	// LossParams is the loss block's fields (defaults filled, without "kind"), so that the
+	// criterion can be rebuilt from the artifact (InspectNIR). Absent in artifacts written
+	// before it was added.
+	LossParams map[string]any `json:"loss_params,omitempty"`
 }
 
 func runTrain(ctx *stage.Context) error {
@@ -84,7 +88,12 @@ func runTrain(ctx *stage.Context) error {
 			Version: Version, Arch: cfg.Arch, EmbedDim: cfg.EmbedDim, FeatDim: t.model.FeatDim,
 			Normalize: t.model.Arch.Normalize, Loss: cfg.LossKind, Seed: cfg.Seed, Epochs: cfg.Epochs,
 			DatasetKey: t.datasetIn.Key, DatasetAddr: t.datasetIn.Addr, TrainClasses: t.numClasses,
-			Checkpoint: "checkpoint.safetensors",
+			Checkpoint: "checkpoint.safetensors", LossParams: map[string]any{},
+		}
+		for k, v := range cfg.Loss {
+			if k != "kind" {
+				info.LossParams[k] = v
+			}
 		}
 		if t.pretrainedSHA != "" {
 			info.Pretrained, info.PretrainedSHA = cfg.Pretrained, t.pretrainedSHA

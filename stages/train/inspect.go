@@ -1,0 +1,218 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"dmlrun/stage"
+	"dmlrun/stages/nir"
+	"dmlrun/stages/train/criteria"
+	"dmlrun/torch"
+)
+
+// ErrNotNIR is wrapped by InspectNIR's error when the train artifact's loss is not nir.
+var ErrNotNIR = errors.New("not a nir model")
+
+// InspectOptions are InspectNIRWith's inputs.
+type InspectOptions struct {
+	Classes int    // the first Classes training classes (capped at the number there are); default 10
+	Samples int    // samples drawn per class; default 500
+	Seed    uint64 // seeds the torch generator the samples come from
+
+	// Loss is the train node's decoded `loss "nir"` block (defaults filled). It is used only
+	// for artifacts whose model.json predates the loss_params field; model.json's copy wins
+	// when both exist. nil: model.json must have it.
+	Loss stage.Params
+}
+
+// InspectNIR rebuilds the NIR criterion of the finished train artifact in dir (model.json
+// and its checkpoint's criterion.* tensors) on the CPU and returns nir.Inspect's report for
+// the first `classes` training classes with `samples` samples each. The samples are drawn
+// after torch.ManualSeed(seed), so the same artifact and arguments give the same report.
+// An artifact whose loss is not nir is an error wrapping ErrNotNIR.
+func InspectNIR(dir string, classes, samples int, seed uint64) (nir.Report, error) {
+	return InspectNIRWith(dir, InspectOptions{Classes: classes, Samples: samples, Seed: seed})
+}
+
+// InspectNIRWith is InspectNIR with options (see InspectOptions.Loss).
+func InspectNIRWith(dir string, o InspectOptions) (nir.Report, error) {
+	if o.Classes == 0 {
+		o.Classes = 10
+	}
+	if o.Samples == 0 {
+		o.Samples = 500
+	}
+	if o.Classes < 1 || o.Samples < 2 {
+		return nir.Report{}, fmt.Errorf("inspect: classes %d and samples %d: need at least 1 class and 2 samples", o.Classes, o.Samples)
+	}
+	info, err := readModelInfo(dir)
+	if err != nil {
+		return nir.Report{}, err
+	}
+	if info.Loss != "nir" {
+		return nir.Report{}, fmt.Errorf("%s: loss is %q: %w (inspect reads the learned class densities of loss \"nir\")", dir, info.Loss, ErrNotNIR)
+	}
+	lp, err := info.lossParams()
+	if err != nil {
+		return nir.Report{}, fmt.Errorf("%s: model.json: %w", dir, err)
+	}
+	if lp == nil {
+		if o.Loss == nil {
+			return nir.Report{}, fmt.Errorf("%s: model.json has no loss_params (written by an older dmlrun) and no loss block was given", dir)
+		}
+		lp = o.Loss
+	}
+
+	torch.Lock()
+	defer torch.Unlock()
+	// Same reason as runTrain: keep every op on one OS thread with one thread count.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var rep nir.Report
+	err = torch.Catch(func() error {
+		c, err := criteria.New("nir", lp, int(info.EmbedDim), info.TrainClasses, nil)
+		if err != nil {
+			return err
+		}
+		defer criteria.Close(c)
+		sd, _, _, err := torch.LoadSafetensors(filepath.Join(dir, info.Checkpoint))
+		if err != nil {
+			return err
+		}
+		defer func() {
+			for _, t := range sd {
+				t.Close()
+			}
+		}()
+		vals := map[string]*torch.Tensor{}
+		for k, v := range sd {
+			if n, ok := strings.CutPrefix(k, "criterion."); ok {
+				vals[n] = v
+			}
+		}
+		nc := criteria.NIR(c)
+		if err := nc.LoadNamed(vals); err != nil {
+			return fmt.Errorf("%s: %w", info.Checkpoint, err)
+		}
+		ks := make([]int, min(o.Classes, info.TrainClasses))
+		for i := range ks {
+			ks[i] = i
+		}
+		torch.ManualSeed(o.Seed)
+		rep, err = nir.Inspect(nc, ks, o.Samples)
+		return err
+	})
+	if err != nil {
+		return nir.Report{}, fmt.Errorf("inspect %s: %w", dir, err)
+	}
+	return rep, nil
+}
+
+// readModelInfo reads and version-checks model.json.
+func readModelInfo(dir string) (*modelInfo, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "model.json"))
+	if err != nil {
+		return nil, err
+	}
+	var info modelInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return nil, fmt.Errorf("%s: model.json: %w", dir, err)
+	}
+	if info.Version != Version {
+		return nil, fmt.Errorf("%s: model.json: train stage version %d, this dmlrun reads %d", dir, info.Version, Version)
+	}
+	return &info, nil
+}
+
+// lossParams returns model.json's loss block retyped by the loss's schema (JSON numbers
+// decode as float64; the criteria read int64 for Int fields), or nil when model.json has
+// none.
+func (m *modelInfo) lossParams() (stage.Params, error) {
+	if m.LossParams == nil {
+		return nil, nil
+	}
+	schema, ok := criteria.Variants()[m.Loss]
+	if !ok {
+		return nil, fmt.Errorf("loss_params: unknown loss %q", m.Loss)
+	}
+	out := stage.Params{"kind": m.Loss}
+	for _, f := range schema {
+		v, ok := m.LossParams[f.Name]
+		if !ok || v == nil {
+			continue
+		}
+		tv, err := retype(f.Type, v)
+		if err != nil {
+			return nil, fmt.Errorf("loss_params.%s: %w", f.Name, err)
+		}
+		out[f.Name] = tv
+	}
+	return out, nil
+}
+
+// retype converts a JSON-decoded value to the canonical Go type of a parameter type.
+func retype(t stage.Type, v any) (any, error) {
+	bad := fmt.Errorf("%v (%T) is not a %s", v, v, t)
+	switch t {
+	case stage.Int:
+		f, ok := v.(float64)
+		if !ok || f != math.Trunc(f) {
+			return nil, bad
+		}
+		return int64(f), nil
+	case stage.Float:
+		if f, ok := v.(float64); ok {
+			return f, nil
+		}
+	case stage.String:
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+	case stage.Bool:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+	case stage.IntList, stage.FloatList, stage.StringList:
+		l, ok := v.([]any)
+		if !ok {
+			return nil, bad
+		}
+		ints, floats, strs := make([]int64, 0, len(l)), make([]float64, 0, len(l)), make([]string, 0, len(l))
+		for _, e := range l {
+			switch t {
+			case stage.IntList:
+				x, err := retype(stage.Int, e)
+				if err != nil {
+					return nil, err
+				}
+				ints = append(ints, x.(int64))
+			case stage.FloatList:
+				x, err := retype(stage.Float, e)
+				if err != nil {
+					return nil, err
+				}
+				floats = append(floats, x.(float64))
+			default:
+				x, err := retype(stage.String, e)
+				if err != nil {
+					return nil, err
+				}
+				strs = append(strs, x.(string))
+			}
+		}
+		switch t {
+		case stage.IntList:
+			return ints, nil
+		case stage.FloatList:
+			return floats, nil
+		}
+		return strs, nil
+	}
+	return nil, bad
+}
