@@ -8,18 +8,6 @@ import (
 )
 
 type rngVectors struct {
-	PyRandom []struct {
-		Seed    int64     `json:"seed"`
-		N       int       `json:"n"`
-		Choices []int     `json:"choices"`
-		Random  []float64 `json:"random"`
-		Bits32  []uint32  `json:"bits32"`
-	} `json:"pyrandom"`
-	NumpyChoice []struct {
-		Seed    uint32 `json:"seed"`
-		N       int    `json:"n"`
-		Choices []int  `json:"choices"`
-	} `json:"numpy_choice"`
 	RandomSampler []struct {
 		Seed    int64   `json:"seed"`
 		Sizes   []int   `json:"sizes"`
@@ -48,55 +36,6 @@ func loadRNGVectors(t *testing.T) rngVectors {
 		t.Fatal(err)
 	}
 	return v
-}
-
-// The vector from reference-method §13: random.seed(0), ten random.choice over 100 items.
-func TestPyRandomReferenceVector(t *testing.T) {
-	r := NewPyRandom(0)
-	var got []int
-	for i := 0; i < 10; i++ {
-		got = append(got, r.Choice(100))
-	}
-	if want := []int{49, 97, 53, 5, 33, 65, 62, 51, 38, 61}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %v want %v", got, want)
-	}
-}
-
-func TestPyRandomVectors(t *testing.T) {
-	v := loadRNGVectors(t)
-	for _, c := range v.PyRandom {
-		r := NewPyRandom(c.Seed)
-		if c.Choices != nil {
-			for i, want := range c.Choices {
-				if got := r.Choice(c.N); got != want {
-					t.Fatalf("seed %d n %d draw %d: got %d want %d", c.Seed, c.N, i, got, want)
-				}
-			}
-			continue
-		}
-		for i, want := range c.Random {
-			if got := r.Random(); got != want {
-				t.Fatalf("seed %d random() %d: got %v want %v", c.Seed, i, got, want)
-			}
-		}
-		for i, want := range c.Bits32 {
-			if got := r.GetRandBits(32); got != want {
-				t.Fatalf("seed %d getrandbits(32) %d: got %v want %v", c.Seed, i, got, want)
-			}
-		}
-	}
-}
-
-func TestNumpyChoiceVectors(t *testing.T) {
-	v := loadRNGVectors(t)
-	for _, c := range v.NumpyChoice {
-		r := NewNumpyRandom(c.Seed)
-		for i, want := range c.Choices {
-			if got := r.Choice(c.N); got != want {
-				t.Fatalf("np seed %d n %d draw %d: got %d want %d", c.Seed, c.N, i, got, want)
-			}
-		}
-	}
 }
 
 func fakeClasses(sizes []int) map[int64][]int {

@@ -1,23 +1,13 @@
 #!/usr/bin/python3
-"""Reference vectors for stages/load's CPython random / NumPy legacy RNG ports.
+"""Reference vectors for stages/load's batch samplers, which draw from dmlrun/rng's CPython random
+and NumPy legacy RandomState (the generators' own vectors are rng/testdata/gen_vectors.py).
 
 Run with Debian's /usr/bin/python3 (has numpy):  /usr/bin/python3 gen_rng_vectors.py > rng_vectors.json
 """
 import json, random, sys
 import numpy as np
 
-out = {"python": sys.version.split()[0], "numpy": np.__version__, "pyrandom": [], "numpy_choice": [], "random_sampler": []}
-for seed in [0, 1, 42, 12345, 2**32 - 1, 2**32, 2**40 + 7, -5, 100 * 3 + 7]:
-    for n in [100, 1, 2, 3, 7, 90, 1000, 11318, 2**31 + 5]:
-        random.seed(seed)
-        out["pyrandom"].append({"seed": seed, "n": n, "choices": [random.randrange(n) if False else random.choice(range(n)) for _ in range(20)]})
-    random.seed(seed)
-    out["pyrandom"].append({"seed": seed, "random": [random.random() for _ in range(5)], "bits32": [random.getrandbits(32) for _ in range(5)]})
-for seed in [0, 1, 42, 12345, 2**32 - 1]:
-    for n in [1, 2, 3, 7, 60, 1000, 2**31 + 5]:
-        np.random.seed(seed)
-        out["numpy_choice"].append({"seed": seed, "n": n, "choices": [int(np.random.choice(n)) for _ in range(20)]})
-
+out = {"python": sys.version.split()[0], "numpy": np.__version__, "random_sampler": []}
 # The original `random` sampler (reference-method 3.2), on a small fake dataset, as a
 # whole-algorithm vector: classes with sizes below, global indices class by class.
 sizes = [3, 5, 2, 4, 6]
