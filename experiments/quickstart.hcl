@@ -47,7 +47,8 @@ train "baseline" {
   loss "oproxy" {
     lrmulti = 20
   }
-  schedule = local.schedule
+  schedule   = local.schedule
+  eval_every = 2 # test Recall@1 every 2 epochs, for the report's curves
 }
 
 # The same with NIR: a conditional normalising flow beside ProxyAnchor.
@@ -62,7 +63,8 @@ train "nir" {
     proxy_lrmulti = 20
     lrmulti       = 0.5
   }
-  schedule = local.schedule
+  schedule   = local.schedule
+  eval_every = 2
 }
 
 embed "test" {

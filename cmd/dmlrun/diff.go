@@ -431,11 +431,18 @@ func runsFromGraph(g *pipeline.Graph, st *store.Store, file, block, evaluate, tr
 	if !seenT[block] {
 		return nil, fmt.Errorf("%s: no %s block %q (have: %s)", file, trainKind, block, strings.Join(trainBlocks, ", "))
 	}
+	if evaluate == "" && len(evalBlocks) > 1 {
+		// Several evaluate blocks: the ones that evaluate this train block's models decide.
+		reaching := evaluatorsOf(g, block, trainKind, evalKind)
+		if len(reaching) != 1 {
+			return nil, &cli.FlagError{Err: fmt.Errorf("%s has %d %s blocks (%s), %d of them evaluating %s.%s; choose one with --evaluate",
+				file, len(evalBlocks), evalKind, strings.Join(evalBlocks, ", "), len(reaching), trainKind, block)}
+		}
+		evaluate = reaching[0]
+	}
 	switch {
 	case evaluate != "" && !seenE[evaluate]:
 		return nil, fmt.Errorf("%s: no %s block %q (have: %s)", file, evalKind, evaluate, strings.Join(evalBlocks, ", "))
-	case evaluate == "" && len(evalBlocks) > 1:
-		return nil, &cli.FlagError{Err: fmt.Errorf("%s has %d %s blocks (%s); choose one with --evaluate", file, len(evalBlocks), evalKind, strings.Join(evalBlocks, ", "))}
 	case len(evalBlocks) == 0:
 		return nil, fmt.Errorf("%s: no %s blocks, so there are no metrics to compare", file, evalKind)
 	}
@@ -477,6 +484,23 @@ func runsFromGraph(g *pipeline.Graph, st *store.Store, file, block, evaluate, tr
 			trainKind, block, len(missing), len(missing)+len(runs), len(runs), strings.Join(missing, ", "))
 	}
 	return runs, nil
+}
+
+// evaluatorsOf lists, in graph order, the evaluate blocks with a node whose lineage reaches
+// train block `block`.
+func evaluatorsOf(g *pipeline.Graph, block, trainKind, evalKind string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range g.Nodes {
+		if n.Kind != evalKind || seen[n.Name] {
+			continue
+		}
+		if tr := trainAncestor(n, trainKind); tr != nil && tr.Name == block {
+			seen[n.Name] = true
+			out = append(out, n.Name)
+		}
+	}
+	return out
 }
 
 // trainAncestor walks a node's inputs breadth-first to the nearest train node.

@@ -281,3 +281,48 @@ func TestRunsFromGraphAndStore(t *testing.T) {
 		}
 	}
 }
+
+// With several evaluate blocks, the one that evaluates the asked train block is chosen;
+// only when several do must --evaluate pick.
+func TestRunsFromGraphChoosesTheEvaluateBlock(t *testing.T) {
+	for _, k := range []string{"xtrain", "xembed", "xevaluate"} {
+		stage.Register(&stage.Def{Kind: k, Version: 1, Run: func(*stage.Context) error { return nil }})
+		defer stage.Unregister(k)
+	}
+	decl := func(kind, name, target string) pipeline.Decl {
+		addr := kind + "." + name
+		d := pipeline.Decl{Addr: addr, Kind: kind, Name: name}
+		if target != "" {
+			d.Addr = fmt.Sprintf("%s[%s]", addr, target)
+			d.Inputs = []pipeline.DeclRef{{Param: "from", Target: target}}
+		}
+		return d
+	}
+	decls := []pipeline.Decl{
+		decl("xtrain", "a", ""), decl("xtrain", "b", ""),
+		decl("xembed", "ea", "xtrain.a"), decl("xembed", "eb", "xtrain.b"),
+		decl("xevaluate", "fa", "xembed.ea[xtrain.a]"),
+		decl("xevaluate", "fb", "xembed.eb[xtrain.b]"),
+		decl("xevaluate", "fb2", "xembed.eb[xtrain.b]"),
+	}
+	g, err := pipeline.Build(decls, pipeline.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warn bytes.Buffer
+	// a: only fa evaluates it, so fa is chosen (and its run is not finished: a miss, not a flag error).
+	_, err = runsFromGraph(g, st, "exp.hcl", "a", "", "xtrain", "xevaluate", &warn)
+	if err == nil || !strings.Contains(err.Error(), "no finished results for xtrain.a: 1 xevaluate node(s) not in the store") {
+		t.Errorf("a: %v", err)
+	}
+	// b: fb and fb2 both evaluate it: the user must choose.
+	_, err = runsFromGraph(g, st, "exp.hcl", "b", "", "xtrain", "xevaluate", &warn)
+	var fe *cli.FlagError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "3 xevaluate blocks (fa, fb, fb2), 2 of them evaluating xtrain.b; choose one with --evaluate") {
+		t.Errorf("b: %v", err)
+	}
+}
