@@ -16,7 +16,10 @@
 //   - PyRandom is CPython's random module (_randbelow), used only by the random miner; pass
 //     the batch sampler's generator (stages/load's *PyRandom) with WithPython, because the
 //     original draws both from Python's one global generator. PythonRandom is a stand-alone
-//     implementation for tests and callers without one.
+//     generator for tests and callers without one.
+//
+// The generators themselves live in dmlrun/rng (these names are aliases), which tests them
+// against NumPy and CPython.
 //
 // On CPU, with the same seeds and embeddings, the triplets equal the original's
 // (testdata/gen_reference.py replays the original's calls; the tests compare exactly). Where

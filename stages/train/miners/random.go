@@ -3,6 +3,7 @@ package miners
 import (
 	"sort"
 
+	"dmlrun/rng"
 	"dmlrun/torch"
 )
 
@@ -49,7 +50,7 @@ func (m *Random) Mine(emb *torch.Tensor, labels []int64) [][3]int {
 	}
 	k := min(len(labels), len(all))
 	out := make([][3]int, k)
-	for i, j := range pySample(m.py, len(all), k) {
+	for i, j := range rng.Sample(m.py, len(all), k) {
 		out[i] = all[j]
 	}
 	return out

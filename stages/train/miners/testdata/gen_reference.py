@@ -144,20 +144,9 @@ def make_batch(seed, b, d, spc):
 
 
 def main():
-    out = {"rng": {}, "cases": []}
-    np.random.seed(0)
-    out["rng"]["numpy_perm_seed0_n10"] = [int(v) for v in np.random.permutation(10)]
-    np.random.seed(12345)
-    out["rng"]["numpy_random_sample_seed12345"] = [float(np.random.random_sample()) for _ in range(5)]
-    np.random.seed(7)
-    out["rng"]["numpy_choice_seed7"] = [[n, int(np.random.choice(n))] for n in [1, 2, 3, 5, 17, 100, 1, 1000, 65537]]
-    np.random.seed(3)
-    p = np.array([0.1, 0.0, 0.25, 0.65], dtype=np.float32)
-    out["rng"]["numpy_choice_p_seed3"] = {"p": [float(v) for v in p], "draws": [int(np.random.choice(4, p=p)) for _ in range(20)]}
-    random.seed(0)
-    out["rng"]["python_sample_seed0_n100_k10"] = random.sample(range(100), 10)
-    random.seed(5)
-    out["rng"]["python_sample_seed5_n12320_k112"] = random.sample(range(12320), 112)
+    # The generators' own vectors (np.random.permutation, random_sample, choice, random.sample)
+    # are in rng/testdata/gen_vectors.py.
+    out = {"cases": []}
 
     miners = [("distance", distance), ("rho_distance", rho_distance), ("semihard", semihard),
               ("softhard", softhard), ("npair", npair)]
