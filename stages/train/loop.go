@@ -142,12 +142,16 @@ func (t *trainer) loadPretrained() error {
 	case c.NotPretrained:
 		return nil
 	case c.Pretrained != "":
-		if err := t.model.LoadPretrained(c.Pretrained); err != nil {
-			return err
-		}
-		// The content key covers the path only; model.json records what was read.
+		// The content key covers the file's digest (keyInputs); a file that changed since
+		// the key was made would store a result under a key that does not describe it.
 		sum, err := fileSHA256(c.Pretrained)
 		if err != nil {
+			return err
+		}
+		if want := t.ctx.KeyInputs; want != "" && want != sum {
+			return fmt.Errorf("pretrained = %q changed since the plan was made (%s, the key has %s); run apply again", c.Pretrained, sum, want)
+		}
+		if err := t.model.LoadPretrained(c.Pretrained); err != nil {
 			return err
 		}
 		t.pretrainedSHA = sum

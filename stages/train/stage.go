@@ -19,6 +19,9 @@ func init() {
 		Resumable: true,
 		Exclusive: true,
 		Run:       runTrain,
+
+		KeyInputs:     keyInputs,
+		KeyInputsName: "pretrained weights",
 	})
 	stage.Register(&stage.Def{
 		Kind:       "embed",
@@ -46,7 +49,7 @@ type modelInfo struct {
 	TrainClasses  int    `json:"train_classes"`
 	Checkpoint    string `json:"checkpoint"`
 	Pretrained    string `json:"pretrained,omitempty"`        // path of the ImageNet weights loaded
-	PretrainedSHA string `json:"pretrained_sha256,omitempty"` // their digest (the key covers the path only)
+	PretrainedSHA string `json:"pretrained_sha256,omitempty"` // their digest (also in the key, through keyInputs)
 	// LossParams is the loss block's fields (defaults filled, without "kind"), so that the
 	// criterion can be rebuilt from the artifact (InspectNIR). Absent in artifacts written
 	// before it was added.
