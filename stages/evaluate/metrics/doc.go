@@ -7,10 +7,11 @@
 //   - Nearest neighbours are searched over the evaluated set itself with k_max+1 results and
 //     the first is dropped as "self" (DropFirst); ties are ordered by lower index first (see
 //     Backend), which pins down what faiss leaves unspecified.
-//   - k-means is faiss's Clustering algorithm replicated step by step (KMeans, mt19937,
-//     rand_perm, split_clusters), with the number of TRAINING classes as k; cluster labels
-//     come from one more assignment to the final centroids. The rand_int variant is a
-//     parameter because faiss changed it; the Debian faiss 1.7.3 we test against uses modulo.
+//   - k-means is faiss's Clustering algorithm replicated step by step (KMeans, rand_perm,
+//     split_clusters, drawing from dmlrun/rng's std::mt19937), with the number of TRAINING
+//     classes as k; cluster labels come from one more assignment to the final centroids. The
+//     rand_int variant is a parameter because faiss changed it; the Debian faiss 1.7.3 we
+//     test against uses modulo.
 //   - c_mAP_1000 is reported under its own name (the original reports it as mAP_1000).
 //   - dists@intra replaces NaN class values with the maximum over all finite classes (the
 //     original's index bug took it from classes 0 and 1 only).

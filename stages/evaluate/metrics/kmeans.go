@@ -1,6 +1,22 @@
 package metrics
 
-import "fmt"
+import (
+	"fmt"
+
+	"dmlrun/rng"
+)
+
+// RandInt selects how faiss's RandomGenerator::rand_int(max) maps one 32-bit draw to [0, max);
+// the generator itself (std::mt19937 as faiss wraps it) is dmlrun/rng's FaissRandom. The
+// Debian faiss 1.7.3 this project checks against uses the modulo form (verified by
+// testdata/gen_reference.py, which records the variant); later faiss releases switched to the
+// multiply-shift form.
+type RandInt = rng.FaissRandInt
+
+const (
+	RandIntModulo   = rng.FaissModulo   // mt() % max (faiss <= 1.7.x, Debian 1.7.3)
+	RandIntMulShift = rng.FaissMulShift // (uint64(mt()) * max) >> 32 (current faiss)
+)
 
 // KMeansOptions are faiss.Clustering's settings as the original evaluation uses them
 // (reference-method.md §9.2). The zero value means: 20 iterations, seed 1234, modulo rand_int.
@@ -56,7 +72,7 @@ func KMeans(x Matrix, k int, opt KMeansOptions, b Backend) (*KMeansResult, error
 	if n == k {
 		copy(cent.Data, x.Data)
 	} else {
-		perm := randPerm(n, opt.Seed+1, opt.RandInt)
+		perm := rng.FaissRandPerm(n, opt.Seed+1, opt.RandInt)
 		for i := 0; i < k; i++ {
 			copy(cent.Row(i), x.Row(perm[i]))
 		}
@@ -111,7 +127,7 @@ func computeCentroids(x Matrix, assign []int32, cent Matrix, hassign []float32) 
 func splitClusters(n int, cent Matrix, hassign []float32) int {
 	const eps = 1.0 / 1024
 	k, d := cent.Rows, cent.Cols
-	rng := newMT19937(1234)
+	g := rng.NewFaissRandom(1234)
 	nsplit := 0
 	for ci := 0; ci < k; ci++ {
 		if hassign[ci] != 0 {
@@ -121,7 +137,7 @@ func splitClusters(n int, cent Matrix, hassign []float32) int {
 		for ; ; cj = (cj + 1) % k {
 			// C++: float p = (hassign[cj] - 1.0) / (float)(n - k); evaluated in double.
 			p := float32((float64(hassign[cj]) - 1.0) / float64(float32(n-k)))
-			if rng.randFloat() < p {
+			if g.RandFloat() < p {
 				break
 			}
 		}

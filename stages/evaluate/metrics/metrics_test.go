@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"dmlrun/rng"
 )
 
 type reference struct {
@@ -51,22 +53,6 @@ func loadRef(t *testing.T) *reference {
 
 func close(a, b, tol float64) bool { return math.Abs(a-b) <= tol*math.Max(1, math.Abs(b)) }
 
-func TestMT19937MatchesStd(t *testing.T) {
-	// C++11 §26.5.5: the 10000th output of a default-constructed std::mt19937 (seed 5489).
-	m := newMT19937(5489)
-	var v uint32
-	for range 10000 {
-		v = m.next()
-	}
-	if v != 4123659995 {
-		t.Fatalf("10000th output %d, want 4123659995", v)
-	}
-	// numpy RandomState(1235) (same init_genrand) first output, see gen_reference.py.
-	if got := newMT19937(1235).next(); got != 4096379083 {
-		t.Fatalf("seed 1235 first output %d, want 4096379083", got)
-	}
-}
-
 func TestRandPermMatchesFaiss(t *testing.T) {
 	r := loadRef(t)
 	v := RandIntModulo
@@ -76,13 +62,13 @@ func TestRandPermMatchesFaiss(t *testing.T) {
 	if r.FaissRandInt != "modulo" {
 		t.Errorf("reference faiss uses %s rand_int; KMeansOptions zero value assumes modulo", r.FaissRandInt)
 	}
-	p := randPerm(1000, 1235, v)
+	p := rng.FaissRandPerm(1000, 1235, v)
 	for i, want := range r.Perm20 {
 		if p[i] != want {
 			t.Fatalf("perm[%d] = %d, faiss %d (first 20 %v)", i, p[i], want, p[:20])
 		}
 	}
-	other := randPerm(1000, 1235, 1-v)
+	other := rng.FaissRandPerm(1000, 1235, 1-v)
 	if other[0] == p[0] && other[1] == p[1] && other[2] == p[2] {
 		t.Fatalf("both rand_int variants give the same prefix; the test cannot tell them apart")
 	}
