@@ -15,7 +15,7 @@
 //     ATAN soft clamp; Forward (x -> z, log|det|) and Reverse.
 //   - ProxyLoss / ProxyAnchor / MaskedLogSumExp: the oproxy (ProxyAnchor, ProxyNCA) maths of
 //     §5, shared with the oproxy baseline loss so it is written once.
-//   - NumpyPermutation: NumPy legacy RandomState permutations (MT19937), which fix the flow's
+//   - NumpyPermutation: NumPy legacy RandomState permutations (dmlrun/rng), which fix the flow's
 //     channel permutations bit-exactly.
 //   - Inspect: how non-isotropic each learned class density is (covariance spectrum of
 //     samples), with a printable Report.
