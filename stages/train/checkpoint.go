@@ -73,7 +73,7 @@ func (t *trainer) saveEpoch(epoch int) error {
 			}
 		}
 	}
-	sc, _ := json.Marshal(scalerMeta{Scale: t.scaler.Scale, Growth: t.scaler.Growth})
+	sc, _ := json.Marshal(scalerMeta{Scale: t.scaler.ScaleValue(), Growth: t.scaler.GrowthTracker()})
 	stj, _ := json.Marshal(steps)
 	lg, _ := json.Marshal(t.log)
 	meta := map[string]string{
@@ -200,7 +200,9 @@ func (t *trainer) loadEpoch(path string, epoch int) error {
 	if err != nil {
 		return err
 	}
-	t.scaler = gradScaler{Scale: sc.Scale, Growth: sc.Growth}
+	if err := t.scaler.LoadState(sc.Scale, sc.Growth); err != nil {
+		return fmt.Errorf("metadata scaler: %w", err)
+	}
 	t.consec = consec
 	t.log = rows
 	// MultiStepLR: replay the per-epoch steps so the learning rates are the same floats.

@@ -5,7 +5,7 @@
 // network optimiser group(s), the prepared dataset and its sampler (stages/load), the
 // batchminer and criterion (stages/train/miners, stages/train/criteria) with their groups,
 // Adam over all groups (dmlrun/torch/optim, coupled L2 on the network group only),
-// MultiStepLR stepped after every epoch, and a GradScaler that is always on, as in the
+// MultiStepLR stepped after every epoch, and optim.GradScaler, always on as in the
 // original (scale 2^16, a step with non-finite unscaled gradients is skipped and halves the
 // scale, 2000 good steps double it; clarifications.md). Each epoch re-seeds torch, the
 // Python-random sampler, the NumPy miner generator and the augmentation streams with

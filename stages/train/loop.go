@@ -45,9 +45,9 @@ type trainer struct {
 	sched *optim.MultiStepLR
 
 	groupNames []string
-	params     []*torch.Tensor // every trainable tensor (network then criterion), for zero-grad and unscale
-	scaler     gradScaler
-	consec     int // consecutive skipped steps
+	params     []*torch.Tensor   // every trainable tensor (network then criterion), for zero-grad
+	scaler     *optim.GradScaler // torch.cuda.amp.GradScaler semantics, always on (clarifications.md)
+	consec     int               // consecutive skipped steps
 	log        []logRow
 	datasetIn  stage.Input
 	numClasses int
@@ -71,7 +71,7 @@ func newTrainer(ctx *stage.Context, cfg *config) (*trainer, error) {
 		return nil, fmt.Errorf("autocast = %q needs a CUDA device, but the device is %s", cfg.Autocast, dev)
 	}
 	torch.SetNumThreads(threads(ctx))
-	t := &trainer{ctx: ctx, cfg: cfg, dev: dev, datasetIn: ins[0], scaler: newGradScaler()}
+	t := &trainer{ctx: ctx, cfg: cfg, dev: dev, datasetIn: ins[0], scaler: optim.NewGradScaler()}
 
 	torch.ManualSeed(uint64(cfg.Seed))
 	t.model, err = models.New(cfg.Arch, cfg.EmbedDim, dev)
@@ -231,13 +231,12 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 			if math.IsNaN(lv) {
 				return fmt.Errorf("%w: epoch %d step %d: the loss is NaN", ErrNonFinite, epoch, it)
 			}
-			t.scaler.scale(loss).Backward()
-			if t.scaler.unscale(t.params) {
-				t.opt.Step()
-			} else {
-				skipped = true
-			}
-			t.scaler.update(skipped)
+			// The original's GradScaler on every step, also in float32 (reference §8.3):
+			// scale 2^16, unscale before the step, skip a step whose unscaled gradients
+			// are not finite and halve the scale, double it after 2000 good steps.
+			t.scaler.Scale(loss).Backward()
+			skipped = t.scaler.Step(t.opt)
+			t.scaler.Update()
 			return nil
 		})
 		if err != nil {

@@ -293,3 +293,41 @@ func TestAdamNoLeaks(t *testing.T) {
 		t.Fatalf("live tensors %d, want %d", torch.LiveTensors(), start)
 	}
 }
+
+// TestGradScalerScaleDTypes: like PyTorch's float32 scale tensor, Scale promotes a
+// half-precision loss (autocast) to float32 and keeps float32 and float64 losses' dtype;
+// LoadState restores what a checkpoint recorded and rejects non-positive scales.
+func TestGradScalerScaleDTypes(t *testing.T) {
+	s := torch.NewScope()
+	defer s.Close()
+	gs := NewGradScaler()
+	for _, c := range []struct{ in, want torch.DType }{
+		{torch.BFloat16, torch.Float32}, {torch.Float16, torch.Float32},
+		{torch.Float32, torch.Float32}, {torch.Float64, torch.Float64},
+	} {
+		l, _ := torch.FromFloat32([]float32{1.5})
+		got := gs.Scale(l.ToDType(c.in))
+		v, _ := got.Float64s()
+		if got.DType() != c.want || v[0] != 1.5*65536 {
+			t.Errorf("Scale(%v loss) = %v %v, want %v 98304", c.in, got.DType(), v, c.want)
+		}
+	}
+	if err := gs.LoadState(1024, 1999); err != nil || gs.ScaleValue() != 1024 || gs.GrowthTracker() != 1999 {
+		t.Fatalf("LoadState: %v, scale %v, tracker %d", err, gs.ScaleValue(), gs.GrowthTracker())
+	}
+	p, _ := torch.FromFloat32([]float32{1})
+	p.SetRequiresGrad(true)
+	opt := NewAdam([]Group{{Params: []*torch.Tensor{p}, LR: 0.1}}, 0.9, 0.999, 1e-8)
+	defer opt.Close()
+	gs.Scale(p.Sum()).Backward()
+	gs.Step(opt)
+	gs.Update() // the 2000th good step since the restored state: the scale doubles
+	if gs.ScaleValue() != 2048 || gs.GrowthTracker() != 0 {
+		t.Fatalf("after the 2000th good step: scale %v tracker %d", gs.ScaleValue(), gs.GrowthTracker())
+	}
+	for _, bad := range []float64{0, -1, math.Inf(1), math.NaN()} {
+		if err := gs.LoadState(bad, 0); err == nil {
+			t.Errorf("LoadState(%v) accepted", bad)
+		}
+	}
+}

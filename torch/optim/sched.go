@@ -83,9 +83,15 @@ func (g *GradScaler) defaults() {
 	}
 }
 
-// Scale returns loss * scale (a new tensor).
+// Scale returns loss * scale (a new tensor). PyTorch multiplies by its scale, a float32
+// tensor of shape [1], which promotes a float16 or bfloat16 loss (from autocast) to
+// float32; Scale does the same, so backward starts in float32. Other dtypes (float32, the
+// float64 NIR loss) keep theirs.
 func (g *GradScaler) Scale(loss *torch.Tensor) *torch.Tensor {
 	g.defaults()
+	if dt := loss.DType(); dt == torch.Float16 || dt == torch.BFloat16 {
+		loss = loss.ToDType(torch.Float32)
+	}
 	return loss.MulScalar(g.scale)
 }
 
