@@ -22,16 +22,12 @@ func (v FaissRandInt) String() string {
 // reference init_genrand), plus faiss's conversions. k-means initialisation and
 // empty-cluster splitting draw from it and must see the same numbers as faiss.
 // Not safe for concurrent use.
-type FaissRandom struct {
-	mt      MT19937
-	randInt FaissRandInt
-}
+type FaissRandom struct{ mt MT19937 }
 
 // NewFaissRandom returns faiss's RandomGenerator(seed), whose constructor is
-// mt((unsigned int)seed): the seed is truncated to its low 32 bits. v picks the rand_int
-// variant of the faiss release being replicated.
-func NewFaissRandom(seed int64, v FaissRandInt) *FaissRandom {
-	f := &FaissRandom{randInt: v}
+// mt((unsigned int)seed): the seed is truncated to its low 32 bits.
+func NewFaissRandom(seed int64) *FaissRandom {
+	f := &FaissRandom{}
 	f.mt.SeedGenrand(uint32(seed))
 	return f
 }
@@ -39,10 +35,11 @@ func NewFaissRandom(seed int64, v FaissRandInt) *FaissRandom {
 // Uint32 returns the next std::mt19937 output, mt().
 func (f *FaissRandom) Uint32() uint32 { return f.mt.Uint32() }
 
-// RandInt is rand_int(max) for 0 < max < 2^32, in the generator's variant.
-func (f *FaissRandom) RandInt(max int) int {
+// RandInt is rand_int(max) for 0 < max < 2^32 as the faiss release with variant v computes
+// it.
+func (f *FaissRandom) RandInt(max int, v FaissRandInt) int {
 	x := f.mt.Uint32()
-	if f.randInt == FaissMulShift {
+	if v == FaissMulShift {
 		return int((uint64(x) * uint64(max)) >> 32)
 	}
 	return int(x % uint32(max))
@@ -61,9 +58,9 @@ func FaissRandPerm(n int, seed int64, v FaissRandInt) []int {
 	for i := range perm {
 		perm[i] = i
 	}
-	g := NewFaissRandom(seed, v)
+	g := NewFaissRandom(seed)
 	for i := 0; i+1 < n; i++ {
-		j := i + g.RandInt(n-i)
+		j := i + g.RandInt(n-i, v)
 		perm[i], perm[j] = perm[j], perm[i]
 	}
 	return perm

@@ -210,7 +210,7 @@ func TestFaiss(t *testing.T) {
 			t.Errorf("rand_perm(n=%d, seed=%d) %s: got %v want %v", c.N, c.Seed, c.Variant, got, c.Perm)
 		}
 	}
-	g := NewFaissRandom(1234, FaissModulo)
+	g := NewFaissRandom(1234)
 	for i, want := range v.FaissFloat {
 		if got := g.RandFloat(); got != want {
 			t.Fatalf("rand_float #%d = %v, want %v", i, got, want)
