@@ -49,20 +49,33 @@ func ParseProxyMode(s string) (ProxyMode, error) {
 	return 0, fmt.Errorf("oproxy mode %q: must be \"anchor\" or \"nca\"", s)
 }
 
-// float32Min is torch.finfo(torch.float32).min, the original's fill value for masked-out
-// similarities. Using it (not -inf) keeps logsumexp's gradient finite on all-masked slices.
-const float32Min = -math.MaxFloat32
+// FloatMax is torch.finfo(dt).max for a floating dtype (float32's for any other dtype).
+// The original masks with torch.finfo(s.dtype).min = -FloatMax(dt) of the tensor's own
+// dtype: under autocast similarities are float16 or bfloat16, whose range float32's limit
+// overflows (masked_fill then fails).
+func FloatMax(dt torch.DType) float64 {
+	switch dt {
+	case torch.Float64:
+		return math.MaxFloat64
+	case torch.Float16:
+		return 65504 // (2 - 2^-10) * 2^15
+	case torch.BFloat16:
+		return 3.3895313892515355e38 // (2 - 2^-7) * 2^127
+	}
+	return math.MaxFloat32
+}
 
 // normEps is F.normalize's default eps.
 const normEps = 1e-12
 
 // MaskedLogSumExp is the original's masked logsumexp (reference §5): entries of s where mask
-// is false become the float32 minimum, a zero is appended along dim, logsumexp is taken
-// along dim (kept as size 1), and slices whose mask is all false are set to 0. Per slice this
-// is log(1 + sum_{mask} exp(s)), or 0 when nothing is masked in. mask is a Bool tensor with
-// s's shape.
+// is false become the minimum of s's own dtype (torch.finfo(s.dtype).min; not -inf, which
+// would make logsumexp's gradient NaN on all-masked slices), a zero is appended along dim,
+// logsumexp is taken along dim (kept as size 1), and slices whose mask is all false are set
+// to 0. Per slice this is log(1 + sum_{mask} exp(s)), or 0 when nothing is masked in. mask
+// is a Bool tensor with s's shape.
 func MaskedLogSumExp(s, mask *torch.Tensor, dim int64) *torch.Tensor {
-	filled := s.MaskedFill(mask.LogicalNot(), float32Min)
+	filled := s.MaskedFill(mask.LogicalNot(), -FloatMax(s.DType()))
 	shape := filled.Shape()
 	shape[dim] = 1
 	zero := torch.Zeros(shape, filled.DType(), filled.Device())

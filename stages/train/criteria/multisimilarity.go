@@ -15,7 +15,7 @@ import (
 // and 1/|β| (§14.10). No parameters. With S = X Xᵀ (embeddings as given), P = same class
 // without the diagonal, N = other class, reducing over dim d:
 //
-//	posbound = min_{P} S (missing: +max float32),  negbound = max_{N} S (missing: -max float32)
+//	posbound = min_{P} S (missing: +max of S's dtype),  negbound = max_{N} S (missing: -max)
 //	P' = P ∧ (S − ε < negbound),  N' = N ∧ (S + ε > posbound)
 //	L  = softplus(mean MLSE(−α(S − λp), P', d)) / |α| + softplus(mean MLSE(β(S − λn), N', d)) / |β|
 type multiSimilarity struct {
@@ -47,8 +47,10 @@ func (c *multiSimilarity) Loss(b Batch) *torch.Tensor {
 	var posMined, negMined *torch.Tensor
 	torch.NoGrad(func() {
 		sd := s.Detach()
-		posBound, _ := sd.MaskedFill(pos.LogicalNot(), math.MaxFloat32).MinDim(c.dim, true)
-		negBound, _ := sd.MaskedFill(neg.LogicalNot(), -math.MaxFloat32).MaxDim(c.dim, true)
+		// ±torch.finfo(S.dtype).max of S's own dtype (float16/bfloat16 under autocast).
+		big := nir.FloatMax(sd.DType())
+		posBound, _ := sd.MaskedFill(pos.LogicalNot(), big).MinDim(c.dim, true)
+		negBound, _ := sd.MaskedFill(neg.LogicalNot(), -big).MaxDim(c.dim, true)
 		posMined = pos.LogicalAnd(sd.SubScalar(c.eps).Lt(negBound))
 		negMined = neg.LogicalAnd(sd.AddScalar(c.eps).Gt(posBound))
 	})
