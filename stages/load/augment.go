@@ -20,9 +20,14 @@ type Augmenter struct {
 	Batch int
 	// Mode is the original's --augmentation: "base" (or "") = RandomResizedCrop(crop,
 	// scale (0.08, 1), ratio (3/4, 4/3)) + horizontal flip p=0.5; "red" = RandomCrop(crop)
-	// + flip. Both work on the stored base x base image, i.e. after Resize(base) and a
-	// centre square crop, where the original crops the full decoded image; for non-square
-	// photos the regions near the long sides are never seen (a documented difference).
+	// + flip; "adv" = the base crop, RandomGrayscale(p=0.2), ColorJitter(0.2, 0.2, 0.2,
+	// 0.2) (brightness, contrast and saturation factors uniform in [0.8, 1.2], hue shift
+	// uniform in [-0.2, 0.2], applied in a random order, with torchvision's PIL semantics:
+	// jitter.go) + flip. All work on the stored base x base image, i.e. after
+	// Resize(base) and a centre square crop, where the original crops the full decoded
+	// image; for non-square photos the regions near the long sides are never seen (a
+	// documented difference). The original's "big" is "base" with crop 256, which is the
+	// dataset's protocol here (set crop = 256 in the dataset block); stages/train maps it.
 	Mode string
 }
 
@@ -184,7 +189,7 @@ func (s *Split) TrainBatch(idx []int, aug Augmenter) ([]float32, [4]int64) {
 	n := 3 * crop * crop
 	out := make([]float32, len(idx)*n)
 	switch aug.Mode {
-	case "", "base", "red":
+	case "", "base", "red", "adv":
 	default:
 		panic(fmt.Sprintf("load: unknown augmentation mode %q (caller bug)", aug.Mode))
 	}
@@ -204,6 +209,14 @@ func (s *Split) TrainBatch(idx []int, aug Augmenter) ([]float32, [4]int64) {
 			v := full
 			v.Off, v.W, v.H = top*full.Stride+3*left, w, h
 			buf = resizeRGB(v, crop, crop, nil)
+		}
+		if aug.Mode == "adv" {
+			// The original's order: RandomResizedCrop, RandomGrayscale(0.2),
+			// ColorJitter(0.2, 0.2, 0.2, 0.2), then the flip below.
+			if r.uniform(0, 1) < 0.2 {
+				grayscale(buf)
+			}
+			colorJitter(buf, drawJitter(r, 0.2, 0.2, 0.2, 0.2))
 		}
 		flip := r.uniform(0, 1) < 0.5
 		normalizeInto(out[i*n:(i+1)*n], buf, crop, pr, flip)

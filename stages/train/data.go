@@ -32,12 +32,17 @@ func openTrainData(dir string, c *config) (*trainData, error) {
 	}
 	aug := c.Augmentation
 	switch aug {
-	case "base", "red":
+	case "base", "red", "adv":
 	case "big":
-		aug = "base" // "big" differs from "base" only by the crop size, which the dataset's protocol fixes
+		// The original's "big" is "base" with crop 256 for training and evaluation alike
+		// (reference §2.6). Here the crop is the dataset's protocol (its crop parameter),
+		// which embed uses too, so "big" trains exactly like "base" at that crop: with
+		// crop = 256 in the dataset block (and base >= 256) it is the original's "big";
+		// otherwise newTrainer logs a warning.
+		aug = "base"
 	default:
 		p.Close()
-		return nil, fmt.Errorf("augmentation %q is not implemented by stages/load (have base, big, red)", c.Augmentation)
+		return nil, fmt.Errorf("augmentation %q is not implemented by stages/load (have base, big, adv, red)", c.Augmentation)
 	}
 	d := &trainData{prep: p, split: s, py: load.NewPyRandom(c.Seed), np: load.NewNumpyRandom(uint32(c.Seed)), aug: aug, seed: c.Seed}
 	switch c.Sampler {

@@ -101,6 +101,10 @@ func newTrainer(ctx *stage.Context, cfg *config) (*trainer, error) {
 		return nil, fmt.Errorf("dataset %s: %w", t.datasetIn.Addr, err)
 	}
 	t.numClasses = t.data.split.NumClasses()
+	if pr := t.data.split.Protocol; cfg.Augmentation == "big" && pr.Crop != 256 {
+		fmt.Fprintf(ctx.Log, "warning: %s: augmentation \"big\" is the original's crop-256 augmentation, but dataset %s has crop %d (base %d): training uses \"base\" at crop %d; set crop = 256 (and base >= 256) in the dataset block for the original's \"big\"\n",
+			ctx.Addr, t.datasetIn.Addr, pr.Crop, pr.Base, pr.Crop)
+	}
 
 	var miner miners.Miner
 	if criteria.NeedsMiner(cfg.LossKind) {

@@ -604,7 +604,6 @@ func TestConfigErrors(t *testing.T) {
 		{"autocast on cpu", func(p stage.Params) { p["autocast"] = "bf16" }, "needs a CUDA device"},
 		{"spc must divide bs", func(p stage.Params) { p.Object("schedule")["samples_per_class"] = int64(3) }, "divide batch_size"},
 		{"unknown arch", func(p stage.Params) { p["arch"] = "vgg" }, "vgg"},
-		{"adv augmentation", func(p stage.Params) { p.Object("schedule")["augmentation"] = "adv" }, "augmentation \"adv\""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
