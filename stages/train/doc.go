@@ -23,8 +23,16 @@
 // artifact and embeds one split of the dataset it was trained on, in dataset order with
 // the evaluation transform, into embeddings.safetensors and embed.json.
 //
+// Content key: train's KeyInputs hook adds the SHA-256 of the pretrained weights file (when
+// pretrained is set and not_pretrained is false), so new weights under the same path make
+// a new key; the stage refuses a file that changed after the key was made.
+//
+// InspectNIR rebuilds a finished nir model's criterion from its artifact (model.json's
+// loss_params and the checkpoint) and reports how non-isotropic the learned class
+// densities are (nir.Inspect); `dmlrun inspect` prints it.
+//
 // What it is not: it computes no metrics beyond the optional per-epoch test Recall@1
-// (eval_every, through stages/evaluate/metrics), knows nothing of the store or keys, and
+// (eval_every, through stages/evaluate/metrics), knows nothing of the store, and
 // owns no loss: criteria and miners are their own packages. Mixed precision (autocast =
 // "bf16" or "f16", the original's --use_float16) wraps forward and loss in CUDA autocast
 // and is refused on the CPU; it has only been exercised on the CPU in a test, never on a
