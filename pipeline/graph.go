@@ -296,7 +296,12 @@ func (g *Graph) computeKeys(ctx context.Context, debug io.Writer, skipHooks bool
 				continue
 			}
 			n.KeyInputs = content
-			h.Add("key_inputs", content)
+			// An empty answer means "reads nothing outside the store" (a train node
+			// without pretrained weights): its key is then what it was before the stage
+			// had the hook, and results stay cached.
+			if content != "" {
+				h.Add("key_inputs", content)
+			}
 		}
 		for i, e := range n.Inputs {
 			h.Add(fmt.Sprintf("input.%d.%s", i, e.Param), e.From.Key)
