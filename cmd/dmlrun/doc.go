@@ -28,6 +28,14 @@
 //	dmlrun cache verify [KEY...]      re-hash artifacts; exit 1 if any is damaged
 //	dmlrun cache gc [-n] FILE...      remove artifacts none of the files use (-n: dry run)
 //
+//	dmlrun diff FILE A B | FILE_A:A FILE_B:B | --check FILE | --expect EXPECTED.json FILE B
+//	    Compare two train blocks' metrics over seeds (means, difference, bootstrap 95% CI,
+//	    which is better); --check exits 3 on a regression beyond the tolerances.
+//
+//	dmlrun inspect FILE ADDR [--classes N] [--samples N] [--seed S] [--json]
+//	    How non-isotropic a trained NIR flow's class distributions are.
+//
+//	dmlrun stages                     every stage block's arguments (Markdown)
 //	dmlrun version                    dmlrun and libtorch versions
 //	dmlrun completion bash|zsh|fish|powershell
 //
