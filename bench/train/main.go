@@ -1,9 +1,12 @@
 // Command bench/train times one dmlrun training step, the same step as bench/train/step.py
 // does in PyTorch, so the two can be compared side by side (bench/train/run.sh).
 //
-// One step = zero grads (set to undefined) + forward in training mode + ProxyAnchor loss
-// (stages/train/criteria "oproxy", 100 classes) + backward of loss * 2^16 + unscale and
-// finite check of every gradient + Adam step (network lr 1e-5 wd 4e-4, proxies lr 0.02).
+// One step (bench/internal/trainstep, shared with bench/datapath) = zero grads (set to
+// undefined) + forward in training mode + ProxyAnchor loss (stages/train/criteria "oproxy",
+// 100 classes) + backward of loss * 2^16 + unscale and finite check of every gradient +
+// Adam step (network lr 1e-5 wd 4e-4, proxies lr 0.02), with torch/optim's GradScaler as
+// stages/train uses it.
+//
 // The input is one fixed random batch: data loading and augmentation are not timed on
 // either side. Prints "<arch> <seconds per step>".
 package main
@@ -15,11 +18,8 @@ import (
 	"runtime"
 	"time"
 
-	"dmlrun/stage"
-	"dmlrun/stages/models"
-	"dmlrun/stages/train/criteria"
+	"dmlrun/bench/internal/trainstep"
 	"dmlrun/torch"
-	"dmlrun/torch/optim"
 )
 
 func main() {
@@ -45,30 +45,11 @@ func run(arch string, threads int, size, batch int64, steps, warm int) error {
 	defer runtime.UnlockOSThread()
 	torch.SetNumThreads(threads)
 	torch.ManualSeed(0)
-	m, err := models.New(name, 128, torch.CPUDevice)
+	st, err := trainstep.New(trainstep.Config{Arch: name, EmbedDim: 128, Classes: 100, Loss: "oproxy", LR: 1e-5, Decay: 4e-4})
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	p := stage.Params{}
-	for _, f := range criteria.Variants()["oproxy"] {
-		p[f.Name] = f.Default
-	}
-	crit, err := criteria.New("oproxy", p, 128, 100, nil)
-	if err != nil {
-		return err
-	}
-	defer criteria.Close(crit)
-	_, bb := m.Params(false)
-	_, hd := m.Params(true)
-	net := append(append([]*torch.Tensor{}, bb...), hd...)
-	groups := append([]optim.Group{{Name: "network", Params: net, LR: 1e-5, WeightDecay: 4e-4}}, crit.Groups(1e-5)...)
-	var params []*torch.Tensor
-	for _, g := range groups {
-		params = append(params, g.Params...)
-	}
-	opt := optim.NewAdam(groups, 0.9, 0.999, 1e-8)
-	defer opt.Close()
+	defer st.Close()
 	x := torch.Randn([]int64{batch, 3, size, size}, torch.Float32, torch.CPUDevice).Unscope()
 	defer x.Close()
 	lab := make([]int64, batch)
@@ -81,32 +62,11 @@ func run(arch string, threads int, size, batch int64, steps, warm int) error {
 	}
 	y.Unscope()
 	defer y.Close()
-	const scale = 65536.0
 	var tFwd, tBwd, tOpt time.Duration
 	step := func() error {
 		return torch.WithScope(func() error {
-			t0 := time.Now()
-			for _, q := range params {
-				q.ZeroGrad()
-			}
-			out := m.Forward(x, true, false)
-			loss := crit.Loss(criteria.Batch{Embeds: out.Embeds, Labels: y, Features: out.Features, AvgFeatures: out.AvgFeatures})
-			_ = loss.Item()
-			t1 := time.Now()
-			loss.MulScalar(scale).Backward()
-			t2 := time.Now()
-			defer func() { tFwd, tBwd, tOpt = tFwd+t1.Sub(t0), tBwd+t2.Sub(t1), tOpt+time.Since(t2) }()
-			finite := true
-			for _, q := range params {
-				if g := q.Grad(); g != nil {
-					g.MulScalarInPlace(1 / scale)
-					finite = finite && g.AllFinite()
-				}
-			}
-			if finite {
-				opt.Step()
-			}
-			_ = loss.Item()
+			_, _, t := st.Run(x, y)
+			tFwd, tBwd, tOpt = tFwd+t.Forward, tBwd+t.Backward, tOpt+t.Optim
 			return nil
 		})
 	}
