@@ -48,7 +48,8 @@ func (t Type) String() string {
 //
 // Values after decoding are canonical Go values: string, int64, float64, bool, []string,
 // []int64, []float64, map[string]any (Object, with defaults filled), map[string]float64 (Map).
-// References are not values: spec turns them into Inputs of the node.
+// References are not values: spec turns them into Inputs of the node. Canonical and
+// CanonicalParams turn Go-written or JSON-decoded values into this form.
 type Param struct {
 	Name     string
 	Type     Type

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -130,9 +129,10 @@ func readModelInfo(dir string) (*modelInfo, error) {
 	return &info, nil
 }
 
-// lossParams returns model.json's loss block retyped by the loss's schema (JSON numbers
-// decode as float64; the criteria read int64 for Int fields), or nil when model.json has
-// none.
+// lossParams returns model.json's loss block in canonical form (stage.CanonicalParams
+// against the loss's schema: JSON numbers decode as float64, the criteria read int64 for
+// Int fields; a field missing from an older model.json gets its default), with "kind", or
+// nil when model.json has none.
 func (m *modelInfo) lossParams() (stage.Params, error) {
 	if m.LossParams == nil {
 		return nil, nil
@@ -141,78 +141,10 @@ func (m *modelInfo) lossParams() (stage.Params, error) {
 	if !ok {
 		return nil, fmt.Errorf("loss_params: unknown loss %q", m.Loss)
 	}
-	out := stage.Params{"kind": m.Loss}
-	for _, f := range schema {
-		v, ok := m.LossParams[f.Name]
-		if !ok || v == nil {
-			continue
-		}
-		tv, err := retype(f.Type, v)
-		if err != nil {
-			return nil, fmt.Errorf("loss_params.%s: %w", f.Name, err)
-		}
-		out[f.Name] = tv
+	out, err := stage.CanonicalParams(schema, m.LossParams)
+	if err != nil {
+		return nil, fmt.Errorf("loss_params: %w", err)
 	}
+	out["kind"] = m.Loss
 	return out, nil
-}
-
-// retype converts a JSON-decoded value to the canonical Go type of a parameter type.
-func retype(t stage.Type, v any) (any, error) {
-	bad := fmt.Errorf("%v (%T) is not a %s", v, v, t)
-	switch t {
-	case stage.Int:
-		f, ok := v.(float64)
-		if !ok || f != math.Trunc(f) {
-			return nil, bad
-		}
-		return int64(f), nil
-	case stage.Float:
-		if f, ok := v.(float64); ok {
-			return f, nil
-		}
-	case stage.String:
-		if s, ok := v.(string); ok {
-			return s, nil
-		}
-	case stage.Bool:
-		if b, ok := v.(bool); ok {
-			return b, nil
-		}
-	case stage.IntList, stage.FloatList, stage.StringList:
-		l, ok := v.([]any)
-		if !ok {
-			return nil, bad
-		}
-		ints, floats, strs := make([]int64, 0, len(l)), make([]float64, 0, len(l)), make([]string, 0, len(l))
-		for _, e := range l {
-			switch t {
-			case stage.IntList:
-				x, err := retype(stage.Int, e)
-				if err != nil {
-					return nil, err
-				}
-				ints = append(ints, x.(int64))
-			case stage.FloatList:
-				x, err := retype(stage.Float, e)
-				if err != nil {
-					return nil, err
-				}
-				floats = append(floats, x.(float64))
-			default:
-				x, err := retype(stage.String, e)
-				if err != nil {
-					return nil, err
-				}
-				strs = append(strs, x.(string))
-			}
-		}
-		switch t {
-		case stage.IntList:
-			return ints, nil
-		case stage.FloatList:
-			return floats, nil
-		}
-		return strs, nil
-	}
-	return nil, bad
 }
