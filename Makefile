@@ -94,6 +94,7 @@ data:
 quickstart: deps
 	$(MAKE) data all
 	bin/dmlrun apply experiments/quickstart.hcl
+	bin/dmlrun show experiments/quickstart.hcl report.quickstart --cat table.md
 	bin/dmlrun diff experiments/quickstart.hcl baseline nir
 
 vet:

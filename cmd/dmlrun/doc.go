@@ -20,7 +20,7 @@
 //	    Ctrl-C stops scheduling and keeps finished nodes; a second Ctrl-C exits at once.
 //	    An interrupted train node resumes from its last checkpoint on the next apply.
 //
-//	dmlrun show FILE ADDR [--json]
+//	dmlrun show FILE ADDR [--json] [--cat NAME]
 //	    A node's artifact: directory, parameters, inputs, provenance (dmlrun and libtorch
 //	    versions, device, host, times) and files with sizes and SHA-256 digests.
 //

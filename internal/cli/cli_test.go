@@ -461,3 +461,26 @@ func TestDebugKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestShowCat(t *testing.T) {
+	workdir(t)
+	dmlrun(t, "apply", "exp.hcl")
+	dir := func() string {
+		var s ShowJSON
+		if err := json.Unmarshal([]byte(dmlrun(t, "show", "--json", "exp.hcl", "train.a[seed=0]").out), &s); err != nil {
+			t.Fatal(err)
+		}
+		return s.Dir
+	}()
+	want, err := os.ReadFile(filepath.Join(dir, "model.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := dmlrun(t, "show", "--cat", "model.txt", "exp.hcl", "train.a[seed=0]"); r.code != ExitOK || r.out != string(want) {
+		t.Errorf("--cat model.txt: code %d, out %q, want %q", r.code, r.out, want)
+	}
+	r := dmlrun(t, "show", "--cat", "../manifest.json", "exp.hcl", "train.a[seed=0]")
+	if r.code != ExitError || !strings.Contains(r.errOut, `has no file "../manifest.json" (files: log.txt, model.txt)`) {
+		t.Errorf("--cat outside the file list: code %d, %s", r.code, r.errOut)
+	}
+}

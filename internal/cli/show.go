@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -21,6 +23,7 @@ type ShowOptions struct {
 	Addr string
 	Vars []string
 	JSON bool
+	Cat  string // print this file of the artifact instead of the manifest
 }
 
 func newShowCmd(f *Factory, runF func(*ShowOptions) error) *cobra.Command {
@@ -30,7 +33,8 @@ func newShowCmd(f *Factory, runF func(*ShowOptions) error) *cobra.Command {
 		Short: "Show a node's artifact: manifest, provenance and files",
 		Long: `Show finds the node at ADDR (e.g. "train.nir[seed=0]") in the experiment, verifies
 its artifact in the store and prints its parameters, inputs, provenance and files with their
-sizes and digests. The artifact directory is printed so other tools can read it.`,
+sizes and digests. The artifact directory is printed so other tools can read it.
+--cat NAME prints one of the artifact's files instead (e.g. --cat table.md of a report).`,
 		Args: exactArgs("FILE", "ADDR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File, opts.Addr = args[0], args[1]
@@ -42,6 +46,7 @@ sizes and digests. The artifact directory is printed so other tools can read it.
 	}
 	cmd.Flags().StringArrayVar(&opts.Vars, "var", nil, "set an experiment variable (`name=value`; repeatable)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the manifest and directory as JSON on stdout")
+	cmd.Flags().StringVar(&opts.Cat, "cat", "", "print the artifact's file `NAME` (as listed by show) instead of the manifest")
 	return cmd
 }
 
@@ -84,6 +89,9 @@ func runShow(opts *ShowOptions) error {
 	art, err := st.Get(n.Key)
 	if err != nil {
 		return fmt.Errorf("%s (key %s…): %w; run apply to compute it", n.Addr, n.Key[:12], err)
+	}
+	if opts.Cat != "" {
+		return catFile(opts, n.Addr, art)
 	}
 	if opts.JSON {
 		return writeJSON(opts.IO.Out, ShowJSON{Addr: n.Addr, Key: n.Key, Dir: art.Dir, Manifest: art.Manifest})
@@ -143,4 +151,22 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// catFile prints one file of a verified artifact; only files the manifest lists qualify,
+// so a name cannot reach outside the artifact.
+func catFile(opts *ShowOptions, addr string, art *store.Artifact) error {
+	var names []string
+	for _, f := range art.Manifest.Files {
+		if f.Path == opts.Cat {
+			b, err := os.ReadFile(filepath.Join(art.Dir, filepath.FromSlash(f.Path)))
+			if err != nil {
+				return fmt.Errorf("%s: %w", addr, err)
+			}
+			_, err = opts.IO.Out.Write(b)
+			return err
+		}
+		names = append(names, f.Path)
+	}
+	return fmt.Errorf("%s has no file %q (files: %s)", addr, opts.Cat, strings.Join(names, ", "))
 }
