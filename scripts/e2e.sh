@@ -55,7 +55,10 @@ if ! compgen -G "$store2/tmp/*.partial/epoch-1.safetensors" >/dev/null; then
 fi
 kill -KILL "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
-"$dml" plan "$exp" --store "$store2" --target "$target" || true
+"$dml" plan "$exp" --store "$store2" --target "$target" | tee "$work/after-kill.txt" || true
+# The killed training must be picked up where it stopped, not started again.
+grep -Eq '^> resume +train\.emoji_nir ' "$work/after-kill.txt" || {
+  echo "e2e: after the kill, plan does not resume train.emoji_nir" >&2; exit 1; }
 "$dml" apply "$exp" --store "$store2" --target "$target"
 # file_digest STORE NODE FILE: the SHA-256 the node's manifest records for FILE.
 file_digest() {
