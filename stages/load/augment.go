@@ -100,25 +100,35 @@ func randomResizedCropParams(r sampleRNG, w, h int, scale, ratio [2]float64) (in
 // normalizeInto writes a crop x crop RGB image (packed HWC) into dst (3*crop*crop, CHW)
 // as ToTensor + Normalize (+ BGR reversal) do, in float32 like torchvision.
 func normalizeInto(dst []float32, img []uint8, crop int, pr Protocol, flip bool) {
-	var mean, std [3]float32
+	// Each output value depends only on the byte and its channel, so a 256-entry table per
+	// channel, filled with the very same float32 expression, gives bit-identical results
+	// without a division per value.
+	var lut [3][256]float32
 	for c := 0; c < 3; c++ {
-		mean[c], std[c] = float32(pr.Mean[c]), float32(pr.Std[c])
+		mean, std := float32(pr.Mean[c]), float32(pr.Std[c])
+		for v := 0; v < 256; v++ {
+			lut[c][v] = (float32(v)/255 - mean) / std
+		}
 	}
 	hw := crop * crop
-	for y := 0; y < crop; y++ {
-		for x := 0; x < crop; x++ {
-			sx := x
+	for c := 0; c < 3; c++ {
+		oc := c
+		if pr.BGR {
+			oc = 2 - c
+		}
+		t := &lut[c]
+		plane := dst[oc*hw : (oc+1)*hw]
+		for y := 0; y < crop; y++ {
+			row := img[3*y*crop : 3*(y+1)*crop]
+			out := plane[y*crop : (y+1)*crop]
 			if flip {
-				sx = crop - 1 - x
-			}
-			p := img[3*(y*crop+sx):]
-			for c := 0; c < 3; c++ {
-				v := (float32(p[c])/255 - mean[c]) / std[c]
-				oc := c
-				if pr.BGR {
-					oc = 2 - c
+				for x := range out {
+					out[x] = t[row[3*(crop-1-x)+c]]
 				}
-				dst[oc*hw+y*crop+x] = v
+			} else {
+				for x := range out {
+					out[x] = t[row[3*x+c]]
+				}
 			}
 		}
 	}
