@@ -2,44 +2,16 @@ package spec
 
 import (
 	"bytes"
-	"flag"
+	goldenfile "dmlrun/internal/golden"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
 // golden compares got with testdata/<name>, or rewrites it under -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./spec -run %s -update to create it)", err, t.Name())
-	}
-	if !bytes.Equal(got, want) {
-		gl, wl := bytes.Split(got, []byte("\n")), bytes.Split(want, []byte("\n"))
-		i := 0
-		for i < len(gl) && i < len(wl) && bytes.Equal(gl[i], wl[i]) {
-			i++
-		}
-		line := func(ls [][]byte) string {
-			if i < len(ls) {
-				return string(ls[i])
-			}
-			return "<end of file>"
-		}
-		t.Errorf("%s differs from the output at line %d:\n got: %s\nwant: %s\nRerun with -update and review the diff.",
-			path, i+1, line(gl), line(wl))
-	}
+	goldenfile.Compare(t, filepath.Join("testdata", name), got)
 }
 
 // TestDiagnosticsGolden renders the diagnostics of every invalid case, text with snippets

@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	goldenfile "dmlrun/internal/golden"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,24 +22,9 @@ import (
 	"dmlrun/store"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden:\n--- got\n%s--- want\n%s", name, got, want)
-	}
+	goldenfile.Compare(t, filepath.Join("testdata", name+".golden"), got)
 }
 
 // flags -> options

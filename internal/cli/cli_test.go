@@ -3,9 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	goldenfile "dmlrun/internal/golden"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,8 +19,6 @@ import (
 
 	"github.com/spf13/cobra"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // workdir copies the test experiments into a fresh directory and makes it the working
 // directory, so the default store results/ lands there.
@@ -65,20 +63,7 @@ func dmlrun(t *testing.T, args ...string) result {
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join(goldenDir, name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from golden file (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	goldenfile.Compare(t, filepath.Join(goldenDir, name+".golden"), []byte(got))
 }
 
 var goldenDir = func() string { d, _ := filepath.Abs("testdata"); return d }()

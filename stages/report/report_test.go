@@ -3,8 +3,8 @@ package report
 import (
 	"bytes"
 	"context"
+	goldenfile "dmlrun/internal/golden"
 	"encoding/xml"
-	"flag"
 	"fmt"
 	"image/png"
 	"io"
@@ -18,24 +18,9 @@ import (
 	"dmlrun/stages/evaluate/metrics"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	goldenfile.Compare(t, filepath.Join("testdata", name+".golden"), got)
 }
 
 // fixtureRuns: baseline and nir, 3 seeds each, with train logs; nir seed 2 lacks mAP_1000.
