@@ -65,8 +65,12 @@ dmlrun: shim
 
 # Every Go test. The ResNet parity references are generated once by Debian's
 # python3-torchvision into a cache folder (they are too big to commit).
+# The numeric packages run a second time on one libtorch thread (OMP_NUM_THREADS=1): other
+# reduction orders, the same tolerances.
+NUMERIC_PKGS := ./torch/... ./stages/... ./bench/internal/...
 test: all
 	DMLRUN_REF_DIR="$$(stages/models/testdata/ensure_ref.sh)" $(GO) test -count=1 -timeout 30m ./...
+	DMLRUN_REF_DIR="$$(stages/models/testdata/ensure_ref.sh)" OMP_NUM_THREADS=1 $(GO) test -count=1 -timeout 30m $(NUMERIC_PKGS)
 
 bench-torch: shim
 	./bench/torch/run.sh
@@ -101,6 +105,7 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 # A short fuzz run of every decoder (experiment files, manifests, safetensors). Counted in
 # executions, not seconds: a time limit that expires while a worker is busy makes go test

@@ -185,13 +185,7 @@ func (e *Executor) Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error
 
 	for {
 		for !stopping && running < jobs {
-			i := -1
-			for j, n := range ready {
-				if !n.Def.Exclusive || !exclusiveRunning {
-					i = j
-					break
-				}
-			}
+			i := nextRunnable(ready, exclusiveRunning)
 			if i < 0 {
 				break
 			}
@@ -258,6 +252,17 @@ func (e *Executor) Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error
 		return res, fmt.Errorf("apply interrupted: %w", errors.Join(append([]error{err}, errs...)...))
 	}
 	return res, errors.Join(errs...)
+}
+
+// nextRunnable returns the index of the first ready node that may start now: any node
+// while no exclusive stage runs, else the first non-exclusive one; -1 when none may.
+func nextRunnable(ready []*Node, exclusiveRunning bool) int {
+	for i, n := range ready {
+		if !n.Def.Exclusive || !exclusiveRunning {
+			return i
+		}
+	}
+	return -1
 }
 
 func (e *Executor) now() time.Time {

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"dmlrun/stage"
 	"dmlrun/store"
@@ -57,10 +56,6 @@ func logRun(c *stage.Context) error {
 		os.WriteFile(filepath.Join(c.OutDir, "epoch-1.txt"), []byte("partial"), 0o644)
 		os.WriteFile(os.Getenv("DMLRUN_TEST_STARTED"), []byte(c.OutDir), 0o644)
 		select {}
-	}
-	if d := os.Getenv("DMLRUN_TEST_SLEEP"); d != "" {
-		dd, _ := time.ParseDuration(d)
-		time.Sleep(dd)
 	}
 	return err
 }

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"dmlrun/stage"
 	"dmlrun/store"
@@ -367,7 +366,6 @@ func TestTargets(t *testing.T) {
 
 func TestExclusiveStagesRunAlone(t *testing.T) {
 	e := newEnv(t)
-	t.Setenv("DMLRUN_TEST_SLEEP", "50ms")
 	exclusiveMax.Store(0)
 	var d []Decl
 	d = append(d, experiment(1e-5)[0])
@@ -385,6 +383,29 @@ func TestExclusiveStagesRunAlone(t *testing.T) {
 	}
 	if m := exclusiveMax.Load(); m != 1 {
 		t.Errorf("%d exclusive stages ran at once", m)
+	}
+}
+
+// TestNextRunnable checks the executor's choice of the next node directly, so that
+// "exclusive stages run one at a time" does not rest on how the runs above overlapped.
+func TestNextRunnable(t *testing.T) {
+	ex := &stage.Def{Kind: "x", Exclusive: true}
+	plain := &stage.Def{Kind: "p"}
+	a, b, c := &Node{Addr: "a", Def: ex}, &Node{Addr: "b", Def: ex}, &Node{Addr: "c", Def: plain}
+	for _, tc := range []struct {
+		ready            []*Node
+		exclusiveRunning bool
+		want             int
+	}{
+		{[]*Node{a, b, c}, false, 0},
+		{[]*Node{a, b, c}, true, 2},
+		{[]*Node{a, b}, true, -1},
+		{[]*Node{c, a}, true, 0},
+		{nil, false, -1},
+	} {
+		if got := nextRunnable(tc.ready, tc.exclusiveRunning); got != tc.want {
+			t.Errorf("nextRunnable(%d ready, exclusive running %v) = %d, want %d", len(tc.ready), tc.exclusiveRunning, got, tc.want)
+		}
 	}
 }
 
@@ -423,12 +444,22 @@ func TestCancel(t *testing.T) {
 
 func TestParallelNonExclusive(t *testing.T) {
 	e := newEnv(t)
-	var now, peak atomic.Int32
+	// With -j 3, three of the four independent nodes must be running at once: each waits
+	// until three have arrived. A serial executor would never release them (the test's
+	// own timeout reports that); none may see a fourth running beside them.
+	const jobs = 3
+	var now atomic.Int32
+	var arrived sync.WaitGroup
+	arrived.Add(jobs)
+	var first atomic.Int32
 	onRun = func(c *stage.Context) {
-		if v := now.Add(1); v > peak.Load() {
-			peak.Store(v)
+		if v := now.Add(1); v > jobs {
+			t.Errorf("%d nodes running at once with -j %d", v, jobs)
 		}
-		time.Sleep(100 * time.Millisecond)
+		if first.Add(1) <= jobs {
+			arrived.Done()
+			arrived.Wait()
+		}
 		now.Add(-1)
 	}
 	defer func() { onRun = nil }()
@@ -438,12 +469,9 @@ func TestParallelNonExclusive(t *testing.T) {
 	}
 	g := e.build(d)
 	ex := e.executor()
-	ex.Jobs = 3
+	ex.Jobs = jobs
 	if _, err := ex.Apply(context.Background(), g, e.plan(g)); err != nil {
 		t.Fatal(err)
-	}
-	if p := peak.Load(); p < 2 || p > 3 {
-		t.Errorf("at most %d nodes ran at once with -j 3, want 2 or 3", p)
 	}
 }
 
@@ -454,15 +482,17 @@ func TestWaitsForLockHeldElsewhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var events syncBuffer
+	// The executor says it waits (an event) before it polls again; only then is the lock
+	// released, so the order of events is fixed.
+	events := &syncBuffer{notify: "waiting: key", seen: make(chan struct{})}
 	ex := e.executor()
-	ex.Events = &events
+	ex.Events = events
 	done := make(chan error)
 	go func() {
 		_, err := ex.Apply(context.Background(), g, e.plan(g))
 		done <- err
 	}()
-	time.Sleep(150 * time.Millisecond)
+	<-events.seen
 	if got := e.runs(); len(got) != 0 {
 		t.Errorf("ran %v while the key was locked", got)
 	}
@@ -475,15 +505,25 @@ func TestWaitsForLockHeldElsewhere(t *testing.T) {
 	}
 }
 
+// syncBuffer collects event lines from several goroutines. With notify set, seen is
+// closed the first time a write contains notify.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu     sync.Mutex
+	b      bytes.Buffer
+	notify string
+	seen   chan struct{}
+	fired  bool
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.b.Write(p)
+	n, err := s.b.Write(p)
+	if s.notify != "" && !s.fired && bytes.Contains(s.b.Bytes(), []byte(s.notify)) {
+		close(s.seen)
+		s.fired = true
+	}
+	return n, err
 }
 
 func (s *syncBuffer) String() string {

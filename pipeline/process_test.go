@@ -3,13 +3,13 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"dmlrun/store"
 )
@@ -25,13 +25,9 @@ func TestMain(m *testing.M) {
 }
 
 func helperApply() int {
-	if gate := os.Getenv("DMLRUN_TEST_GATE"); gate != "" {
-		for { // start together with the other helpers
-			if _, err := os.Stat(gate); err == nil {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+	if os.Getenv("DMLRUN_TEST_GATE") == "stdin" {
+		// Start together with the other helpers: the test closes our stdin to let us go.
+		_, _ = io.Copy(io.Discard, os.Stdin)
 	}
 	st, err := store.Open(os.Getenv("DMLRUN_TEST_STORE"))
 	if err != nil {
@@ -71,24 +67,28 @@ func TestKilledNodeLeavesNoArtifact(t *testing.T) {
 	for _, addr := range []string{"ttrain.a[seed=0]", "tload.data"} { // resumable, then not
 		t.Run(addr, func(t *testing.T) {
 			e := newEnv(t)
-			started := filepath.Join(t.TempDir(), "started")
-			cmd := helperCmd(t, e.st.Dir(), "DMLRUN_TEST_BLOCK="+addr, "DMLRUN_TEST_STARTED="+started)
+			// The helper blocks inside the node once it has written a partial file and
+			// written its output directory to DMLRUN_TEST_STARTED, here a pipe: reading
+			// it waits for exactly that moment.
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := helperCmd(t, e.st.Dir(), "DMLRUN_TEST_BLOCK="+addr, "DMLRUN_TEST_STARTED=/dev/fd/3")
+			cmd.ExtraFiles = []*os.File{w}
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				if _, err := os.Stat(started); err == nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					cmd.Wait()
-					t.Fatalf("helper never reached %s; stderr:\n%s", addr, stderr.String())
-				}
-				time.Sleep(10 * time.Millisecond)
+			w.Close()
+			// One read returns as soon as the helper has written; 0 bytes means it ended.
+			got, _ := r.Read(make([]byte, 4096))
+			r.Close()
+			if got == 0 {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("helper never reached %s; stderr:\n%s", addr, stderr.String())
 			}
 			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
@@ -137,19 +137,37 @@ func TestKilledNodeLeavesNoArtifact(t *testing.T) {
 
 func TestConcurrentAppliesComputeOnce(t *testing.T) {
 	e := newEnv(t)
-	gate := filepath.Join(t.TempDir(), "gate")
+	// Three processes apply the same experiment at once. To make them contend for the same
+	// key every time (not only when the scheduler happens to overlap them), the test holds
+	// the first node's lock until every helper has said it is waiting for it.
+	g := e.build(experiment(1e-5))
+	unlock, err := e.st.TryLock(g.Node("tload.data").Key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var cmds []*exec.Cmd
-	var outs []*strings.Builder
+	var outs []*lineWatcher
+	var gates []io.Closer
 	for range 3 {
-		cmd := helperCmd(t, e.st.Dir(), "DMLRUN_TEST_GATE="+gate, "DMLRUN_TEST_SLEEP=150ms")
-		var out strings.Builder
-		cmd.Stderr = &out
+		cmd := helperCmd(t, e.st.Dir(), "DMLRUN_TEST_GATE=stdin")
+		out := newLineWatcher("tload.data: waiting: key")
+		cmd.Stderr = out
+		gate, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		cmds, outs = append(cmds, cmd), append(outs, &out)
+		cmds, outs, gates = append(cmds, cmd), append(outs, out), append(gates, gate)
 	}
-	os.WriteFile(gate, nil, 0o644)
+	for _, g := range gates {
+		g.Close()
+	}
+	for _, o := range outs {
+		<-o.seen
+	}
+	unlock()
 	for i, cmd := range cmds {
 		if err := cmd.Wait(); err != nil {
 			t.Fatalf("helper %d: %v\n%s", i, err, outs[i])
@@ -164,11 +182,14 @@ func TestConcurrentAppliesComputeOnce(t *testing.T) {
 			t.Errorf("%s computed %d times, want 1 (all runs: %v)", addr, count[addr], count)
 		}
 	}
-	waited := false
-	for _, o := range outs {
-		waited = waited || strings.Contains(o.String(), "waiting: key")
-	}
-	if !waited {
-		t.Log("no helper had to wait for a lock (timing); the count above still holds")
-	}
+}
+
+// lineWatcher is a process's stderr: it keeps everything written and closes seen once
+// the output contains want.
+type lineWatcher struct {
+	syncBuffer
+}
+
+func newLineWatcher(want string) *lineWatcher {
+	return &lineWatcher{syncBuffer{notify: want, seen: make(chan struct{})}}
 }

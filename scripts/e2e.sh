@@ -3,8 +3,8 @@
 #  1. apply experiments/ci.hcl into a fresh store;
 #  2. check the metrics against the expected values with tolerances (experiments/expected/);
 #  3. a second apply must do no work (`plan --detailed-exitcode` exits 0);
-#  4. a training run killed with SIGKILL midway and applied again must end with the same
-#     checkpoint and the same metrics as the uninterrupted run.
+#  4. a training run killed with SIGKILL midway (at a fault point) and applied again must end
+#     with the same checkpoint and the same metrics as the uninterrupted run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,21 +40,22 @@ grep -Eq "Nothing to do|Apply: 0 computed" "$work/second.txt" || { echo "e2e: se
 step "kill a training run midway, apply again, same result"
 store2="$work/store2"
 target=evaluate.emoji
-"$dml" apply "$exp" --store "$store2" --target "$target" >"$work/killed.log" 2>&1 &
-pid=$!
-# Wait for the first epoch checkpoint of the training node, then SIGKILL the whole apply.
-for _ in $(seq 1 600); do
-  if compgen -G "$store2/tmp/*.partial/epoch-1.safetensors" >/dev/null; then break; fi
-  if ! kill -0 "$pid" 2>/dev/null; then break; fi
-  sleep 0.5
-done
-if ! compgen -G "$store2/tmp/*.partial/epoch-1.safetensors" >/dev/null; then
+# A fault point (DMLRUN_FAILPOINT, see README) SIGKILLs the apply right after the training
+# node's second epoch checkpoint: the same moment on any machine, however fast.
+set +e
+DMLRUN_FAILPOINT=train.epoch-end:2=kill "$dml" apply "$exp" --store "$store2" --target "$target" >"$work/killed.log" 2>&1
+rc=$?
+set -e
+if [ "$rc" -ne 137 ]; then
   cat "$work/killed.log" >&2
-  echo "e2e: training never wrote its first epoch checkpoint" >&2
+  echo "e2e: the apply armed with train.epoch-end:2=kill exited $rc, want 137 (killed)" >&2
   exit 1
 fi
-kill -KILL "$pid" 2>/dev/null || true
-wait "$pid" 2>/dev/null || true
+if ! compgen -G "$store2/tmp/*.partial/epoch-1.safetensors" >/dev/null; then
+  ls -R "$store2/tmp" >&2 || true
+  echo "e2e: the killed training left no epoch-1 checkpoint to resume from" >&2
+  exit 1
+fi
 "$dml" plan "$exp" --store "$store2" --target "$target" | tee "$work/after-kill.txt" || true
 # The killed training must be picked up where it stopped, not started again.
 grep -Eq '^> resume +train\.emoji_nir ' "$work/after-kill.txt" || {

@@ -60,6 +60,9 @@ func (s *Store) TryLock(key string) (unlock func(), err error) {
 		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", short(key), err)
 		}
+		if s.lockOpened != nil {
+			s.lockOpened()
+		}
 		for {
 			err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 			if !errors.Is(err, unix.EINTR) {

@@ -20,6 +20,10 @@ type Store struct {
 	// Now is the clock used for lock records and times in manifests and the index. Tests
 	// replace it; Open sets time.Now.
 	Now func() time.Time
+
+	// lockOpened, when set (by tests), runs in TryLock between opening the lock file and
+	// flock, the window in which Remove may delete the file under a waiter.
+	lockOpened func()
 }
 
 // Open opens (creating if needed) the store rooted at dir. dir should be on a local file

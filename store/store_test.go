@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -184,28 +185,29 @@ func TestLock(t *testing.T) {
 	if le.Holder.PID != os.Getpid() || le.Holder.Host != s.Host() {
 		t.Errorf("holder = %+v", le.Holder)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	// A waiter gives up when its context ends; cancelling from onWait makes that
+	// deterministic (the lock is still held, so only the context can end the wait).
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	waited := false
-	if _, err := s.Lock(ctx, key, func(LockInfo) { waited = true }); !errors.Is(err, context.DeadlineExceeded) || !waited {
+	if _, err := s.Lock(ctx, key, func(LockInfo) { waited = true; cancel() }); !errors.Is(err, context.Canceled) || !waited {
 		t.Errorf("Lock on held key: err=%v waited=%v", err, waited)
 	}
-	done := make(chan struct{})
+	// A waiter gets the lock once it is released: unlock only after the waiter has seen it
+	// held (onWait), then the waiter must return.
+	waiting := make(chan struct{})
+	done := make(chan error)
 	go func() {
-		u, err := s.Lock(context.Background(), key, nil)
-		if err != nil {
-			t.Error(err)
-		} else {
+		u, err := s.Lock(context.Background(), key, func(LockInfo) { close(waiting) })
+		if err == nil {
 			u()
 		}
-		close(done)
+		done <- err
 	}()
-	time.Sleep(2 * LockPollInterval)
+	<-waiting
 	unlock()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Lock did not return after unlock")
+	if err := <-done; err != nil {
+		t.Fatalf("Lock after unlock: %v", err)
 	}
 }
 
@@ -271,26 +273,28 @@ func TestRemoveDeletesLockFileSafely(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan error)
-	go func() { // a waiter that opened the old lock file before it was deleted
-		u, err := s.Lock(context.Background(), key, nil)
-		if err == nil {
-			defer u()
-			// While this waiter holds the lock, nobody else may get it.
-			if _, err2 := s.TryLock(key); err2 == nil {
-				err = errors.New("two holders after Remove")
+	// A waiter that opened the old lock file before Remove deleted it: the holder removes
+	// the key and unlocks inside that window (the lockOpened hook), so the waiter's flock
+	// succeeds on a deleted file and must notice and retry on the new one.
+	var once sync.Once
+	s.lockOpened = func() {
+		once.Do(func() {
+			if err := s.Remove(key); err != nil {
+				t.Error(err)
 			}
-		}
-		got <- err
-	}()
-	time.Sleep(3 * LockPollInterval)
-	if err := s.Remove(key); err != nil {
+			unlock()
+		})
+	}
+	u, err := s.Lock(context.Background(), key, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	unlock()
-	if err := <-got; err != nil {
-		t.Fatal(err)
+	s.lockOpened = nil
+	// While this waiter holds the lock, nobody else may get it.
+	if _, err2 := s.TryLock(key); err2 == nil {
+		t.Fatal("two holders after Remove")
 	}
+	u()
 	if _, err := s.Get(key); !IsMiss(err) {
 		t.Errorf("Get after Remove: %v", err)
 	}

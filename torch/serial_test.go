@@ -36,7 +36,8 @@ func TestLoadPth(t *testing.T) {
 	}
 	for _, file := range []string{"testdata/tiny.pth", "testdata/tiny_legacy.pth"} {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			start := LiveTensors()
+			census := StartCensus()
+			defer census.Stop()
 			s := NewScope()
 			ts, names, err := LoadPth(file)
 			if err != nil {
@@ -64,8 +65,8 @@ func TestLoadPth(t *testing.T) {
 				}
 			}
 			s.Close()
-			if LiveTensors() != start {
-				t.Fatalf("live tensors %d after scope close, want %d", LiveTensors(), start)
+			if n := census.Live(); n != 0 {
+				t.Fatalf("%d tensors still open after scope close", n)
 			}
 		})
 	}
@@ -93,13 +94,14 @@ func TestLoadPthCorrupt(t *testing.T) {
 			if err := os.WriteFile(p, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			start := LiveTensors()
+			census := StartCensus()
+			defer census.Stop()
 			_, _, err := LoadPth(p)
 			if err == nil || !strings.Contains(err.Error(), p) {
 				t.Fatalf("LoadPth(%s) error = %v; want one naming the path", name, err)
 			}
-			if LiveTensors() != start {
-				t.Fatalf("failed load leaked %d tensors", LiveTensors()-start)
+			if n := census.Live(); n != 0 {
+				t.Fatalf("failed load left %d tensors open", n)
 			}
 		})
 	}

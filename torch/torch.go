@@ -11,7 +11,9 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -89,27 +91,103 @@ func check(st C.dml_status, op string, ins ...*Tensor) {
 var (
 	liveCount   atomic.Int64
 	leakedCount atomic.Int64
+	serials     atomic.Uint64 // the last serial number given to a tensor
 )
 
-// LiveTensors returns the number of native tensors currently owned by Go handles.
+// LiveTensors returns the number of native tensors currently owned by Go handles, in the
+// whole process. Tests that look for leaks use a Census instead: this count also moves
+// when the safety net frees what other code forgot, at a time the GC chooses.
 func LiveTensors() int { return int(liveCount.Load()) }
 
 // LeakedTensors returns how many tensors were freed by the garbage-collector safety net
 // instead of Close or a scope: each one is a leak in the caller.
 func LeakedTensors() int { return int(leakedCount.Load()) }
 
+// Census counts the tensors made after it started: how many are still open and how many
+// the safety net had to free. It sees only what the code under test made, whatever the
+// garbage collector does with tensors that earlier code left behind. Safe for concurrent
+// use; Stop it when done.
+type Census struct {
+	start  uint64 // tensors with a larger serial were made after the census started
+	live   atomic.Int64
+	leaked atomic.Int64
+}
+
+var (
+	censusMu sync.Mutex
+	censuses []*Census
+	censusOn atomic.Bool
+)
+
+// StartCensus starts counting tensors made from now on.
+func StartCensus() *Census {
+	censusMu.Lock()
+	defer censusMu.Unlock()
+	c := &Census{start: serials.Load()}
+	censuses = append(censuses, c)
+	censusOn.Store(true)
+	return c
+}
+
+// Live returns how many tensors made since the census started are still open.
+func (c *Census) Live() int { return int(c.live.Load()) }
+
+// Leaked returns how many tensors made since the census started were freed by the
+// garbage-collector safety net instead of Close or a scope.
+func (c *Census) Leaked() int { return int(c.leaked.Load()) }
+
+// Stop ends the census; its counts stay readable.
+func (c *Census) Stop() {
+	censusMu.Lock()
+	defer censusMu.Unlock()
+	for i, x := range censuses {
+		if x == c {
+			censuses = append(censuses[:i], censuses[i+1:]...)
+			break
+		}
+	}
+	censusOn.Store(len(censuses) > 0)
+}
+
+// countCensus adds d to the live count, and leaked to the leak count, of every running
+// census that started before the tensor with this serial was made.
+func countCensus(serial uint64, d int64, leaked bool) {
+	if !censusOn.Load() {
+		return
+	}
+	censusMu.Lock()
+	defer censusMu.Unlock()
+	for _, c := range censuses {
+		if serial > c.start {
+			c.live.Add(d)
+			if leaked {
+				c.leaked.Add(1)
+			}
+		}
+	}
+}
+
 // Tensor owns one native libtorch tensor. Close it (or let its scope close it); the
 // garbage collector frees forgotten ones only as a safety net.
 type Tensor struct {
 	h       C.dml_tensor
+	serial  uint64
 	scope   *Scope
 	cleanup runtime.Cleanup
 }
 
-func freeLeaked(h C.dml_tensor) {
-	C.dml_tensor_free(h)
+// leakRecord is what the safety net needs to free a forgotten tensor (not the *Tensor:
+// a cleanup must not keep its object reachable).
+type leakRecord struct {
+	h      C.dml_tensor
+	serial uint64
+}
+
+func freeLeaked(r leakRecord) {
+	C.dml_tensor_free(r.h)
 	liveCount.Add(-1)
 	leakedCount.Add(1)
+	countCensus(r.serial, -1, true)
 }
 
 // wrap takes ownership of a fresh handle and registers it with the innermost scope.
@@ -117,9 +195,10 @@ func wrap(h C.dml_tensor) *Tensor {
 	if h == nil {
 		return nil
 	}
-	t := &Tensor{h: h}
+	t := &Tensor{h: h, serial: serials.Add(1)}
 	liveCount.Add(1)
-	t.cleanup = runtime.AddCleanup(t, freeLeaked, h)
+	countCensus(t.serial, 1, false)
+	t.cleanup = runtime.AddCleanup(t, freeLeaked, leakRecord{h, t.serial})
 	scopeMu.Lock()
 	if s := topScope; s != nil {
 		t.scope = s
@@ -138,6 +217,7 @@ func (t *Tensor) Close() {
 	C.dml_tensor_free(t.h)
 	t.h = nil
 	liveCount.Add(-1)
+	countCensus(t.serial, -1, false)
 }
 
 // Unscope removes t from the scope that owns it, if any: the caller now owns t and
@@ -303,8 +383,18 @@ func CUDADeviceCount() int {
 }
 
 func init() {
-	// Debian's libtorch starts with one intra-op thread on some machines.
-	SetNumThreads(runtime.NumCPU())
+	// Debian's libtorch starts with one intra-op thread on some machines, so set the count
+	// ourselves: OMP_NUM_THREADS when it is set (the variable every libtorch user knows,
+	// and how tests run at 1 or 2 threads), else every CPU this process may use.
+	SetNumThreads(defaultThreads(os.Getenv("OMP_NUM_THREADS"), runtime.NumCPU()))
+}
+
+// defaultThreads is OMP_NUM_THREADS's value when it is a whole number >= 1, else ncpu.
+func defaultThreads(omp string, ncpu int) int {
+	if n, err := strconv.Atoi(strings.TrimSpace(omp)); err == nil && n >= 1 {
+		return n
+	}
+	return ncpu
 }
 
 // int64Ptr returns a C pointer to the first element of v, or nil when v is empty.

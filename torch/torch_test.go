@@ -9,21 +9,29 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestVersionAndThreads(t *testing.T) {
 	if v := Version(); !strings.HasPrefix(v, "1.") && !strings.HasPrefix(v, "2.") {
 		t.Fatalf("Version() = %q", v)
 	}
-	if n := NumThreads(); n != runtime.NumCPU() {
-		t.Fatalf("NumThreads() at init = %d, want runtime.NumCPU() = %d", n, runtime.NumCPU())
+	want := defaultThreads(os.Getenv("OMP_NUM_THREADS"), runtime.NumCPU())
+	if n := NumThreads(); n != want {
+		t.Fatalf("NumThreads() at init = %d, want %d (OMP_NUM_THREADS=%q, %d CPUs)", n, want, os.Getenv("OMP_NUM_THREADS"), runtime.NumCPU())
 	}
 	SetNumThreads(1)
 	if NumThreads() != 1 {
 		t.Fatal("SetNumThreads(1) did not stick")
 	}
-	SetNumThreads(runtime.NumCPU())
+	SetNumThreads(want)
+	for _, c := range []struct {
+		omp  string
+		want int
+	}{{"", 2}, {"1", 1}, {" 3 ", 3}, {"0", 2}, {"-1", 2}, {"x", 2}} {
+		if got := defaultThreads(c.omp, 2); got != c.want {
+			t.Errorf("defaultThreads(%q, 2) = %d, want %d", c.omp, got, c.want)
+		}
+	}
 }
 
 func TestErrors(t *testing.T) {
@@ -51,7 +59,8 @@ func TestErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := LiveTensors()
+			census := StartCensus()
+			defer census.Stop()
 			err := WithScope(func() error { c.fn(); return nil })
 			var te *Error
 			if !errors.As(err, &te) {
@@ -63,8 +72,8 @@ func TestErrors(t *testing.T) {
 			if strings.Contains(err.Error(), "frame #") {
 				t.Fatalf("error carries a C++ backtrace: %q", err)
 			}
-			if LiveTensors() != before {
-				t.Fatalf("live tensors %d after failed op, want %d", LiveTensors(), before)
+			if n := census.Live(); n != 0 {
+				t.Fatalf("%d tensors still open after the failed op", n)
 			}
 		})
 	}
@@ -213,7 +222,8 @@ func TestManualSeedRepeats(t *testing.T) {
 }
 
 func TestScopes(t *testing.T) {
-	start := LiveTensors()
+	census := StartCensus()
+	defer census.Stop()
 	outer := NewScope()
 	var kept, keptOut *Tensor
 	func() {
@@ -224,12 +234,12 @@ func TestScopes(t *testing.T) {
 		keptOut = a.AddScalar(1)
 		_ = a.Exp()
 		inner.Keep(kept, keptOut)
-		if LiveTensors() != start+4 {
-			t.Fatalf("live %d, want %d", LiveTensors(), start+4)
+		if census.Live() != 4 {
+			t.Fatalf("live %d, want 4", census.Live())
 		}
 	}()
-	if LiveTensors() != start+2 || kept.Closed() || keptOut.Closed() {
-		t.Fatalf("after inner close: live %d (want %d), kept closed %v", LiveTensors(), start+2, kept.Closed())
+	if census.Live() != 2 || kept.Closed() || keptOut.Closed() {
+		t.Fatalf("after inner close: live %d (want 2), kept closed %v", census.Live(), kept.Closed())
 	}
 	if v := kept.Sum().Item(); v != 6 {
 		t.Fatalf("kept value %v", v)
@@ -242,37 +252,62 @@ func TestScopes(t *testing.T) {
 	}
 	keptOut.Close()
 	keptOut.Close() // idempotent
-	if LiveTensors() != start {
-		t.Fatalf("live %d, want %d", LiveTensors(), start)
+	if census.Live() != 0 {
+		t.Fatalf("live %d, want 0", census.Live())
 	}
 }
 
 func TestScopeClosedOutOfOrder(t *testing.T) {
-	start := LiveTensors()
+	census := StartCensus()
+	defer census.Stop()
 	a := NewScope()
 	b := NewScope()
 	a.Close() // closing the outer first must not break the stack
 	x := Ones([]int64{2}, Float32, CPUDevice)
 	b.Close()
-	if !x.Closed() || LiveTensors() != start || topScope != nil {
-		t.Fatalf("x closed %v, live %d (want %d), top %v", x.Closed(), LiveTensors(), start, topScope)
+	if !x.Closed() || census.Live() != 0 || topScope != nil {
+		t.Fatalf("x closed %v, live %d (want 0), top %v", x.Closed(), census.Live(), topScope)
 	}
 }
 
+// TestLeakSafetyNet: a tensor nobody closes is freed by its runtime cleanup and counted as
+// leaked. The test runs the cleanup's function itself, as the garbage collector would,
+// instead of waiting for a collection whose timing no test can rely on.
 func TestLeakSafetyNet(t *testing.T) {
-	start, leaked := LiveTensors(), LeakedTensors()
-	func() {
-		for range 10 {
-			_ = Ones([]int64{4}, Float32, CPUDevice) // unscoped, never closed
-		}
-	}()
-	// Cleanups run on their own goroutine after a GC; give them up to 5 s on a busy machine.
-	for deadline := time.Now().Add(5 * time.Second); LiveTensors() != start && time.Now().Before(deadline); {
-		runtime.GC()
-		time.Sleep(10 * time.Millisecond)
+	census := StartCensus()
+	defer census.Stop()
+	leaked := LeakedTensors()
+	x := Ones([]int64{4}, Float32, CPUDevice) // unscoped, never closed
+	if census.Live() != 1 {
+		t.Fatalf("live %d after making one tensor", census.Live())
 	}
-	if LiveTensors() != start || LeakedTensors() != leaked+10 {
-		t.Fatalf("live %d (want %d), leaked %d (want %d)", LiveTensors(), start, LeakedTensors(), leaked+10)
+	// What the GC does once x is unreachable: the registered cleanup runs with x's record.
+	x.cleanup.Stop()
+	rec := leakRecord{x.h, x.serial}
+	x.h = nil // x is gone for its owner; only the record is left
+	freeLeaked(rec)
+	if census.Live() != 0 || census.Leaked() != 1 || LeakedTensors() != leaked+1 {
+		t.Fatalf("after the safety net: live %d (want 0), leaked %d (want 1), process leaked %d (want %d)",
+			census.Live(), census.Leaked(), LeakedTensors(), leaked+1)
+	}
+}
+
+// TestCensusCountsOnlyItsOwn: tensors made before a census starts do not move its counts
+// when they are closed, so a leak test is blind to what earlier tests left to the GC.
+func TestCensusCountsOnlyItsOwn(t *testing.T) {
+	old := Ones([]int64{2}, Float32, CPUDevice)
+	census := StartCensus()
+	defer census.Stop()
+	inner := StartCensus()
+	y := Ones([]int64{2}, Float32, CPUDevice)
+	old.Close()
+	if census.Live() != 1 || inner.Live() != 1 {
+		t.Fatalf("live %d and %d, want 1 and 1 (only y)", census.Live(), inner.Live())
+	}
+	inner.Stop()
+	y.Close()
+	if census.Live() != 0 || inner.Live() != 1 {
+		t.Fatalf("after y.Close: live %d (want 0), stopped census %d (want 1: it stopped counting)", census.Live(), inner.Live())
 	}
 }
 
@@ -381,7 +416,8 @@ func TestMemoryFlatOverTraining(t *testing.T) {
 		steps = 1000
 	}
 	ManualSeed(3)
-	start := LiveTensors()
+	census := StartCensus()
+	defer census.Stop()
 	params := []*Tensor{
 		Randn([]int64{64, 32}, Float32, CPUDevice).MulScalar(0.1),
 		Zeros([]int64{64}, Float32, CPUDevice),
@@ -432,8 +468,8 @@ func TestMemoryFlatOverTraining(t *testing.T) {
 	if growth >= 20<<20 {
 		t.Errorf("resident memory grew by %.1f MB over %d steps", float64(growth)/1e6, steps)
 	}
-	if LiveTensors() != start {
-		t.Errorf("live tensors %d, want %d", LiveTensors(), start)
+	if n := census.Live(); n != 0 {
+		t.Errorf("%d tensors still open", n)
 	}
 	if !(lastLoss < firstLoss) {
 		t.Errorf("training did not reduce the loss: %v -> %v", firstLoss, lastLoss)

@@ -3,8 +3,11 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"dmlrun/internal/iostreams"
@@ -56,7 +59,7 @@ its last checkpoint on the next apply.`,
 	cmd.Flags().StringArrayVar(&opts.Targets, "target", nil, "apply only this node or block and what it needs (`addr`; repeatable)")
 	cmd.Flags().IntVarP(&opts.Jobs, "jobs", "j", 1, "run up to `N` nodes at once")
 	cmd.Flags().StringVar(&opts.Device, "device", "auto", "device for stages: auto, cpu or cuda:N")
-	cmd.Flags().IntVar(&opts.Threads, "threads", 0, "intra-op threads for libtorch (0: number of CPUs)")
+	cmd.Flags().IntVar(&opts.Threads, "threads", 0, "intra-op threads for libtorch (0: $OMP_NUM_THREADS when set, else the number of CPUs)")
 	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "echo stage logs to stderr")
 	return cmd
 }
@@ -99,7 +102,7 @@ func runApply(cmd *cobra.Command, opts *ApplyOptions) error {
 	}
 	threads := opts.Threads
 	if threads == 0 {
-		threads = runtime.NumCPU()
+		threads = defaultThreads()
 	}
 	slot := &barSlot{}
 	errw := &lockedWriter{w: ios.ErrOut}
@@ -131,4 +134,13 @@ func runApply(cmd *cobra.Command, opts *ApplyOptions) error {
 			counts[pipeline.StatusComputed], counts[pipeline.StatusCached], counts[pipeline.StatusFailed], counts[pipeline.StatusSkipped])
 	}
 	return err
+}
+
+// defaultThreads is what --threads 0 means: OMP_NUM_THREADS when it is a whole number >= 1
+// (as libtorch users expect), else every CPU this process may use.
+func defaultThreads() int {
+	if n, err := strconv.Atoi(strings.TrimSpace(os.Getenv("OMP_NUM_THREADS"))); err == nil && n >= 1 {
+		return n
+	}
+	return runtime.NumCPU()
 }

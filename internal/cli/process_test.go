@@ -8,7 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // TestMain doubles as the dmlrun binary (as Go's os/exec tests do): with
@@ -22,31 +21,31 @@ func TestMain(m *testing.M) {
 }
 
 func TestInterruptKeepsFinishedAndResumes(t *testing.T) {
-	dir := workdir(t)
+	workdir(t)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	started := filepath.Join(dir, "started")
+	// The helper's train stage writes DMLRUN_CLI_STARTED (here a pipe) once it is inside
+	// its epoch loop; one read returns at that moment (0 bytes: the helper ended first).
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), "DMLRUN_CLI_HELPER=1", "DMLRUN_CLI_ARGS=apply exp.hcl", "DMLRUN_CLI_STARTED="+started)
+	cmd.Env = append(os.Environ(), "DMLRUN_CLI_HELPER=1", "DMLRUN_CLI_ARGS=apply exp.hcl", "DMLRUN_CLI_STARTED=/dev/fd/3")
+	cmd.ExtraFiles = []*os.File{pw}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := os.Stat(started); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("train never started; stderr:\n%s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	pw.Close()
+	if _, err := pr.Read(make([]byte, 1)); err != nil {
+		cmd.Wait()
+		t.Fatalf("train never started (%v); stderr:\n%s", err, stderr.String())
 	}
+	pr.Close()
 	cmd.Process.Signal(syscall.SIGINT)
 	err = cmd.Wait()
 	var ee *exec.ExitError

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 
+	"dmlrun/internal/failpoint"
 	"dmlrun/internal/iostreams"
 
 	"github.com/spf13/cobra"
@@ -77,6 +78,11 @@ func Main() ExitCode {
 
 // Run executes one command line against a factory; tests call it in-process.
 func Run(ctx context.Context, f *Factory, args []string) ExitCode {
+	// A misspelt fault point must not let a crash test pass without crashing anything.
+	if err := failpoint.Check(); err != nil {
+		fmt.Fprintf(f.IOStreams.ErrOut, "Error: %v\n", err)
+		return ExitError
+	}
 	root := NewRootCmd(f)
 	root.SetArgs(normalizeArgs(args))
 	root.SetIn(f.IOStreams.In)

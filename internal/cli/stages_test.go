@@ -68,7 +68,7 @@ func init() {
 			// Signal test: mark the start, then wait to be cancelled like a long epoch loop.
 			if marker := os.Getenv("DMLRUN_CLI_STARTED"); marker != "" && c.Params.Int("seed") == 0 {
 				os.WriteFile(filepath.Join(c.OutDir, "epoch-1.ckpt"), []byte("ckpt"), 0o644)
-				os.WriteFile(marker, nil, 0o644)
+				os.WriteFile(marker, []byte("started\n"), 0o644)
 				<-c.Done()
 				return c.Err()
 			}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"dmlrun/internal/tol"
 	"dmlrun/torch"
 )
 
@@ -284,11 +285,21 @@ func TestWarmupGrads(t *testing.T) {
 
 // TestResNetParity compares against torchvision (see testdata/gen_resnet_ref.py): the
 // initial weights after ManualSeed(0) (construction order), loading the .pth by key name,
-// and eval/train-mode features and frozen-normalize embeddings to 1e-4 relative.
+// and eval/train-mode features and frozen-normalize embeddings.
+//
+// Tolerances (relative to the largest reference value) come from package tol: initial
+// weights are the same random draws up to the rounding of the uniform transform; features
+// pass through depth layers whose longest reduction is a 3x3 convolution over 512 channels
+// (4608 terms), summed in a CPU-dependent order (ResNet50's train-mode features moved by
+// 2.8e-4 between scalar and AVX2 kernels); bn1's running mean is one convolution and a mean
+// over the batch's 2x112x112 positions.
 func TestResNetParity(t *testing.T) {
 	dir := refDir(t)
 	torch.SetNumThreads(1)
+	initTol := tol.DrawULPs * tol.Eps32
+	statTol := tol.Layers(tol.Eps32, 2, 2*112*112)
 	for _, depth := range []string{"18", "50"} {
+		featTol := tol.Layers(tol.Eps32, map[string]int{"18": 18, "50": 50}[depth], 3*3*512)
 		t.Run("resnet"+depth, func(t *testing.T) {
 			pth := filepath.Join(dir, "resnet"+depth+".pth")
 			ref, _, err := torch.LoadPth(filepath.Join(dir, "ref"+depth+".pth"))
@@ -305,7 +316,7 @@ func TestResNetParity(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				// Construction order: fresh weights equal torchvision's (up to 1 ulp of
+				// Construction order: fresh weights equal torchvision's (up to the rounding of
 				// the uniform transform), head equal to the Linear built after it.
 				names, ts := m.State()
 				if arch != "resnet"+depth {
@@ -317,7 +328,7 @@ func TestResNetParity(t *testing.T) {
 					if n == "last_linear.weight" || n == "last_linear.bias" {
 						want = ref[n]
 					}
-					if d := maxRelDiff(t, n, ts[i], want); d > 1e-6 {
+					if d := maxRelDiff(t, n, ts[i], want); d > initTol {
 						t.Fatalf("%s: init of %s differs from torchvision by %g (relative)", arch, n, d)
 					}
 				}
@@ -329,32 +340,32 @@ func TestResNetParity(t *testing.T) {
 					switch arch {
 					case "resnet" + depth:
 						out := m.Forward(x, false, false)
-						if d := maxRelDiff(t, "avg eval", out.AvgFeatures, ref["avg_features_eval"]); d > 1e-4 {
+						if d := maxRelDiff(t, "avg eval", out.AvgFeatures, ref["avg_features_eval"]); d > featTol {
 							t.Errorf("%s eval avg features: rel diff %g", arch, d)
 						}
 						out = m.Forward(x, true, false)
-						if d := maxRelDiff(t, "avg train", out.AvgFeatures, ref["avg_features_train"]); d > 1e-4 {
+						if d := maxRelDiff(t, "avg train", out.AvgFeatures, ref["avg_features_train"]); d > featTol {
 							t.Errorf("%s train-mode avg features: rel diff %g", arch, d)
 						}
 						n, ts := m.State()
 						for i := range n {
 							if n[i] == "bn1.running_mean" {
-								if d := maxRelDiff(t, "running mean", ts[i], ref["running_mean_bn1_after"]); d > 1e-4 {
+								if d := maxRelDiff(t, "running mean", ts[i], ref["running_mean_bn1_after"]); d > statTol {
 									t.Errorf("%s bn1 running mean after train forward: rel diff %g", arch, d)
 								}
 							}
 						}
 					case "resnet" + depth + "_frozen_normalize":
 						out := m.Forward(x, true, false) // frozen: train mode = eval mode
-						if d := maxRelDiff(t, "embeds", out.Embeds, ref["embeds_frozen_normalize"]); d > 1e-4 {
+						if d := maxRelDiff(t, "embeds", out.Embeds, ref["embeds_frozen_normalize"]); d > featTol {
 							t.Errorf("%s embeds: rel diff %g", arch, d)
 						}
 					default:
 						out := m.Forward(x, false, false)
-						if d := maxRelDiff(t, "double", out.AvgFeatures, ref["avg_features_double_eval"]); d > 1e-4 {
+						if d := maxRelDiff(t, "double", out.AvgFeatures, ref["avg_features_double_eval"]); d > featTol {
 							t.Errorf("%s double-pooled features: rel diff %g", arch, d)
 						}
-						if d := maxRelDiff(t, "embeds", out.Embeds, ref["embeds_frozen_normalize_double"]); d > 1e-4 {
+						if d := maxRelDiff(t, "embeds", out.Embeds, ref["embeds_frozen_normalize_double"]); d > featTol {
 							t.Errorf("%s embeds: rel diff %g", arch, d)
 						}
 					}

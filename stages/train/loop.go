@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"time"
 
+	"dmlrun/internal/failpoint"
 	"dmlrun/stage"
 	"dmlrun/stages/models"
 	"dmlrun/stages/train/criteria"
@@ -246,6 +247,9 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 		if err != nil {
 			return res, err
 		}
+		if err := failpoint.Inject("train.step"); err != nil {
+			return res, err
+		}
 		res.steps++
 		if skipped {
 			res.skipped++
@@ -323,6 +327,9 @@ func (t *trainer) run(start int) error {
 			return fmt.Errorf("epoch %d: checkpoint: %w", epoch, err)
 		}
 		if err := writeLog(t.ctx.OutDir, t.groupNames, t.cfg.EvalEvery > 0, t.log); err != nil {
+			return err
+		}
+		if err := failpoint.Inject("train.epoch-end"); err != nil {
 			return err
 		}
 		if afterEpoch != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"dmlrun/internal/failpoint"
 	"dmlrun/stage"
 	"dmlrun/torch"
 )
@@ -106,6 +107,9 @@ func runTrain(ctx *stage.Context) error {
 			return err
 		}
 		if err := writeLog(ctx.OutDir, t.groupNames, cfg.EvalEvery > 0, t.log); err != nil {
+			return err
+		}
+		if err := failpoint.Inject("train.final"); err != nil {
 			return err
 		}
 		return removeEpochFiles(ctx.OutDir, -1)

@@ -32,29 +32,33 @@ type adamRef struct {
 	} `json:"final"`
 }
 
-func loadAdamRef(t *testing.T) adamRef {
+// loadAdamRef reads the Adam problem of gen_reference.py as PyTorch ran it in float32
+// ("adam") or float64 ("adam64").
+func loadAdamRef(t *testing.T, name string) adamRef {
 	t.Helper()
 	b, err := os.ReadFile("../testdata/reference.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f struct {
-		Adam adamRef `json:"adam"`
-	}
+	var f map[string]json.RawMessage
 	if err := json.Unmarshal(b, &f); err != nil {
 		t.Fatal(err)
 	}
-	return f.Adam
+	var r adamRef
+	if err := json.Unmarshal(f[name], &r); err != nil {
+		t.Fatalf("reference %s: %v", name, err)
+	}
+	return r
 }
 
-func f32(t *testing.T, r refTensor) *torch.Tensor {
+func tensorOf(t *testing.T, r refTensor, dt torch.DType) *torch.Tensor {
 	t.Helper()
 	x, err := torch.FromFloat64(r.Data, r.Shape...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	return x.ToDType(torch.Float32)
+	return x.ToDType(dt)
 }
 
 func assertRel(t *testing.T, what string, got *torch.Tensor, want refTensor, rel float64) {
@@ -76,14 +80,36 @@ func assertRel(t *testing.T, what string, got *torch.Tensor, want refTensor, rel
 // TestAdamMatchesPyTorch runs the problem of gen_reference.py (two groups, coupled L2 on
 // one, a parameter that never gets a gradient, MultiStepLR with a repeated milestone) for
 // 50 steps and compares parameters, learning rates and moments with torch.optim.Adam.
+//
+// Tolerances. In float64 the two implementations differ only by rounding (unit roundoff
+// 1.1e-16), amplified by 50 compounding steps and by the division m/sqrt(v) where
+// gradients shrink; 1e-10 relative leaves a margin of about 10^4 over that on any CPU,
+// while a different formula (eps inside the sqrt, bias corrections applied elsewhere)
+// moves values by about eps/sqrt(v) ~ 1e-5 relative and fails it. That is the parity
+// proof. float32, the dtype training uses, is compared too, against PyTorch's float32 run
+// made on another machine: the gradients' reductions are summed in an order that depends
+// on the CPU's vector width, and after 20 steps this moved a bias by 1.8e-6 relative
+// (scalar vs AVX2 kernels); 1e-4 is ~50 times that observed spread.
 func TestAdamMatchesPyTorch(t *testing.T) {
-	ref := loadAdamRef(t)
+	for _, c := range []struct {
+		ref string
+		dt  torch.DType
+		rel float64
+	}{
+		{"adam64", torch.Float64, 1e-10},
+		{"adam", torch.Float32, 1e-4},
+	} {
+		t.Run(c.ref, func(t *testing.T) { adamParity(t, loadAdamRef(t, c.ref), c.dt, c.rel) })
+	}
+}
+
+func adamParity(t *testing.T, ref adamRef, dt torch.DType, rel float64) {
 	s := torch.NewScope()
 	defer s.Close()
-	x, y := f32(t, ref.X), f32(t, ref.Y)
-	w := f32(t, ref.W0).SetRequiresGrad(true)
-	b := f32(t, ref.B0).SetRequiresGrad(true)
-	u := f32(t, ref.U0).SetRequiresGrad(true)
+	x, y := tensorOf(t, ref.X, dt), tensorOf(t, ref.Y, dt)
+	w := tensorOf(t, ref.W0, dt).SetRequiresGrad(true)
+	b := tensorOf(t, ref.B0, dt).SetRequiresGrad(true)
+	u := tensorOf(t, ref.U0, dt).SetRequiresGrad(true)
 	opt := NewAdam([]Group{
 		{Name: "weights", Params: []*torch.Tensor{w, u}, LR: 0.01, WeightDecay: 0.1},
 		{Name: "bias", Params: []*torch.Tensor{b}, LR: 0.05},
@@ -102,11 +128,11 @@ func TestAdamMatchesPyTorch(t *testing.T) {
 			if k < len(ref.Trajectory) && ref.Trajectory[k].Step == step {
 				r := ref.Trajectory[k]
 				k++
-				if math.Abs(lv-r.Loss) > 1e-6*math.Abs(r.Loss) {
+				if math.Abs(lv-r.Loss) > rel*math.Abs(r.Loss) {
 					t.Errorf("step %d: loss %.9g, want %.9g", step, lv, r.Loss)
 				}
-				assertRel(t, fmt.Sprintf("step %d W", step), w, r.W, 1e-6)
-				assertRel(t, fmt.Sprintf("step %d B", step), b, r.B, 1e-6)
+				assertRel(t, fmt.Sprintf("step %d W", step), w, r.W, rel)
+				assertRel(t, fmt.Sprintf("step %d B", step), b, r.B, rel)
 				for g, lr := range r.LR {
 					if math.Abs(opt.LR(g)-lr) > 1e-15 {
 						t.Errorf("step %d group %d: lr %v, want %v", step, g, opt.LR(g), lr)
@@ -126,8 +152,8 @@ func TestAdamMatchesPyTorch(t *testing.T) {
 	if got := st.Params[0][0].Step; float64(got) != ref.Final.WStep {
 		t.Errorf("W step count %d, want %v", got, ref.Final.WStep)
 	}
-	assertRel(t, "W exp_avg", st.Params[0][0].ExpAvg, ref.Final.WExpAvg, 1e-5)
-	assertRel(t, "W exp_avg_sq", st.Params[0][0].ExpAvgSq, ref.Final.WExpAvgSq, 1e-5)
+	assertRel(t, "W exp_avg", st.Params[0][0].ExpAvg, ref.Final.WExpAvg, 10*rel)
+	assertRel(t, "W exp_avg_sq", st.Params[0][0].ExpAvgSq, ref.Final.WExpAvgSq, 10*rel)
 	if hasU := st.Params[0][1].ExpAvg != nil; hasU != ref.Final.UHasState || st.Params[0][1].Step != 0 {
 		t.Errorf("param without grad: has state %v (step %d), want %v", hasU, st.Params[0][1].Step, ref.Final.UHasState)
 	}
@@ -257,7 +283,8 @@ func TestGradScaler(t *testing.T) {
 // TestAdamNoLeaks: optimiser steps inside per-step scopes free every temporary; the only
 // tensors that outlive the loop are the moments, and Close frees them.
 func TestAdamNoLeaks(t *testing.T) {
-	start := torch.LiveTensors()
+	census := torch.StartCensus()
+	defer census.Stop()
 	torch.ManualSeed(11)
 	w := torch.Randn([]int64{16, 8}, torch.Float32, torch.CPUDevice).Unscope().SetRequiresGrad(true)
 	b := torch.Zeros([]int64{16}, torch.Float32, torch.CPUDevice).Unscope().SetRequiresGrad(true)
@@ -279,7 +306,7 @@ func TestAdamNoLeaks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got, want := torch.LiveTensors(), start+3+4; got != want {
+	if got, want := census.Live(), 3+4; got != want {
 		t.Fatalf("live tensors after training %d, want %d (3 inputs + 4 moments)", got, want)
 	}
 	if opt.LR(0) != 1e-3 {
@@ -289,8 +316,8 @@ func TestAdamNoLeaks(t *testing.T) {
 	w.Close()
 	b.Close()
 	x.Close()
-	if torch.LiveTensors() != start {
-		t.Fatalf("live tensors %d, want %d", torch.LiveTensors(), start)
+	if n := census.Live(); n != 0 {
+		t.Fatalf("%d tensors still open after Close", n)
 	}
 }
 

@@ -163,26 +163,37 @@ Y = torch.randn(16, 3)
 W0 = torch.randn(3, 6) * 0.5
 B0 = torch.randn(3) * 0.1
 U0 = torch.randn(2)
-W, B, U = W0.clone().requires_grad_(), B0.clone().requires_grad_(), U0.clone().requires_grad_()
-opt = torch.optim.Adam([{"params": [W, U], "lr": 0.01, "weight_decay": 0.1},
-                        {"params": [B], "lr": 0.05, "weight_decay": 0.0}], betas=(0.9, 0.999), eps=1e-8)
-sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[20, 35, 35], gamma=0.5)
-traj = []
-for step in range(50):
-    opt.zero_grad(set_to_none=True)
-    loss = ((X @ W.t() + B - Y) ** 2).mean()
-    loss.backward()
-    opt.step()
-    sched.step()
-    if (step + 1) % 10 == 0:
-        traj.append({"step": step + 1, "loss": float(loss), "W": enc(W), "B": enc(B),
-                     "lr": [g["lr"] for g in opt.param_groups]})
-st = opt.state_dict()["state"]
-adam = {"X": enc(X), "Y": enc(Y), "W0": enc(W0), "B0": enc(B0), "U0": enc(U0), "trajectory": traj,
-        "final": {"W_exp_avg": enc(st[0]["exp_avg"]), "W_exp_avg_sq": enc(st[0]["exp_avg_sq"]),
-                  "W_step": float(st[0]["step"]), "U_has_state": 1 in st}}
 
-out = {"torch_version": torch.__version__, "cases": cases, "grads": grads, "adam": adam}
+
+def run_adam(dtype):
+    """The problem above, from the same starting values, in dtype."""
+    x, y = X.to(dtype), Y.to(dtype)
+    W, B, U = (v.to(dtype).clone().requires_grad_() for v in (W0, B0, U0))
+    opt = torch.optim.Adam([{"params": [W, U], "lr": 0.01, "weight_decay": 0.1},
+                            {"params": [B], "lr": 0.05, "weight_decay": 0.0}], betas=(0.9, 0.999), eps=1e-8)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[20, 35, 35], gamma=0.5)
+    traj = []
+    for step in range(50):
+        opt.zero_grad(set_to_none=True)
+        loss = ((x @ W.t() + B - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if (step + 1) % 10 == 0:
+            traj.append({"step": step + 1, "loss": float(loss), "W": enc(W), "B": enc(B),
+                         "lr": [g["lr"] for g in opt.param_groups]})
+    st = opt.state_dict()["state"]
+    return {"X": enc(X), "Y": enc(Y), "W0": enc(W0), "B0": enc(B0), "U0": enc(U0), "trajectory": traj,
+            "final": {"W_exp_avg": enc(st[0]["exp_avg"]), "W_exp_avg_sq": enc(st[0]["exp_avg_sq"]),
+                      "W_step": float(st[0]["step"]), "U_has_state": 1 in st}}
+
+
+# float32 is what training uses; float64 makes the comparison independent of the CPU's
+# vector width and summation order (see adam_test.go).
+adam = run_adam(torch.float32)
+adam64 = run_adam(torch.float64)
+
+out = {"torch_version": torch.__version__, "cases": cases, "grads": grads, "adam": adam, "adam64": adam64}
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.json")
 with open(path, "w") as f:
     json.dump(out, f, indent=0)

@@ -230,7 +230,8 @@ func TestNoLeak(t *testing.T) {
 	c := r.Cases[1]
 	emb := embTensor(t, c)
 	defer emb.Close()
-	before := torch.LiveTensors()
+	census := torch.StartCensus()
+	defer census.Stop()
 	for _, name := range Names() {
 		m, err := New(name, nil, NewNumpyRandom(4), WithPython(NewPythonRandom(4)))
 		if err != nil {
@@ -238,7 +239,7 @@ func TestNoLeak(t *testing.T) {
 		}
 		m.Mine(emb, c.Labels)
 	}
-	if after := torch.LiveTensors(); after != before {
-		t.Errorf("%d live tensors before mining, %d after", before, after)
+	if n := census.Live(); n != 0 {
+		t.Errorf("%d tensors made by the miners are still open", n)
 	}
 }
