@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
+
+	"dmlrun/internal/failpoint"
 
 	"golang.org/x/sys/unix"
 )
@@ -47,7 +50,9 @@ func (s *Store) lockPath(key string) string { return filepath.Join(s.dir, "locks
 // recorded PID, host and time only explain waits.
 //
 // The lock excludes other processes and other TryLock/Lock calls in this process alike
-// (each call opens its own file description).
+// (each call opens its own file description). The lock file is opened without following
+// links and must be a regular file with no other name: a symbolic or hard link there is
+// refused with an error naming it, never written through.
 func (s *Store) TryLock(key string) (unlock func(), err error) {
 	if !ValidKey(key) {
 		return nil, fmt.Errorf("lock: invalid key %q", key)
@@ -56,7 +61,7 @@ func (s *Store) TryLock(key string) (unlock func(), err error) {
 	var f *os.File
 	for {
 		var err error
-		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+		f, err = openLockFile(s.dir, name)
 		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", short(key), err)
 		}
@@ -72,14 +77,14 @@ func (s *Store) TryLock(key string) (unlock func(), err error) {
 		if err != nil {
 			f.Close()
 			if errors.Is(err, unix.EWOULDBLOCK) {
-				return nil, &LockedError{Key: key, Holder: readLockInfo(name)}
+				return nil, &LockedError{Key: key, Holder: s.readLockInfo(name)}
 			}
 			return nil, fmt.Errorf("lock %s: flock: %w", short(key), err)
 		}
 		// Remove deletes lock files (under the lock). If that happened between our open
 		// and flock, we hold a lock on a file nobody else will see: try the path again.
 		held, err1 := f.Stat()
-		now, err2 := os.Stat(name)
+		now, err2 := os.Lstat(name)
 		if err1 == nil && err2 == nil && os.SameFile(held, now) {
 			break
 		}
@@ -91,11 +96,48 @@ func (s *Store) TryLock(key string) (unlock func(), err error) {
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt(append(info, '\n'), 0)
 	}
-	return func() {
+	unlock = func() {
 		_ = f.Truncate(0)
 		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
 		f.Close()
-	}, nil
+	}
+	if err := failpoint.Inject("store.lock"); err != nil {
+		unlock()
+		return nil, fmt.Errorf("lock %s: %w", short(key), err)
+	}
+	return unlock, nil
+}
+
+// openLockFile opens (creating) a lock file without following a link, and checks that it
+// is the store's own: a regular file with one name. Truncating a link's target, or a
+// hard link to a file elsewhere, would destroy that file (the lock record is rewritten on
+// every lock and unlock).
+func openLockFile(root, name string) (*os.File, error) {
+	f, err := openIn(root, name, unix.O_RDWR|unix.O_CREAT|unix.O_NONBLOCK, 0o644)
+	if err != nil {
+		var le *LinkError
+		if errors.As(err, &le) {
+			return nil, fmt.Errorf("%w: remove it (rm %s); the store makes a new lock file", err, name)
+		}
+		if errors.Is(err, unix.EISDIR) {
+			return nil, fmt.Errorf("%s is a directory, not a lock file; remove it and try again", name)
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat %s: %w", name, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is %s, not a lock file; remove it and try again", name, describeMode(fi.Mode()))
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		f.Close()
+		return nil, fmt.Errorf("%s has %d hard links, so it is not only the store's lock file and locking would overwrite it; remove it (rm %s) and try again", name, st.Nlink, name)
+	}
+	return f, nil
 }
 
 // Lock takes the key's lock, waiting while another holder has it. onWait, if not nil, is
@@ -121,9 +163,9 @@ func (s *Store) Lock(ctx context.Context, key string, onWait func(LockInfo)) (un
 	}
 }
 
-func readLockInfo(name string) LockInfo {
+func (s *Store) readLockInfo(name string) LockInfo {
 	var li LockInfo
-	if b, err := os.ReadFile(name); err == nil {
+	if b, err := readIn(s.dir, name); err == nil {
 		_ = json.Unmarshal(b, &li)
 	}
 	return li

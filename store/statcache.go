@@ -79,7 +79,7 @@ func filePaths(m *Manifest) []string {
 // unchangedSinceVerified reports whether the artifact's files all have the stats recorded
 // at their last full verification.
 func (s *Store) unchangedSinceVerified(key, dir string, m *Manifest) bool {
-	b, err := os.ReadFile(s.statPath(key))
+	b, err := readIn(s.dir, s.statPath(key))
 	if err != nil {
 		return false
 	}
@@ -110,7 +110,7 @@ func (s *Store) recordVerified(key, dir string, m *Manifest) {
 	if err != nil {
 		return
 	}
-	if os.MkdirAll(filepath.Dir(s.statPath(key)), 0o755) != nil {
+	if s.ownDir("verified") != nil {
 		return
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(s.statPath(key)), key+".*.tmp")

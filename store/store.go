@@ -3,9 +3,9 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 )
@@ -24,28 +24,28 @@ type Store struct {
 	// lockOpened, when set (by tests), runs in TryLock between opening the lock file and
 	// flock, the window in which Remove may delete the file under a waiter.
 	lockOpened func()
+
+	// ManifestKey, when set, recomputes an artifact's key from the key material its
+	// manifest records (stage, stage version, parameters, input keys, key inputs). Get
+	// and Verify call it on every manifest they read: a key that differs from the
+	// artifact's own is damage (the manifest lies about what the artifact was made
+	// from), and an *UncheckableError says the key cannot be recomputed by this program.
+	// The store knows nothing of stages, so its owner (dmlrun's command layer) injects
+	// this; nil checks nothing beyond the manifest's form and the files' digests.
+	ManifestKey func(*Manifest) (string, error)
 }
 
-// Open opens (creating if needed) the store rooted at dir. dir should be on a local file
-// system; see the package comment.
-func Open(dir string) (*Store, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", dir, err)
-	}
-	for _, sub := range []string{"", "tmp", "locks", "index", "verified"} {
-		if err := os.MkdirAll(filepath.Join(abs, sub), 0o755); err != nil {
-			return nil, fmt.Errorf("open store %s: %w", dir, err)
-		}
-	}
-	host, err := os.Hostname()
-	if err != nil {
-		host = "unknown-host"
-	}
-	return &Store{dir: abs, host: host, Now: time.Now}, nil
+// UncheckableError is what a ManifestKey function returns when it cannot recompute a
+// manifest's key: the manifest names a stage, or a stage version, that this program does
+// not have. Get treats it as a miss (it is only asked for keys of the current stages);
+// Verify reports the artifact as not checked rather than as damaged.
+type UncheckableError struct {
+	Reason string // "made by stage train version 3, this dmlrun has 4"
 }
 
-// Dir returns the store's absolute root directory.
+func (e *UncheckableError) Error() string { return e.Reason }
+
+// Dir returns the store's absolute root directory (with a linked root resolved).
 func (s *Store) Dir() string { return s.dir }
 
 // Host returns the host name recorded in locks and manifests.
@@ -68,9 +68,10 @@ func (s *Store) PartialDir(key string) string {
 	return filepath.Join(s.dir, "tmp", key+".partial")
 }
 
-// HasPartial reports whether an interrupted resumable run left output for key.
+// HasPartial reports whether an interrupted resumable run left output for key: a real
+// directory (a symbolic link there is not the store's, and Begin refuses it).
 func (s *Store) HasPartial(key string) bool {
-	fi, err := os.Stat(s.PartialDir(key))
+	fi, err := os.Lstat(s.PartialDir(key))
 	return err == nil && fi.IsDir()
 }
 
@@ -100,46 +101,77 @@ func IsMiss(err error) bool {
 	return errors.As(err, &me)
 }
 
-// Get returns the artifact for key after checking its manifest and the size and SHA-256
-// of every file, and that no unlisted file was added. Any failure is a *MissError with a
-// reason; Get never returns an unverified hit. Files whose size, mtime, ctime and inode are
-// unchanged since their last full check are not re-hashed (see statcache.go); Verify
-// always re-hashes.
+// lookDir checks, without following links, that the shard folder and the artifact
+// directory of key are real directories. It returns a *MissError when they are not.
+func (s *Store) lookDir(key string) error {
+	shard := filepath.Join(s.dir, key[:2])
+	for _, p := range []string{shard, s.ArtifactDir(key)} {
+		fi, err := os.Lstat(p)
+		switch {
+		case os.IsNotExist(err):
+			return &MissError{Key: key, Absent: true, Reason: "not in store"}
+		case err != nil:
+			return &MissError{Key: key, Reason: err.Error()}
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return &MissError{Key: key, Reason: linkError(p).Error()}
+		case !fi.IsDir():
+			return &MissError{Key: key, Reason: fmt.Sprintf("%s is %s, not a directory", p, describeMode(fi.Mode()))}
+		}
+	}
+	return nil
+}
+
+// Get returns the artifact for key after checking its manifest (its form, and with
+// ManifestKey set, that its key material hashes to its key), the size and SHA-256 of every
+// file, and that no unlisted file was added. Any failure is a *MissError with a reason;
+// Get never returns an unverified hit, and never follows a symbolic link inside the store.
+// Files whose size, mtime, ctime and inode are unchanged since their last full check are
+// not re-hashed (see statcache.go); the key material is checked every time. Verify always
+// re-hashes.
 func (s *Store) Get(key string) (*Artifact, error) {
 	if !ValidKey(key) {
 		return nil, &MissError{Key: key, Absent: true, Reason: "invalid key"}
 	}
+	if err := s.lookDir(key); err != nil {
+		return nil, err
+	}
 	dir := s.ArtifactDir(key)
-	if _, err := os.Stat(dir); err != nil {
-		if os.IsNotExist(err) {
-			return nil, &MissError{Key: key, Absent: true, Reason: "not in store"}
-		}
-		return nil, &MissError{Key: key, Reason: err.Error()}
-	}
-	if m, err := readManifest(key, dir); err == nil && s.unchangedSinceVerified(key, dir, m) {
-		if files, _, err := walkFiles(dir); err == nil && len(files) == len(m.Files) {
-			return &Artifact{Key: key, Dir: dir, Manifest: m}, nil
+	if m, err := s.readManifest(key, dir); err == nil && s.unchangedSinceVerified(key, dir, m) {
+		if problem, unchecked := s.checkKey(m); problem == "" && unchecked == "" {
+			if files, _, err := walkFiles(dir); err == nil && len(files) == len(m.Files) {
+				return &Artifact{Key: key, Dir: dir, Manifest: m}, nil
+			}
 		}
 	}
-	m, problems := s.check(key, dir, true)
+	m, problems, unchecked := s.check(key, dir, true)
 	if len(problems) > 0 {
 		s.forgetVerified(key)
 		return nil, &MissError{Key: key, Reason: "artifact corrupted: " + problems[0]}
+	}
+	if unchecked != "" {
+		// Get is asked for keys of the current stages, so a manifest made by another
+		// version (or stage) cannot describe this key: it lies.
+		s.forgetVerified(key)
+		return nil, &MissError{Key: key, Reason: "manifest does not match this key: " + unchecked}
 	}
 	s.recordVerified(key, dir, m)
 	return &Artifact{Key: key, Dir: dir, Manifest: m}, nil
 }
 
-// Manifest reads and decodes an artifact's manifest without checking its files.
+// Manifest reads and decodes an artifact's manifest without checking its files or its key
+// material: for listings (cache ls, gc) only. Get is the read to trust.
 func (s *Store) Manifest(key string) (*Manifest, error) {
 	if !ValidKey(key) {
 		return nil, fmt.Errorf("invalid key %q", key)
 	}
-	return readManifest(key, s.ArtifactDir(key))
+	if err := s.lookDir(key); err != nil {
+		return nil, err
+	}
+	return s.readManifest(key, s.ArtifactDir(key))
 }
 
-func readManifest(key, dir string) (*Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, ManifestName))
+func (s *Store) readManifest(key, dir string) (*Manifest, error) {
+	b, err := readIn(s.dir, filepath.Join(dir, ManifestName))
 	if err != nil {
 		return nil, err
 	}
@@ -153,18 +185,45 @@ func readManifest(key, dir string) (*Manifest, error) {
 	return m, nil
 }
 
-// check verifies an artifact directory and returns the problems found: the first one with
-// stopEarly, else all of them.
-func (s *Store) check(key, dir string, stopEarly bool) (*Manifest, []string) {
-	m, err := readManifest(key, dir)
+// checkKey recomputes m's key with ManifestKey. It returns a problem (the key material
+// does not hash to the key, or does not fit the stage) or why the key cannot be checked;
+// both are "" when it matches or no ManifestKey is set.
+func (s *Store) checkKey(m *Manifest) (problem, unchecked string) {
+	if s.ManifestKey == nil {
+		return "", ""
+	}
+	k, err := s.ManifestKey(m)
+	var ue *UncheckableError
+	switch {
+	case errors.As(err, &ue):
+		return "", ue.Reason
+	case err != nil:
+		return "manifest key material: " + err.Error(), ""
+	case k != m.Key:
+		return fmt.Sprintf("manifest fields hash to key %s, not its own key %s (stage, stage_version, params, inputs or key_inputs were changed)", short(k), short(m.Key)), ""
+	}
+	return "", ""
+}
+
+// check verifies an artifact directory and returns the problems found (the first one
+// with stopEarly, else all of them) and, separately, why its key could not be checked.
+func (s *Store) check(key, dir string, stopEarly bool) (*Manifest, []string, string) {
+	m, err := s.readManifest(key, dir)
 	if err != nil {
-		return nil, []string{"bad manifest: " + err.Error()}
+		return nil, []string{"bad manifest: " + err.Error()}, ""
 	}
 	var problems []string
+	problem, unchecked := s.checkKey(m)
+	if problem != "" {
+		problems = append(problems, problem)
+		if stopEarly {
+			return m, problems, ""
+		}
+	}
 	listed := make(map[string]bool, len(m.Files))
 	for _, f := range m.Files {
 		listed[f.Path] = true
-		size, sum, err := hashFile(filepath.Join(dir, filepath.FromSlash(f.Path)), false)
+		size, sum, err := hashFile(s.dir, filepath.Join(dir, filepath.FromSlash(f.Path)), false)
 		switch {
 		case os.IsNotExist(err):
 			problems = append(problems, fmt.Sprintf("file %s missing", f.Path))
@@ -176,7 +235,7 @@ func (s *Store) check(key, dir string, stopEarly bool) (*Manifest, []string) {
 			problems = append(problems, fmt.Sprintf("file %s digest mismatch", f.Path))
 		}
 		if stopEarly && len(problems) > 0 {
-			return m, problems
+			return m, problems, unchecked
 		}
 	}
 	files, _, err := walkFiles(dir)
@@ -188,55 +247,58 @@ func (s *Store) check(key, dir string, stopEarly bool) (*Manifest, []string) {
 			problems = append(problems, fmt.Sprintf("file %s not in manifest", f))
 		}
 	}
-	return m, problems
+	return m, problems, unchecked
 }
 
-// Verify re-hashes one artifact and returns every problem found (nil when it is intact).
-func (s *Store) Verify(key string) []string {
+// Verification is what VerifyArtifact found for one key.
+type Verification struct {
+	// Problems is the damage found; an artifact with any is never used, and the next
+	// apply recomputes it.
+	Problems []string
+	// NotChecked says why the artifact could not be checked in full ("" when it was):
+	// its key material names a stage or version this program does not have (its files
+	// were still re-hashed; damage among them is in Problems), or its directory is a
+	// symbolic link or not a directory (nothing behind it was read).
+	NotChecked string
+}
+
+// VerifyArtifact re-hashes one artifact and re-checks its key material.
+func (s *Store) VerifyArtifact(key string) Verification {
 	if !ValidKey(key) {
-		return []string{"invalid key"}
+		return Verification{Problems: []string{"invalid key"}}
 	}
-	m, problems := s.check(key, s.ArtifactDir(key), false)
-	if len(problems) > 0 {
+	if err := s.lookDir(key); err != nil {
+		var me *MissError
+		if errors.As(err, &me) && !me.Absent {
+			return Verification{NotChecked: me.Reason}
+		}
+		return Verification{Problems: []string{"not in store"}}
+	}
+	m, problems, unchecked := s.check(key, s.ArtifactDir(key), false)
+	if len(problems) > 0 || unchecked != "" {
 		s.forgetVerified(key)
 	} else {
 		s.recordVerified(key, s.ArtifactDir(key), m)
 	}
-	return problems
+	return Verification{Problems: problems, NotChecked: unchecked}
 }
 
-// Keys lists the keys of all artifact directories in the store, sorted. It does not verify
-// them.
-func (s *Store) Keys() ([]string, error) {
-	tops, err := os.ReadDir(s.dir)
-	if err != nil {
-		return nil, fmt.Errorf("list store %s: %w", s.dir, err)
-	}
-	var keys []string
-	for _, t := range tops {
-		if !t.IsDir() || len(t.Name()) != 2 {
-			continue
-		}
-		ents, err := os.ReadDir(filepath.Join(s.dir, t.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("list store %s: %w", s.dir, err)
-		}
-		for _, e := range ents {
-			if e.IsDir() && ValidKey(e.Name()) && strings.HasPrefix(e.Name(), t.Name()) {
-				keys = append(keys, e.Name())
-			}
-		}
-	}
-	sort.Strings(keys)
-	return keys, nil
+// Verify re-hashes one artifact and returns every problem found (nil when it is intact).
+// VerifyArtifact also says when the artifact could not be checked in full.
+func (s *Store) Verify(key string) []string {
+	return s.VerifyArtifact(key).Problems
 }
 
-// Size returns the total size in bytes of the files under an artifact directory.
+// Size returns the total size in bytes of the files under an artifact directory (0 when it
+// is a link or holds one).
 func (s *Store) Size(key string) int64 {
+	if !ValidKey(key) || s.lookDir(key) != nil {
+		return 0
+	}
 	var n int64
 	files, _, _ := walkFiles(s.ArtifactDir(key))
 	for _, f := range files {
-		if fi, err := os.Stat(filepath.Join(s.ArtifactDir(key), f)); err == nil {
+		if fi, err := os.Lstat(filepath.Join(s.ArtifactDir(key), filepath.FromSlash(f))); err == nil && fi.Mode().IsRegular() {
 			n += fi.Size()
 		}
 	}
@@ -245,14 +307,15 @@ func (s *Store) Size(key string) int64 {
 
 // Remove deletes the artifact, any partial output and the lock file for key. The caller
 // must hold the key's lock (TryLock or Lock) and release it afterwards; lockers that
-// opened the deleted lock file notice and retry on a new one.
+// opened the deleted lock file notice and retry on a new one. A symbolic link in place of
+// any of them is removed itself; what it points at is not touched.
 func (s *Store) Remove(key string) error {
 	if !ValidKey(key) {
 		return fmt.Errorf("remove: invalid key %q", key)
 	}
 	defer os.Remove(s.lockPath(key))
 	s.forgetVerified(key)
-	if err := s.discard(s.ArtifactDir(key)); err != nil {
+	if err := s.discard(key, s.ArtifactDir(key)); err != nil {
 		return fmt.Errorf("remove %s: %w", short(key), err)
 	}
 	if err := removeAll(s.PartialDir(key)); err != nil {
@@ -262,12 +325,17 @@ func (s *Store) Remove(key string) error {
 }
 
 // discard moves dir out of the way in one rename (so it stops being visible as an artifact
-// at once) and then deletes it.
-func (s *Store) discard(dir string) error {
+// at once) to tmp/discard-<key>.<random>, and then deletes it. The caller holds key's
+// lock; a crash in between leaves the discard directory, which the next Begin for the key
+// or cache gc removes. A link at dir is moved and removed itself, never followed.
+func (s *Store) discard(key, dir string) error {
 	if _, err := os.Lstat(dir); os.IsNotExist(err) {
 		return nil
 	}
-	aside, err := os.MkdirTemp(filepath.Join(s.dir, "tmp"), "discard-")
+	if err := s.ownDir("tmp"); err != nil {
+		return err
+	}
+	aside, err := os.MkdirTemp(filepath.Join(s.dir, "tmp"), discardPrefix+key+".")
 	if err != nil {
 		return err
 	}
@@ -276,37 +344,62 @@ func (s *Store) discard(dir string) error {
 		os.Remove(aside)
 		return err
 	}
-	_ = syncDir(filepath.Dir(dir))
+	_ = syncDir(s.dir, filepath.Dir(dir))
 	return removeAll(aside)
 }
 
-// TempEntry is a leftover in tmp/: the output of an interrupted run.
+const discardPrefix = "discard-"
+
+// TempEntry is an entry of tmp/: the output of an interrupted run, or something else.
 type TempEntry struct {
-	Name    string // file name under tmp/
-	Key     string // the key it belongs to ("" when the name does not say)
-	Partial bool   // a resumable stage's kept output
+	Name      string // file name under tmp/
+	Key       string // the key it belongs to ("" when the name does not say)
+	Partial   bool   // <key>.partial: a resumable stage's kept output
+	FailedLog bool   // <key>.failed.log: the log of the key's last failed run
+	Discard   bool   // discard-*: an artifact being deleted (a leftover unless its key is locked)
+	Link      bool   // a symbolic link: never made by the store; removing it removes the link only
+	Foreign   bool   // a name the store never makes; cache gc leaves it alone
 }
 
-// Temps lists the entries of tmp/.
+// parseTempName classifies a tmp/ entry name.
+func parseTempName(name string) TempEntry {
+	te := TempEntry{Name: name}
+	if rest, ok := strings.CutPrefix(name, discardPrefix); ok {
+		te.Discard = true
+		if k, _, ok := strings.Cut(rest, "."); ok && ValidKey(k) {
+			te.Key = k
+		}
+		return te
+	}
+	k, rest, ok := strings.Cut(name, ".")
+	if !ok || !ValidKey(k) || rest == "" {
+		te.Foreign = true
+		return te
+	}
+	te.Key = k
+	te.Partial = rest == "partial"
+	te.FailedLog = rest == "failed.log"
+	return te
+}
+
+// Temps lists the entries of tmp/, sorted by name.
 func (s *Store) Temps() ([]TempEntry, error) {
-	ents, err := os.ReadDir(filepath.Join(s.dir, "tmp"))
+	ents, err := readDirIn(s.dir, filepath.Join(s.dir, "tmp"))
 	if err != nil {
 		return nil, err
 	}
 	var out []TempEntry
 	for _, e := range ents {
-		te := TempEntry{Name: e.Name()}
-		if k, rest, ok := strings.Cut(e.Name(), "."); ok && ValidKey(k) {
-			te.Key = k
-			te.Partial = rest == "partial"
-		}
+		te := parseTempName(e.Name())
+		te.Link = e.Type()&fs.ModeSymlink != 0
 		out = append(out, te)
 	}
 	return out, nil
 }
 
-// RemoveTemp deletes one tmp/ entry. The caller should hold the entry's key lock when it has
-// one, so that a running stage's directory is not pulled away.
+// RemoveTemp deletes one tmp/ entry (a link there is removed itself, not followed). The
+// caller should hold the entry's key lock when it has one, so that a running stage's
+// directory is not pulled away.
 func (s *Store) RemoveTemp(name string) error {
 	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
 		return fmt.Errorf("remove temp: bad name %q", name)
