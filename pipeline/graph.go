@@ -273,10 +273,7 @@ func (g *Graph) computeKeys(ctx context.Context, debug io.Writer, skipHooks bool
 			}
 			continue
 		}
-		h := NewHasher(n.Addr, debug)
-		h.Add("stage", n.Kind)
-		h.Add("version", int64(n.Def.Version))
-		h.Add("params", map[string]any(n.Params))
+		km := keyMaterial{Stage: n.Kind, Version: n.Def.Version, Params: map[string]any(n.Params)}
 		if n.Def.KeyInputs != nil {
 			var content string
 			var err error
@@ -296,17 +293,13 @@ func (g *Graph) computeKeys(ctx context.Context, debug io.Writer, skipHooks bool
 				continue
 			}
 			n.KeyInputs = content
-			// An empty answer means "reads nothing outside the store" (a train node
-			// without pretrained weights): its key is then what it was before the stage
-			// had the hook, and results stay cached.
-			if content != "" {
-				h.Add("key_inputs", content)
-			}
+			km.KeyInputs = content // "" adds nothing: see keyMaterial
 		}
-		for i, e := range n.Inputs {
-			h.Add(fmt.Sprintf("input.%d.%s", i, e.Param), e.From.Key)
+		for _, e := range n.Inputs {
+			km.Inputs = append(km.Inputs, keyInput{Param: e.Param, Key: e.From.Key})
 		}
-		key, err := h.Sum()
+		// The one hashing function, shared with ManifestKey (manifestkey.go).
+		key, err := km.hash(n.Addr, debug)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", n.Addr, err))
 			continue
