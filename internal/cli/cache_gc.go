@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"dmlrun/internal/iostreams"
 	"dmlrun/store"
@@ -27,8 +26,13 @@ func newCacheGCCmd(f *Factory, runF func(*CacheGCOptions) error) *cobra.Command 
 		Short: "Remove artifacts that none of the given experiment files use",
 		Long: `GC computes the keys of every node of the given experiment files and removes every
 artifact whose key is not among them, plus leftovers of interrupted runs that belong to no
-such key. Artifacts locked by a running apply are skipped. Name every experiment whose
-results you want to keep.`,
+such key (temporary directories, artifacts half deleted by a crash, temporary index files
+of a killed apply). Artifacts locked by a running apply are skipped. Name every experiment
+whose results you want to keep.
+
+Nothing inside the store is followed if it is a symbolic link: a link in tmp/ is removed
+itself, and entries gc does not remove (links and names the store does not make elsewhere,
+anything in use) are listed with the reason.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return flagErrorf("cache gc needs at least one experiment file: artifacts the given files do not use are removed")
@@ -68,7 +72,7 @@ func runCacheGC(opts *CacheGCOptions) error {
 	if err != nil {
 		return err
 	}
-	keys, err := st.Keys()
+	keys, skipped, err := st.Scan()
 	if err != nil {
 		return err
 	}
@@ -93,7 +97,7 @@ func runCacheGC(opts *CacheGCOptions) error {
 			unlock, err := st.TryLock(k)
 			var le *store.LockedError
 			if errors.As(err, &le) {
-				fmt.Fprintf(opts.IO.Out, "skipped  %s: %v\n", desc, err)
+				skipped = append(skipped, store.Skipped{Path: k[:2] + "/" + k, Reason: "is in use: " + le.Error()})
 				continue
 			} else if err != nil {
 				errs = append(errs, err)
@@ -115,19 +119,33 @@ func runCacheGC(opts *CacheGCOptions) error {
 		errs = append(errs, err)
 	}
 	for _, te := range temps {
-		if te.Key != "" && live[te.Key] && (te.Partial || strings.HasSuffix(te.Name, ".failed.log")) {
+		what := "tmp/" + te.Name
+		note := ""
+		switch {
+		case te.Link:
+			// Never the store's own; removing the link leaves its target alone.
+			note = " (a symbolic link; what it points at was not touched)"
+		case te.Foreign:
+			skipped = append(skipped, store.Skipped{Path: what, Reason: "is not a name the store makes (left alone)"})
+			continue
+		case te.Key != "" && live[te.Key] && (te.Partial || te.FailedLog):
 			if _, err := st.Get(te.Key); store.IsMiss(err) {
 				continue // kept for the next apply to resume or explain
 			}
 		}
 		if opts.DryRun {
-			fmt.Fprintf(opts.IO.Out, "%s  tmp/%s\n", verb, te.Name)
+			fmt.Fprintf(opts.IO.Out, "%s  %s%s\n", verb, what, note)
 			continue
 		}
 		if te.Key != "" {
 			unlock, err := st.TryLock(te.Key)
-			if err != nil {
-				continue // a running apply owns it
+			var le *store.LockedError
+			if errors.As(err, &le) {
+				skipped = append(skipped, store.Skipped{Path: what, Reason: "belongs to a running apply (" + le.Error() + ")"})
+				continue
+			} else if err != nil {
+				errs = append(errs, err)
+				continue
 			}
 			err = st.RemoveTemp(te.Name)
 			unlock()
@@ -139,7 +157,18 @@ func runCacheGC(opts *CacheGCOptions) error {
 			errs = append(errs, err)
 			continue
 		}
-		fmt.Fprintf(opts.IO.Out, "%s  tmp/%s\n", verb, te.Name)
+		fmt.Fprintf(opts.IO.Out, "%s  %s%s\n", verb, what, note)
+	}
+	strays, busy, err := st.RemoveStrayTemps(opts.DryRun)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, p := range strays {
+		fmt.Fprintf(opts.IO.Out, "%s  %s\n", verb, p)
+	}
+	skipped = append(skipped, busy...)
+	if len(skipped) > 0 {
+		fmt.Fprintf(opts.IO.Out, "skipped %s: %s\n", countEntries(len(skipped)), store.JoinSkipped(skipped))
 	}
 	fmt.Fprintf(opts.IO.Out, "%s %d artifact(s), %s; kept %d\n", verb, removed, humanBytes(freed), kept)
 	return errors.Join(errs...)

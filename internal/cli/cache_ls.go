@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"dmlrun/internal/iostreams"
+	"dmlrun/store"
 
 	"github.com/spf13/cobra"
 )
@@ -49,9 +50,13 @@ func runCacheLs(opts *CacheLsOptions) error {
 	if err != nil {
 		return err
 	}
-	keys, err := st.Keys()
+	keys, skipped, err := st.Scan()
 	if err != nil {
 		return err
+	}
+	if len(skipped) > 0 {
+		// Diagnostics, not part of the listing (which --json keeps as a plain list).
+		fmt.Fprintf(opts.IO.ErrOut, "warning: skipped %s: %s\n", countEntries(len(skipped)), store.JoinSkipped(skipped))
 	}
 	entries := []CacheEntry{}
 	for _, k := range keys {

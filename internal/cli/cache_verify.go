@@ -22,8 +22,15 @@ func newCacheVerifyCmd(f *Factory, runF func(*CacheVerifyOptions) error) *cobra.
 		Use:   "verify [KEY...]",
 		Short: "Re-hash artifacts and report any that are damaged",
 		Long: `Verify re-reads every file of every artifact (or of the given keys) and compares
-sizes and SHA-256 digests with the manifest; unlisted files count as damage too. A damaged
-artifact is never used: the next apply computes it again. Exit status 1 when any is damaged.`,
+sizes and SHA-256 digests with the manifest; unlisted files count as damage too. It also
+recomputes each key from the manifest's recorded stage, version, parameters, input keys and
+key inputs: a manifest edited after the fact is damage. A damaged artifact is never used:
+the next apply computes it again.
+
+Nothing inside the store is followed if it is a symbolic link. Entries verify passes over
+are listed with the reason (a linked or stray entry, a name the store does not make, an
+artifact made by a stage version this dmlrun does not have, whose key cannot be
+recomputed). Exit status 1 when any artifact is damaged or any entry could not be checked.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Keys = args
 			for _, k := range args {
@@ -45,30 +52,53 @@ func runCacheVerify(opts *CacheVerifyOptions) error {
 		return err
 	}
 	keys := opts.Keys
+	var skipped []store.Skipped
 	if len(keys) == 0 {
-		if keys, err = st.Keys(); err != nil {
+		if keys, skipped, err = st.Scan(); err != nil {
 			return err
 		}
 	}
-	bad := 0
+	bad, ok := 0, 0
 	for _, k := range keys {
-		problems := st.Verify(k)
+		v := st.VerifyArtifact(k)
 		addr := ""
 		if m, err := st.Manifest(k); err == nil {
 			addr = " " + m.Addr
 		}
-		if len(problems) == 0 {
+		switch {
+		case len(v.Problems) > 0:
+			bad++
+			for _, p := range v.Problems {
+				fmt.Fprintf(opts.IO.Out, "DAMAGED  %s%s: %s\n", k[:12], addr, p)
+			}
+		case v.NotChecked != "":
+			fmt.Fprintf(opts.IO.Out, "SKIPPED  %s%s: not checked: %s\n", k[:12], addr, v.NotChecked)
+			skipped = append(skipped, store.Skipped{Path: k[:2] + "/" + k, Reason: "not checked: " + v.NotChecked})
+		default:
+			ok++
 			fmt.Fprintf(opts.IO.Out, "ok       %s%s\n", k[:12], addr)
-			continue
-		}
-		bad++
-		for _, p := range problems {
-			fmt.Fprintf(opts.IO.Out, "DAMAGED  %s%s: %s\n", k[:12], addr, p)
 		}
 	}
-	if bad > 0 {
+	if len(skipped) > 0 {
+		fmt.Fprintf(opts.IO.Out, "skipped %s: %s\n", countEntries(len(skipped)), store.JoinSkipped(skipped))
+	}
+	switch {
+	case bad > 0 && len(skipped) > 0:
+		return fmt.Errorf("%d of %d artifact(s) damaged; the next apply recomputes them; %s could not be checked (listed above)", bad, len(keys), countEntries(len(skipped)))
+	case bad > 0:
 		return fmt.Errorf("%d of %d artifact(s) damaged; the next apply recomputes them", bad, len(keys))
+	case len(skipped) > 0:
+		// Never claim a clean store when part of it could not be looked at.
+		return fmt.Errorf("%d artifact(s) verified, but %s could not be checked (listed above)", ok, countEntries(len(skipped)))
 	}
-	fmt.Fprintf(opts.IO.Out, "%d artifact(s) verified\n", len(keys))
+	fmt.Fprintf(opts.IO.Out, "%d artifact(s) verified\n", ok)
 	return nil
+}
+
+// countEntries renders a count of store entries: "1 entry", "3 entries".
+func countEntries(n int) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return fmt.Sprintf("%d entries", n)
 }
