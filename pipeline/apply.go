@@ -412,15 +412,16 @@ func (e *Executor) runStage(ctx context.Context, n *Node, txn *store.Txn, inputs
 	return n.Def.Run(sc)
 }
 
-// keepFailedLog copies a failed run's log.txt next to the temporary directories
-// (tmp/<key>.failed.log) so that removing the output does not remove the explanation.
+// keepFailedLog has the store keep a failed run's log.txt (store.KeepFailedLog), so that
+// removing the output does not remove the explanation; it returns where, or "".
 func (e *Executor) keepFailedLog(n *Node, dir string) string {
 	b, err := os.ReadFile(filepath.Join(dir, "log.txt"))
 	if err != nil || len(b) == 0 {
 		return ""
 	}
-	name := filepath.Join(e.Store.Dir(), "tmp", n.Key+".failed.log")
-	if os.WriteFile(name, b, 0o644) != nil {
+	name, err := e.Store.KeepFailedLog(n.Key, b)
+	if err != nil {
+		e.event("%s: warning: %v", n.Addr, err)
 		return ""
 	}
 	return name

@@ -8,7 +8,7 @@
 //	<key[:2]>/<key>/          a finished artifact: the stage's files plus manifest.json
 //	tmp/<key>.partial/        the in-progress output of a resumable stage (kept on failure)
 //	tmp/<key>.<random>/       the in-progress output of any other stage (removed on failure)
-//	tmp/<key>.failed.log      the log of a key's last failed run (written by pipeline)
+//	tmp/<key>.failed.log      the log of a key's last failed run (KeepFailedLog; removed on commit)
 //	tmp/discard-<key>.<rnd>/  an artifact being deleted or replaced
 //	locks/<key>.lock          per-key lock file (flock); records PID, host and start time
 //	verified/<key>.json       file stats at the last full hash (lets Get skip re-hashing)

@@ -203,6 +203,7 @@ func (t *Txn) commit(m *Manifest) (*Artifact, error) {
 	}
 	// Just hashed while writing; the stats after chmod are the ones later reads will see.
 	t.s.recordVerified(t.key, final, m)
+	t.s.forgetFailedLog(t.key)
 	return &Artifact{Key: t.key, Dir: final, Manifest: m}, nil
 }
 
