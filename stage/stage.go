@@ -56,6 +56,7 @@ type Param struct {
 	Default  any      // nil with Required false means "absent unless written"
 	Required bool     // the file must set it
 	Enum     []string // allowed values for String parameters (empty: any)
+	Min      *float64 // smallest allowed value of an Int or Float (or of each IntList/FloatList element); nil: no bound
 	RefKind  string   // for Ref/RefList: the block type it must point at ("dataset", "train", ...)
 	Fields   []Param  // for Object: its members
 	Doc      string   // one sentence for validation messages and the README
