@@ -80,10 +80,10 @@ func (d *decoder) decodeStageBlock(b *hcl.Block, def *stage.Def) {
 	bd := &blockDecl{kind: b.Type, name: name, def: def, declRange: b.DefRange, labelRange: b.LabelRanges[0], params: map[string]any{}}
 	// A block with any error gets no nodes (nor do blocks that depend on it): its values
 	// are incomplete, and expanding it would only produce follow-on errors.
-	errorsBefore := len(d.diags.Errs())
+	errorsBefore := d.nerrs
 	defer func() {
-		if len(d.diags.Errs()) > errorsBefore {
-			bd.broken = true
+		if d.nerrs > errorsBefore || !d.ev.ok() {
+			bd.broken = true // (a block whose values the budget cut short is incomplete too)
 		}
 	}()
 	if prev, dup := d.byName[bd.addr()]; dup {
@@ -105,10 +105,21 @@ func (d *decoder) decodeStageBlock(b *hcl.Block, def *stage.Def) {
 	content, diags := rest.Content(paramSchema(def.Params))
 	d.add(diags...)
 
+	// scope names the argument in evaluation-budget messages, which point at its name.
+	scope := func(arg string, attrs hcl.Attributes) {
+		d.scope, d.scopeRange = fmt.Sprintf("%q of %s", arg, bd.addr()), nil
+		if a, ok := attrs[arg]; ok {
+			d.scopeRange = a.NameRange.Ptr()
+		} else if bs := content.Blocks.OfType(arg); len(bs) > 0 {
+			d.scopeRange = bs[0].TypeRange.Ptr()
+		}
+	}
 	if a, ok := common.Attributes[argMatrix]; ok {
+		scope(argMatrix, common.Attributes)
 		bd.matrix = d.decodeMatrix(bd, a, content)
 	}
 	if a, ok := common.Attributes[argSeeds]; ok {
+		scope(argSeeds, common.Attributes)
 		bd.seeds = d.decodeSeeds(bd, a, content)
 	}
 	if a, ok := common.Attributes[argDependsOn]; ok && !isNullExpr(a.Expr) {
@@ -128,6 +139,7 @@ func (d *decoder) decodeStageBlock(b *hcl.Block, def *stage.Def) {
 	}
 	for i := range def.Params {
 		p := &def.Params[i]
+		scope(p.Name, content.Attributes)
 		switch {
 		case p.Type == stage.Ref || p.Type == stage.RefList:
 			a, ok := content.Attributes[p.Name]

@@ -60,7 +60,8 @@
 // # Arguments of a stage block
 //
 // Each stage declares its arguments (stage.Param): their type, default, whether they are
-// required, allowed values, and a one-line description. Types and how they are written:
+// required, allowed values or the smallest allowed number (embed's batch_size is at least
+// 1), and a one-line description. Types and how they are written:
 //
 //	string               "text" (numbers and bools convert: 128 becomes "128")
 //	int                  3; 3.0 is accepted as 3, 3.5 is an error
@@ -168,5 +169,35 @@
 // file's content has a Subject range; problems with the environment (an undeclared -var,
 // an unreadable file) have none. A YAML syntax error points at the line the YAML parser
 // names: the offending line, or for some errors the line where the unfinished mapping,
-// list or flow collection starts.
+// list or flow collection starts. Decoding stops after 200 errors ("Too many errors").
+//
+// LoadContext and ParseContext stop early when their context is done (dmlrun cancels it on
+// SIGINT and SIGTERM): decoding checks it between blocks, between local values and at
+// every step of evaluation, and returns what it has with an "Interrupted" error without a
+// range (its Extra is an Interrupted).
+//
+// # Limits
+//
+// So that no file, however small or hostile, crashes decoding or keeps it busy for long,
+// these limits apply; each is far beyond what an experiment needs.
+//
+//   - A file has at most 1 MiB.
+//   - Source nests at most 128 levels deep ("Too deeply nested"): in HCL, and in YAML
+//     templates, every bracket, brace, parenthesis, quote, template interpolation or
+//     %{if}/%{for} directive, operator and condition opens a level, counting the enclosing
+//     blocks (operators count until the next comma, or the next = or newline between
+//     arguments); in YAML, every mapping and list does.
+//   - An evaluated value nests lists and objects at most 128 levels deep, counting the
+//     local values it is built from ("Value nested too deeply").
+//   - Evaluating the file's variables, locals and arguments touches at most 1,000,000
+//     values in all ("Evaluation budget exceeded", at the local or argument that crosses
+//     it). A value counts one plus one for every element, recursively, and a string one
+//     per 64 bytes; an expression spends the size of every value it reads through var.,
+//     local. or a for variable, each time it runs, and the size of what it produces; a
+//     step of a for expression costs 4 more, and a function call the size of its result.
+//     Ten locals that each refer to the previous one ten times would be 10^10 values; they
+//     stop at the sixth.
+//   - The expanded experiment has at most 2,000,000 values ("Experiment too large"): every
+//     node counts one, plus its parameter values and its edges. A block expands to at most
+//     10000 nodes.
 package spec

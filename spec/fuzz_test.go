@@ -12,6 +12,12 @@ import (
 // The property of both fuzzers: decoding never panics, and every error diagnostic has a
 // subject range inside the file, so that it can be shown at file:line:col. For YAML, whose
 // positions spec computes itself, each position's line must also agree with its byte offset.
+//
+// The seeds include testdata/invalid's nesting and budget cases and, in testdata/fuzz,
+// source nested past the limit in every way that counts, so that mutations explore both
+// sides of the limits. The fuzzers run with a budget of fuzzBudget values instead of
+// evalBudget, so that an input that spends it costs milliseconds, not a tenth of a second.
+const fuzzBudget = 20000
 
 func FuzzParseHCL(f *testing.F) {
 	addSeeds(f, "*.hcl")
@@ -40,7 +46,7 @@ func addSeeds(f *testing.F, pattern string) {
 
 func checkFuzz(t *testing.T, name string, src []byte) {
 	yamlFile := filepath.Ext(name) == ".yaml"
-	exp, diags := Parse(name, src, LoadOptions{LookupEnv: noEnv})
+	exp, diags := Parse(name, src, LoadOptions{LookupEnv: noEnv, evalBudget: fuzzBudget})
 	if exp == nil {
 		t.Fatal("nil Experiment")
 	}

@@ -450,6 +450,9 @@ func rangeStart(r hcl.Range) string {
 
 func (d *decoder) expand() []*Node {
 	for _, bd := range d.blocks {
+		if d.stopped() {
+			return nil
+		}
 		d.expandBlock(bd)
 	}
 	var out []*Node
@@ -546,6 +549,35 @@ func (d *decoder) expandBlock(bd *blockDecl) {
 		}
 	}
 
+	// Bound the whole graph before building it: nodes copy their parameters, and every
+	// instance of a target is an edge of every node that refers to it.
+	perNode := 1 + valuesIn(map[string]any(bd.params))
+	for _, rp := range bd.refs {
+		for _, t := range rp.targets {
+			if rp.param == bd.def.ExpandOver {
+				perNode++
+			} else {
+				perNode += len(t.block.instances)
+			}
+		}
+	}
+	for _, ax := range bd.matrix {
+		most := 0
+		for _, v := range ax.values {
+			most = max(most, valuesIn(v))
+		}
+		perNode += most
+	}
+	if d.graphValues += len(insts) * perNode; d.graphValues > maxGraphValues {
+		if !d.graphReported {
+			d.graphReported = true
+			d.errorf(bd.labelRange.Ptr(), "Experiment too large",
+				"With %s the experiment expands to more than %d values: every node counts one, plus its parameter values and its edges (a reference to a block with n instances is n edges of every node that makes it). Use fewer seeds or matrix values, or split the experiment into several files.",
+				bd.addr(), maxGraphValues)
+		}
+		bd.broken = true
+		return
+	}
 	for _, inst := range insts {
 		n := &Node{
 			Addr:      Addr{Kind: bd.kind, Name: bd.name, Instance: inst.label},

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,6 +20,9 @@ type LoadOptions struct {
 	Vars map[string]string
 	// LookupEnv reads DMLRUN_VAR_<name> for each declared variable; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+
+	// evalBudget replaces evalBudget when positive; the fuzz targets lower it to stay fast.
+	evalBudget int
 }
 
 // EnvPrefix is the prefix of environment variables that set experiment variables.
@@ -116,7 +120,20 @@ type Ref struct {
 }
 
 // Load reads an experiment file; the format follows the extension (.hcl, .yaml, .yml).
+// It is LoadContext without a way to interrupt it.
 func Load(path string, opts LoadOptions) (*Experiment, hcl.Diagnostics) {
+	return LoadContext(context.Background(), path, opts)
+}
+
+// LoadContext is Load that stops early when ctx is done (a signal, a deadline): decoding
+// checks ctx between blocks, between local values and at every step of its evaluation
+// budget, and then returns what it has, with an error diagnostic without a range whose
+// Extra is an Interrupted. Callers usually check ctx.Err() and report the interruption
+// instead of the diagnostics.
+func LoadContext(ctx context.Context, path string, opts LoadOptions) (*Experiment, hcl.Diagnostics) {
+	if ctx.Err() != nil {
+		return &Experiment{Path: path, Files: map[string]*hcl.File{}}, hcl.Diagnostics{interruptedDiag(ctx)}
+	}
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return &Experiment{Path: path, Files: map[string]*hcl.File{}}, hcl.Diagnostics{{
@@ -125,18 +142,23 @@ func Load(path string, opts LoadOptions) (*Experiment, hcl.Diagnostics) {
 			Detail:   fmt.Sprintf("Reading %s failed: %v.", path, err),
 		}}
 	}
-	return Parse(path, src, opts)
+	return ParseContext(ctx, path, src, opts)
 }
 
 // Parse decodes an experiment from src; filename picks the format by its extension and
 // names the source in diagnostics. All problems found are returned at once; the
 // Experiment is never nil.
 func Parse(filename string, src []byte, opts LoadOptions) (*Experiment, hcl.Diagnostics) {
+	return ParseContext(context.Background(), filename, src, opts)
+}
+
+// ParseContext is Parse that stops early when ctx is done; see LoadContext.
+func ParseContext(ctx context.Context, filename string, src []byte, opts LoadOptions) (*Experiment, hcl.Diagnostics) {
 	switch strings.ToLower(filepath.Ext(filename)) {
 	case ".hcl":
-		return parse(filename, src, opts, formatHCL)
+		return parse(ctx, filename, src, opts, formatHCL)
 	case ".yaml", ".yml":
-		return parse(filename, src, opts, formatYAML)
+		return parse(ctx, filename, src, opts, formatYAML)
 	}
 	return &Experiment{Path: filename, Files: map[string]*hcl.File{}}, hcl.Diagnostics{{
 		Severity: hcl.DiagError,

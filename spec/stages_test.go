@@ -19,7 +19,7 @@ func init() {
 			{Name: "dataset", Type: stage.Ref, RefKind: "dataset", Required: true},
 			{Name: "arch", Type: stage.String, Default: "resnet50_frozen_normalize",
 				Enum: []string{"resnet50_frozen_normalize", "resnet50_frozen_normalize_double", "resnet18_frozen_normalize"}},
-			{Name: "embed_dim", Type: stage.Int, Default: 128},
+			{Name: "embed_dim", Type: stage.Int, Default: 128, Min: new(1.0)},
 			{Name: "lr", Type: stage.Float, Default: 1e-5},
 			{Name: "use_float16", Type: stage.Bool, Default: false},
 			{Name: "seed", Type: stage.Int, Default: int64(0), Doc: "global seed, usually set through seeds"},
@@ -37,7 +37,7 @@ func init() {
 			}},
 			{Name: "schedule", Type: stage.Object, Fields: []stage.Param{
 				{Name: "epochs", Type: stage.Int, Default: 150},
-				{Name: "batch_size", Type: stage.Int, Default: 112},
+				{Name: "batch_size", Type: stage.Int, Default: 112, Min: new(1.0)},
 				{Name: "lr", Type: stage.Float, Default: 1e-5},
 				{Name: "tau", Type: stage.IntList, Default: []int{10000}},
 				{Name: "gamma", Type: stage.Float, Default: 0.3},

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
@@ -34,10 +35,15 @@ func contains(list []string, s string) bool {
 }
 
 // nearest returns the candidate closest to given within an edit distance of 2, or "".
-// Ties go to the earlier candidate, so callers pass candidates in a stable order.
+// Ties go to the earlier candidate, so callers pass candidates in a stable order. Only the
+// first maxSuggestCandidates are considered, so that a message costs little however many
+// names a file declares.
 func nearest(given string, candidates []string) string {
 	best, bestDist := "", 3
-	for _, c := range candidates {
+	for _, c := range candidates[:min(len(candidates), maxSuggestCandidates)] {
+		if n, m := utf8.RuneCountInString(c), utf8.RuneCountInString(given); n > m+2 || m > n+2 {
+			continue // the distance is at least the difference in length
+		}
 		if d := levenshtein.Distance(given, c, nil); d < bestDist {
 			best, bestDist = c, d
 		}
@@ -65,13 +71,17 @@ func listOrNone(list []string) string {
 	if len(list) == 0 {
 		return "none"
 	}
+	if len(list) > maxListed {
+		return fmt.Sprintf("%s and %d more", strings.Join(list[:maxListed], ", "), len(list)-maxListed)
+	}
 	return strings.Join(list, ", ")
 }
 
 // convertVarString converts a -var or environment value to the type of the variable's
 // default: numbers and bools are parsed, strings taken as they are, and lists or objects
-// parsed as an HCL expression. A variable without a default takes the string.
-func convertVarString(s string, def cty.Value) (cty.Value, error) {
+// parsed as an HCL expression, within the nesting limit and the evaluation budget. A
+// variable without a default takes the string.
+func convertVarString(s string, def cty.Value, ev *evaluator) (cty.Value, error) {
 	if def == cty.NilVal || def.IsNull() {
 		return cty.StringVal(s), nil
 	}
@@ -92,12 +102,22 @@ func convertVarString(s string, def cty.Value) (cty.Value, error) {
 		}
 		return cty.BoolVal(b), nil
 	}
+	if tokens, _ := hclsyntax.LexExpression([]byte(s), "<value>", hcl.InitialPos); checkNesting(tokens, false) != nil {
+		return cty.NilVal, fmt.Errorf("it nests more than %d levels deep", maxNesting)
+	}
 	expr, diags := hclsyntax.ParseExpression([]byte(s), "<value>", hcl.InitialPos)
 	if diags.HasErrors() {
 		return cty.NilVal, fmt.Errorf("the default is a %s, so the value must be written as an HCL %s: %s",
 			ty.FriendlyName(), ty.FriendlyName(), diags[0].Summary)
 	}
+	ev.instrument(expr)
 	v, diags := expr.Value(nil)
+	if !ev.ok() {
+		if ev.stopped {
+			return cty.NilVal, fmt.Errorf("decoding was interrupted")
+		}
+		return cty.NilVal, fmt.Errorf("evaluating it exceeds the evaluation budget of %d values", evalBudget)
+	}
 	if diags.HasErrors() {
 		return cty.NilVal, fmt.Errorf("%s", diags[0].Detail)
 	}

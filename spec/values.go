@@ -164,6 +164,11 @@ func (d *decoder) scalar(p *stage.Param, what string, v cty.Value, rng hcl.Range
 			d.errorf(&rng, "Invalid value", "%q must be a finite number.", what)
 			return nil, false
 		}
+		if p.Min != nil && bf.Cmp(big.NewFloat(*p.Min)) < 0 {
+			d.errorf(&rng, "Value out of range", "%q must be at least %s; got %s.%s",
+				what, strconv.FormatFloat(*p.Min, 'g', -1, 64), bf.Text('g', 10), docSuffix(p))
+			return nil, false
+		}
 		if p.Type == stage.Float {
 			f, _ := bf.Float64()
 			if math.IsInf(f, 0) {
@@ -362,6 +367,29 @@ func (d *decoder) decodeObject(p *stage.Param, what string, pairs []pair, rng hc
 	return out, good
 }
 
+// belowMin reports whether a canonical Int, Float or list value has a number below min.
+func belowMin(v any, min float64) bool {
+	switch x := v.(type) {
+	case int64:
+		return float64(x) < min
+	case float64:
+		return x < min
+	case []int64:
+		for _, e := range x {
+			if float64(e) < min {
+				return true
+			}
+		}
+	case []float64:
+		for _, e := range x {
+			if e < min {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func isNullWritten(pairs []pair, key string) bool {
 	for _, kv := range pairs {
 		if kv.key == key {
@@ -376,6 +404,9 @@ func isNullWritten(pairs []pair, key string) bool {
 func (d *decoder) defaultValue(p *stage.Param) (any, bool) {
 	if p.Default != nil {
 		v, err := stage.Canonical(*p, p.Default)
+		if err == nil && p.Min != nil && belowMin(v, *p.Min) {
+			err = fmt.Errorf("it is below the parameter's minimum %g", *p.Min)
+		}
 		if err != nil {
 			d.errorf(nil, "Invalid stage schema", "The default of parameter %q is invalid: %v. This is a bug in the stage.", p.Name, err)
 			return nil, false

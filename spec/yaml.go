@@ -31,6 +31,7 @@ type yamlFile struct {
 	src        []byte
 	lineStarts []int
 	ranges     map[*yaml.Node]hcl.Range
+	ev         *evaluator // instruments templates; nil in tests of positions alone
 }
 
 func newYAMLFile(filename string, src []byte) *yamlFile {
@@ -188,13 +189,28 @@ func upperFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-func parseYAML(filename string, src []byte) (file *hcl.File, diags hcl.Diagnostics) {
+func parseYAML(filename string, src []byte, ev *evaluator) (file *hcl.File, diags hcl.Diagnostics) {
 	f := newYAMLFile(filename, src)
+	f.ev = ev
 	file = &hcl.File{Bytes: src}
 	start := hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}
 	syntaxError := func(msg string) hcl.Diagnostics {
 		rng := start
 		msg = strings.TrimPrefix(msg, "yaml: ")
+		if strings.Contains(msg, "exceeded max depth") {
+			// yaml.v3 stops at 10,000 levels, without a column (and on the first line
+			// without a line); point at the level past ours instead.
+			off, what := f.deepFlowOffset(), "flow mappings and lists"
+			if off == 0 {
+				what = "mappings and lists"
+				if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+					if line, err := strconv.Atoi(m[1]); err == nil && line >= 1 && line <= len(f.lineStarts) {
+						off = f.lineStarts[line-1]
+					}
+				}
+			}
+			return hcl.Diagnostics{f.tooDeep(off, what)}
+		}
 		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 			msg = strings.TrimPrefix(msg, m[0]+": ")
 			if line, err := strconv.Atoi(m[1]); err == nil && line >= 1 {
@@ -248,7 +264,7 @@ func parseYAML(filename string, src []byte) (file *hcl.File, diags hcl.Diagnosti
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		root = root.Content[0]
 	}
-	if d := f.checkNodes(root); d.HasErrors() {
+	if d := f.checkNodes(root, 1); d.HasErrors() {
 		return file, d
 	}
 	switch {
@@ -280,12 +296,20 @@ func decodeYAMLNode(dec *yaml.Decoder, n *yaml.Node) (err error) {
 }
 
 // checkNodes rejects what the format does not support: aliases (an alias can expand a small
-// file into a huge tree) and tags other than the core ones.
-func (f *yamlFile) checkNodes(n *yaml.Node) hcl.Diagnostics {
+// file into a huge tree), tags other than the core ones, and mappings and lists nested more
+// than maxNesting levels (depth is the level of n).
+func (f *yamlFile) checkNodes(n *yaml.Node, depth int) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		if n == nil {
+	deep := false
+	var walk func(n *yaml.Node, depth int)
+	walk = func(n *yaml.Node, depth int) {
+		if n == nil || deep {
+			return
+		}
+		if depth > maxNesting && (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) {
+			deep = true // once: the levels below would repeat it
+			start := f.pos(n.Line, n.Column)
+			diags = append(diags, f.tooDeep(start.Byte, "mappings and lists"))
 			return
 		}
 		if n.Kind == yaml.AliasNode {
@@ -310,11 +334,60 @@ func (f *yamlFile) checkNodes(n *yaml.Node) hcl.Diagnostics {
 			})
 		}
 		for _, c := range n.Content {
-			walk(c)
+			walk(c, depth+1)
 		}
 	}
-	walk(n)
+	walk(n, depth)
 	return diags
+}
+
+// tooDeep is the diagnostic for source nested more than maxNesting levels, at the byte
+// offset where the level past the limit opens (one character).
+func (f *yamlFile) tooDeep(off int, what string) *hcl.Diagnostic {
+	start := f.posAt(off)
+	end := start
+	if off < len(f.src) {
+		_, size := utf8.DecodeRune(f.src[off:])
+		end = f.posAt(off + size)
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Too deeply nested",
+		Detail: fmt.Sprintf("The %s here nest more than %d levels deep. Experiment files allow at most %d levels, so that decoding cannot exhaust the stack; write the value flatter, or split it into local values.",
+			what, maxNesting, maxNesting),
+		Subject: &hcl.Range{Filename: f.filename, Start: start, End: end},
+	}
+}
+
+// deepFlowOffset finds where flow collections ([...], {...}) first nest more than
+// maxNesting levels, skipping quoted scalars and comments; it returns 0 when they do not
+// (the nesting is then in block collections, and yaml named no place).
+func (f *yamlFile) deepFlowOffset() int {
+	src := f.src
+	depth := 0
+	for i := 0; i < len(src); i++ {
+		switch c := src[i]; c {
+		case '[', '{':
+			if depth++; depth > maxNesting {
+				return i
+			}
+		case ']', '}':
+			depth = max(0, depth-1)
+		case '"', '\'':
+			for i++; i < len(src) && src[i] != c; i++ {
+				if c == '"' && src[i] == '\\' {
+					i++
+				}
+			}
+		case '#':
+			if i == 0 || src[i-1] == ' ' || src[i-1] == '\t' || src[i-1] == '\n' {
+				for i < len(src) && src[i] != '\n' {
+					i++
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // --- bodies -----------------------------------------------------------------------------
@@ -620,9 +693,19 @@ func (f *yamlFile) scalar(n *yaml.Node, literal bool) *yamlScalar {
 	s.exact = end <= len(f.src) && string(f.src[start:end]) == n.Value
 	if !literal && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" &&
 		(strings.Contains(n.Value, "${") || strings.Contains(n.Value, "%{")) {
+		tokens, _ := hclsyntax.LexTemplate([]byte(n.Value), f.filename, s.contentStart())
+		if diag := checkNesting(tokens, false); diag != nil {
+			// A template that cannot be parsed safely is an invalid one.
+			s.tmpl = &hclsyntax.LiteralValueExpr{Val: cty.DynamicVal, SrcRange: s.rng}
+			s.tmplDiags = s.fix(hcl.Diagnostics{diag})
+			return s
+		}
 		var diags hcl.Diagnostics
 		s.tmpl, diags = hclsyntax.ParseTemplate([]byte(n.Value), f.filename, s.contentStart())
 		s.tmplDiags = s.fix(diags)
+		if f.ev != nil && !diags.HasErrors() {
+			f.ev.instrument(s.tmpl)
+		}
 	}
 	return s
 }
