@@ -33,6 +33,10 @@ type embedInfo struct {
 // embedSplit runs the model in eval mode without gradients over a split in dataset order
 // (reference §9.1) and returns the embeddings (N x D, row-major) and labels.
 func embedSplit(m *models.Model, s *load.Split, bs int, dev torch.Device, bar stage.Bar) ([]float32, []int64, error) {
+	if bs < 1 {
+		// The loop below would never advance.
+		return nil, nil, fmt.Errorf("batch size %d: it must be at least 1", bs)
+	}
 	n := s.Len()
 	out := make([]float32, 0, n*int(m.Dim))
 	for lo := 0; lo < n; lo += bs {
@@ -123,6 +127,11 @@ func loadTrained(dir string, dev torch.Device) (*models.Model, *modelInfo, error
 }
 
 func runEmbed(ctx *stage.Context) error {
+	// spec rejects a smaller batch_size where it is written (the schema's Min); this
+	// guards direct callers and stored parameters.
+	if bs := ctx.Params.Int("batch_size"); bs < 1 {
+		return fmt.Errorf("embed %s: batch_size is %d; it must be at least 1 (images per forward pass)", ctx.Addr, bs)
+	}
 	torch.Lock()
 	defer torch.Unlock()
 	// libtorch's thread count (OpenMP, and OpenBLAS through it) is a per-OS-thread

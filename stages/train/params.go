@@ -53,7 +53,7 @@ func embedParams() []stage.Param {
 		{Name: "models", Type: stage.RefList, RefKind: "train", Required: true, Doc: "Trained models to embed with, e.g. [train.baseline, train.nir]; one embed node per model instance."},
 		{Name: "dataset", Type: stage.Ref, RefKind: "dataset", Required: true, Doc: "The prepared dataset whose split is embedded; must be the dataset the models were trained on."},
 		{Name: "split", Type: stage.String, Default: "test", Enum: []string{"test", "train", "val"}, Doc: "Which split to embed (evaluation transform, dataset order)."},
-		{Name: "batch_size", Type: stage.Int, Default: int64(112), Doc: "Images per forward pass (does not change the result beyond float rounding)."},
+		{Name: "batch_size", Type: stage.Int, Default: int64(112), Min: new(1.0), Doc: "Images per forward pass (does not change the result beyond float rounding)."},
 	}
 }
 
