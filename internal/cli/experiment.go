@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -26,11 +27,21 @@ type experiment struct {
 // experiment file's folder. structureOnly skips the hooks (validate): nodes that read
 // external content, and those downstream, then have no key.
 func loadExperiment(f *Factory, path string, vars []string, structureOnly bool) (*experiment, error) {
+	return loadExperimentContext(context.Background(), f, path, vars, structureOnly)
+}
+
+// loadExperimentContext is loadExperiment whose decoding stops when ctx is done; it then
+// returns ctx's error (wrapped, so that the command ends with "Interrupted") and shows no
+// diagnostics, which would be incomplete.
+func loadExperimentContext(ctx context.Context, f *Factory, path string, vars []string, structureOnly bool) (*experiment, error) {
 	vm, err := parseVars(vars)
 	if err != nil {
 		return nil, err
 	}
-	exp, diags := spec.Load(path, spec.LoadOptions{Vars: vm, LookupEnv: f.LookupEnv})
+	exp, diags := spec.LoadContext(ctx, path, spec.LoadOptions{Vars: vm, LookupEnv: f.LookupEnv})
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	if len(diags) > 0 {
 		ios := f.IOStreams
 		if werr := spec.WriteDiagnostics(ios.ErrOut, exp.Files, diags, uint(ios.TerminalWidth()), ios.ColorEnabled()); werr != nil {

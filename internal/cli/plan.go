@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -15,6 +16,8 @@ import (
 type PlanOptions struct {
 	IO      *iostreams.IOStreams
 	Factory *Factory
+	// Context ends decoding early when done; nil means context.Background().
+	Context context.Context
 
 	File             string
 	Vars             []string
@@ -46,6 +49,7 @@ without the flag.`,
 		Args: exactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
+			opts.Context = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
@@ -60,7 +64,11 @@ without the flag.`,
 }
 
 func runPlan(opts *PlanOptions) error {
-	exp, err := loadExperiment(opts.Factory, opts.File, opts.Vars, false)
+	ctx := opts.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	exp, err := loadExperimentContext(ctx, opts.Factory, opts.File, opts.Vars, false)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"dmlrun/internal/iostreams"
@@ -14,6 +15,9 @@ import (
 type ValidateOptions struct {
 	IO      *iostreams.IOStreams
 	Factory *Factory
+	// Context ends decoding early when done (Main cancels it on SIGINT and SIGTERM);
+	// nil means context.Background().
+	Context context.Context
 
 	File string
 	Vars []string
@@ -32,6 +36,7 @@ never loads libtorch and never reads dataset folders (plan does, for the keys).`
 		Args: exactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
+			opts.Context = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
@@ -44,8 +49,12 @@ never loads libtorch and never reads dataset folders (plan does, for the keys).`
 }
 
 func runValidate(opts *ValidateOptions) error {
+	ctx := opts.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if !opts.JSON {
-		exp, err := loadExperiment(opts.Factory, opts.File, opts.Vars, true)
+		exp, err := loadExperimentContext(ctx, opts.Factory, opts.File, opts.Vars, true)
 		if err != nil {
 			return err
 		}
@@ -56,7 +65,10 @@ func runValidate(opts *ValidateOptions) error {
 	if err != nil {
 		return err
 	}
-	exp, diags := spec.Load(opts.File, spec.LoadOptions{Vars: vm, LookupEnv: opts.Factory.LookupEnv})
+	exp, diags := spec.LoadContext(ctx, opts.File, spec.LoadOptions{Vars: vm, LookupEnv: opts.Factory.LookupEnv})
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", opts.File, err) // shown as "Interrupted: ...", exit 1
+	}
 	if !diags.HasErrors() {
 		if _, err := pipeline.Build(pipeline.FromSpec(exp), pipeline.BuildOptions{SkipKeyInputs: true}); err != nil {
 			return fmt.Errorf("%s: %w", opts.File, err)
