@@ -8,6 +8,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"io"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/webp"
@@ -25,8 +26,9 @@ import (
 //     differ from PIL's by a level or two (see resample_test.go for measured bounds).
 //
 // If white is true, alpha is composited over white instead (used for the emoji sets).
-func decodeRGB(data []byte, white bool) (pix []uint8, w, h int, err error) {
-	img, format, err := decodeImage(data)
+// An image whose header declares more than maxPix pixels is refused before it is decoded.
+func decodeRGB(data []byte, white bool, maxPix int64) (pix []uint8, w, h int, err error) {
+	img, format, err := decodeImage(data, maxPix)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -187,30 +189,40 @@ func decodeRGB(data []byte, white bool) (pix []uint8, w, h int, err error) {
 // file from allocating gigabytes.
 const maxPixels = 2 * 89478485
 
-func decodeImage(data []byte) (image.Image, string, error) {
-	if cfg, format, err := image.DecodeConfig(bytes.NewReader(data)); err == nil && int64(cfg.Width)*int64(cfg.Height) > maxPixels {
-		return nil, "", fmt.Errorf("%s image of %dx%d pixels exceeds the %d-pixel limit (a decompression bomb to PIL)",
-			format, cfg.Width, cfg.Height, maxPixels)
-	}
-	r := bytes.NewReader(data)
+// decodeImage decodes one image of a format it recognises by its leading bytes. The
+// format's header is read first (DecodeConfig): an image without a readable header, or
+// one declaring more than maxPix pixels, is refused before any pixel memory is allocated.
+func decodeImage(data []byte, maxPix int64) (image.Image, string, error) {
+	var format string
+	var config func(io.Reader) (image.Config, error)
+	var decode func(io.Reader) (image.Image, error)
 	switch {
 	case bytes.HasPrefix(data, []byte("\xff\xd8")):
-		m, err := jpeg.Decode(r)
-		return m, "jpeg", wrapDecode("jpeg", err)
+		format, config, decode = "jpeg", jpeg.DecodeConfig, jpeg.Decode
 	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
-		m, err := png.Decode(r)
-		return m, "png", wrapDecode("png", err)
+		format, config, decode = "png", png.DecodeConfig, png.Decode
 	case bytes.HasPrefix(data, []byte("GIF8")):
-		m, err := gif.Decode(r)
-		return m, "gif", wrapDecode("gif", err)
+		format, config, decode = "gif", gif.DecodeConfig, gif.Decode // Decode: first frame only
 	case bytes.HasPrefix(data, []byte("BM")):
-		m, err := bmp.Decode(r)
-		return m, "bmp", wrapDecode("bmp", err)
+		format, config, decode = "bmp", bmp.DecodeConfig, bmp.Decode
 	case len(data) >= 12 && string(data[:4]) == "RIFF" && string(data[8:12]) == "WEBP":
-		m, err := webp.Decode(r)
-		return m, "webp", wrapDecode("webp", err)
+		format, config, decode = "webp", webp.DecodeConfig, webp.Decode
+	default:
+		return nil, "", fmt.Errorf("unknown image format (not JPEG, PNG, GIF, BMP or WebP)")
 	}
-	return nil, "", fmt.Errorf("unknown image format (not JPEG, PNG, GIF, BMP or WebP)")
+	cfg, err := config(bytes.NewReader(data))
+	if err != nil {
+		return nil, format, fmt.Errorf("decoding %s header: %w", format, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, format, fmt.Errorf("%s image of %dx%d pixels is empty", format, cfg.Width, cfg.Height)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > maxPix {
+		return nil, format, fmt.Errorf("%s image of %dx%d pixels exceeds the %d-pixel limit (a decompression bomb to PIL)",
+			format, cfg.Width, cfg.Height, maxPix)
+	}
+	m, err := decode(bytes.NewReader(data))
+	return m, format, wrapDecode(format, err)
 }
 
 func wrapDecode(format string, err error) error {

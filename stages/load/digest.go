@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -146,36 +147,42 @@ func (c *statCache) save() error {
 	return os.Rename(f.Name(), c.path)
 }
 
-// fileDigest hashes one file, through the cache.
-func (c *statCache) fileDigest(abs string) (size int64, sum string, hit bool, err error) {
+// fileDigest hashes one file of the dataset (rel, slash-separated, relative to the
+// root), through the cache. It returns the resolved path it read: the decoder reads that
+// path, so it reads the file that was digested and checked to be inside the root.
+func (c *statCache) fileDigest(r *datasetRoot, rel string) (real string, size int64, sum string, hit bool, err error) {
 	recorded := time.Now() // before the stat: see racyWindow
-	st, err := os.Stat(abs)
+	name := r.named(rel)
+	real, st, err := r.resolve(rel)
 	if err != nil {
-		return 0, "", false, err
+		return "", 0, "", false, err
 	}
 	if !st.Mode().IsRegular() {
-		return 0, "", false, fmt.Errorf("%s is not a regular file", abs)
+		return "", 0, "", false, fmt.Errorf("%s is not a regular file", name)
 	}
 	id := idOf(st)
-	if s, ok := c.lookup(abs, id); ok {
-		return st.Size(), s, true, nil
+	if s, ok := c.lookup(real, id); ok {
+		return real, st.Size(), s, true, nil
 	}
-	f, err := os.Open(abs)
+	f, fst, err := openResolved(real, name)
 	if err != nil {
-		return 0, "", false, err
+		return "", 0, "", false, err
 	}
 	defer f.Close()
+	if idOf(fst) != id {
+		return "", 0, "", false, fmt.Errorf("%s changed while it was read", name)
+	}
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
-		return 0, "", false, fmt.Errorf("reading %s: %w", abs, err)
+		return "", 0, "", false, fmt.Errorf("reading %s: %w", name, err)
 	}
 	if n != st.Size() {
-		return 0, "", false, fmt.Errorf("%s changed while it was read", abs)
+		return "", 0, "", false, fmt.Errorf("%s changed while it was read", name)
 	}
 	sum = hex.EncodeToString(h.Sum(nil))
-	c.store(abs, id, recorded, sum)
-	return n, sum, false, nil
+	c.store(real, id, recorded, sum)
+	return real, n, sum, false, nil
 }
 
 // digestStats counts how the digest was obtained.
@@ -183,34 +190,38 @@ type digestStats struct {
 	Files, CacheHits int
 	Bytes            int64
 	Sums             map[string]string // relative path -> SHA-256 hex of its contents
+	Real             map[string]string // relative path -> the resolved path that was read
 }
 
 // datasetDigest is SHA-256 over the sorted list of (relative path, size, SHA-256 of
 // contents) of every file the listing reads: images (after subset) and the extra files
-// (info files, emoji.json, IDX files). It is written "sha256:<hex>".
-func datasetDigest(ctx context.Context, root string, l *listing, cache *statCache, onFile func()) (string, digestStats, error) {
-	seen := map[string]bool{}
+// (info files, emoji.json, IDX files). It is written "sha256:<hex>". Every file is
+// resolved inside the listing's root (a path that leaves it is an *EscapeError, named
+// with the index file row that listed it) before anything is read.
+func datasetDigest(ctx context.Context, l *listing, cache *statCache, onFile func()) (string, digestStats, error) {
+	where := map[string]string{} // rel -> index file row that named it ("" if none)
 	var rels []string
-	add := func(r string) {
-		if !seen[r] {
-			seen[r] = true
+	add := func(r, w string) {
+		if _, ok := where[r]; !ok {
+			where[r] = w
 			rels = append(rels, r)
 		}
 	}
 	for _, r := range l.extra {
-		add(r)
+		add(r, "")
 	}
 	for _, s := range l.splits {
 		for _, c := range s.classes {
 			for _, sm := range c.samples {
 				if sm.path != "" {
-					add(sm.rel)
+					add(sm.rel, sm.where)
 				}
 			}
 		}
 	}
 	sort.Strings(rels)
 	type res struct {
+		real string
 		size int64
 		sum  string
 		hit  bool
@@ -228,9 +239,14 @@ func datasetDigest(ctx context.Context, root string, l *listing, cache *statCach
 					out[i].err = err
 					continue
 				}
-				abs, _ := filepath.Abs(filepath.Join(root, filepath.FromSlash(rels[i])))
 				var r res
-				r.size, r.sum, r.hit, r.err = cache.fileDigest(abs)
+				r.real, r.size, r.sum, r.hit, r.err = cache.fileDigest(l.root, rels[i])
+				var ee *EscapeError
+				if errors.As(r.err, &ee) && ee.Where == "" && where[rels[i]] != "" {
+					e := *ee
+					e.Where = where[rels[i]]
+					r.err = &e
+				}
 				out[i] = r
 				if onFile != nil {
 					onFile()
@@ -245,7 +261,7 @@ func datasetDigest(ctx context.Context, root string, l *listing, cache *statCach
 	wg.Wait()
 	h := sha256.New()
 	io.WriteString(h, "dmlrun dataset digest v1\n")
-	st := digestStats{Sums: make(map[string]string, len(rels))}
+	st := digestStats{Sums: make(map[string]string, len(rels)), Real: make(map[string]string, len(rels))}
 	for i, r := range out {
 		if r.err != nil {
 			if ctx.Err() != nil {
@@ -255,6 +271,7 @@ func datasetDigest(ctx context.Context, root string, l *listing, cache *statCach
 		}
 		io.WriteString(h, rels[i]+"\x00"+strconv.FormatInt(r.size, 10)+"\x00"+r.sum+"\n")
 		st.Sums[rels[i]] = r.sum
+		st.Real[rels[i]] = r.real
 		st.Files++
 		st.Bytes += r.size
 		if r.hit {

@@ -124,7 +124,7 @@ func TestEmojiLayout(t *testing.T) {
 		t.Fatalf("samples %+v", s)
 	}
 	out := t.TempDir()
-	if _, err := Prepare(context.Background(), Options{Kind: KindEmoji, Root: root, Base: 4, Crop: 4, Vendors: []string{"g", "t"}}, out, nil, nil); err != nil {
+	if _, err := Prepare(context.Background(), Options{Kind: KindEmoji, Root: root, Base: 8, Crop: 8, Vendors: []string{"g", "t"}}, out, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	p, _ := Open(out)
@@ -137,7 +137,7 @@ func TestEmojiLayout(t *testing.T) {
 	}
 	// A missing image file is an error naming it.
 	os.Remove(filepath.Join(root, "t", "package", "img", "t", "64", "a.png"))
-	_, err = Prepare(context.Background(), Options{Kind: KindEmoji, Root: root, Base: 4, Crop: 4, Vendors: []string{"g", "t"}}, t.TempDir(), nil, nil)
+	_, err = Prepare(context.Background(), Options{Kind: KindEmoji, Root: root, Base: 8, Crop: 8, Vendors: []string{"g", "t"}}, t.TempDir(), nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "t/package/img/t/64/a.png") {
 		t.Fatalf("missing image: %v", err)
 	}

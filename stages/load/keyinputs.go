@@ -86,7 +86,7 @@ func Digest(ctx context.Context, o Options) (string, error) {
 		return "", &ReadError{Kind: o.Kind, Err: err}
 	}
 	cache := openStatCache(o.statCachePath())
-	d, _, err := datasetDigest(ctx, root, l, cache, nil)
+	d, _, err := datasetDigest(ctx, l, cache, nil)
 	cache.save() // a cache that cannot be saved only costs re-hashing next time
 	if err != nil {
 		if ctx.Err() != nil {

@@ -172,13 +172,13 @@ func TestStatCacheIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := openStatCache("")
-	d1, _, _ := datasetDigest(context.Background(), root, l, c, nil)
-	if _, st, _ := datasetDigest(context.Background(), root, l, c, nil); st.CacheHits != 0 {
+	d1, _, _ := datasetDigest(context.Background(), l, c, nil)
+	if _, st, _ := datasetDigest(context.Background(), l, c, nil); st.CacheHits != 0 {
 		t.Errorf("%d files just written were trusted inside the racy window", st.CacheHits)
 	}
 	noRacyWindow(t)
-	datasetDigest(context.Background(), root, l, c, nil)
-	if _, st, _ := datasetDigest(context.Background(), root, l, c, nil); st.CacheHits != st.Files {
+	datasetDigest(context.Background(), l, c, nil)
+	if _, st, _ := datasetDigest(context.Background(), l, c, nil); st.CacheHits != st.Files {
 		t.Fatalf("%d of %d hits outside the racy window", st.CacheHits, st.Files)
 	}
 	p := filepath.Join(root, "c", "1.png")
@@ -191,7 +191,7 @@ func TestStatCacheIdentity(t *testing.T) {
 	if err := os.Rename(tmp, p); err != nil {
 		t.Fatal(err)
 	}
-	d2, st, err := datasetDigest(context.Background(), root, l, c, nil)
+	d2, st, err := datasetDigest(context.Background(), l, c, nil)
 	if err != nil || d2 == d1 || st.CacheHits != st.Files-1 {
 		t.Errorf("same size and mtime, new bytes: digest changed %v, hits %d of %d, err %v", d2 != d1, st.CacheHits, st.Files, err)
 	}

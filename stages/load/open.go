@@ -52,6 +52,9 @@ func Open(dir string) (_ *Prepared, err error) {
 		}
 	}()
 	pr := p.Manifest.Protocol
+	if err := checkSize(pr.Base, pr.Crop); err != nil {
+		return nil, fmt.Errorf("load: %s: dataset.json: %w", dir, err)
+	}
 	for name, info := range p.Manifest.Splits {
 		s := &Split{Name: name, Classes: info.Classes, Protocol: pr}
 		p.splits[name] = s

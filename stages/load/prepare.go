@@ -102,8 +102,8 @@ func (o *Options) fill() error {
 	if o.Crop <= 0 {
 		o.Crop = 224
 	}
-	if o.Crop > o.Base {
-		return fmt.Errorf("crop %d is larger than base %d", o.Crop, o.Base)
+	if err := checkSize(o.Base, o.Crop); err != nil {
+		return err
 	}
 	if o.Std == [3]float64{} {
 		o.Mean, o.Std = ResNetMean, ResNetStd
@@ -160,6 +160,17 @@ func Prepare(ctx context.Context, o Options, outDir string, log io.Writer, prog 
 	if err != nil {
 		return nil, err
 	}
+	var counts []int
+	for _, s := range l.splits {
+		k := 0
+		for _, c := range s.classes {
+			k += len(c.samples)
+		}
+		counts = append(counts, k)
+	}
+	if err := checkResources(o, counts, outDir); err != nil {
+		return nil, err
+	}
 
 	cachePath := o.statCachePath()
 	cache := openStatCache(cachePath)
@@ -170,7 +181,7 @@ func Prepare(ctx context.Context, o Options, outDir string, log io.Writer, prog 
 		}
 	}
 	bar := prog.Start("digest "+o.Kind, int64(nfiles))
-	digest, dst, err := datasetDigest(ctx, root, l, cache, func() { bar.Add(1) })
+	digest, dst, err := datasetDigest(ctx, l, cache, func() { bar.Add(1) })
 	bar.Finish()
 	if err != nil {
 		return nil, err
@@ -198,7 +209,7 @@ func Prepare(ctx context.Context, o Options, outDir string, log io.Writer, prog 
 		Protocol: Protocol{Base: o.Base, Crop: o.Crop, Mean: o.Mean, Std: o.Std, BGR: o.BGR},
 		Splits:   map[string]*SplitInfo{}}
 	for _, s := range l.splits {
-		info, skipped, err := writeSplit(ctx, o, l, s, dst.Sums, outDir, log, prog)
+		info, skipped, err := writeSplit(ctx, o, l, s, dst, outDir, log, prog)
 		if err != nil {
 			return nil, err
 		}
@@ -234,32 +245,44 @@ func writeFileSync(path string, b []byte) error {
 	return f.Close()
 }
 
-// decodeSample reads and preprocesses one sample into a base x base x 3 image. A non-empty
-// want is the SHA-256 (hex) the file had when the dataset was digested: bytes that differ
-// are a *ChangedError, so the stored images are the ones the digest (and the key) covers.
-func decodeSample(s sample, base int, white bool, want string) ([]uint8, error) {
-	var pix []uint8
-	var w, h int
+// decodeSample reads and preprocesses one sample into a base x base x 3 image. A file
+// sample is read from real, the path the digest resolved inside the dataset root and
+// read; want is the SHA-256 (hex) it had then: bytes that differ are a *ChangedError, so
+// the stored images are the ones the digest (and the key) covers.
+func decodeSample(s sample, real string, base int, white bool, want string) ([]uint8, error) {
 	if s.path == "" {
-		w, h = s.gw, s.gh
-		pix = make([]uint8, 3*w*h)
+		w, h := s.gw, s.gh
+		if err := checkResize(w, h, base); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.rel, err)
+		}
+		pix := make([]uint8, 3*w*h)
 		for i, v := range s.grey {
 			pix[3*i], pix[3*i+1], pix[3*i+2] = v, v, v
 		}
-	} else {
-		data, err := os.ReadFile(s.path)
-		if err != nil {
-			return nil, err
-		}
-		if want != "" {
-			if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != want {
-				return nil, &ChangedError{Path: s.path, Detail: "its contents differ from those digested before decoding"}
-			}
-		}
-		pix, w, h, err = decodeRGB(data, white)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.path, err)
-		}
+		return resizeCenterCrop(rgbView{Pix: pix, Stride: 3 * w, W: w, H: h}, base), nil
+	}
+	if real == "" || want == "" {
+		panic(fmt.Sprintf("load: %s was not digested before decoding (caller bug)", s.rel))
+	}
+	data, err := readResolved(real, s.path)
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != want {
+		return nil, &ChangedError{Path: s.path, Detail: "its contents differ from those digested before decoding"}
+	}
+	return preprocess(data, s.path, base, white)
+}
+
+// preprocess decodes image file contents (name is for messages) and resizes and crops
+// them to base x base.
+func preprocess(data []byte, name string, base int, white bool) ([]uint8, error) {
+	pix, w, h, err := decodeRGB(data, white, maxPixels)
+	if err == nil {
+		err = checkResize(w, h, base)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return resizeCenterCrop(rgbView{Pix: pix, Stride: 3 * w, W: w, H: h}, base), nil
 }
@@ -271,7 +294,8 @@ type job struct {
 
 // writeSplit decodes a split in shards of o.ShardImages with o.Workers goroutines and
 // writes <split>-NNNNN.safetensors files and <split>.files.txt.
-func writeSplit(ctx context.Context, o Options, l *listing, s splitDef, sums map[string]string, outDir string, log io.Writer, prog stage.Progress) (*SplitInfo, []Skipped, error) {
+func writeSplit(ctx context.Context, o Options, l *listing, s splitDef, dst digestStats, outDir string, log io.Writer, prog stage.Progress) (*SplitInfo, []Skipped, error) {
+	sums := dst.Sums
 	var jobs []job
 	info := &SplitInfo{Files: s.name + ".files.txt"}
 	for ci, c := range s.classes {
@@ -305,7 +329,8 @@ func writeSplit(ctx context.Context, o Options, l *listing, s splitDef, sums map
 						errs[i] = ctx.Err()
 						continue
 					}
-					imgs[i], errs[i] = decodeSample(chunk[i].s, o.Base, l.white, sums[chunk[i].s.rel])
+					sm := chunk[i].s
+					imgs[i], errs[i] = decodeSample(sm, dst.Real[sm.rel], o.Base, l.white, sums[sm.rel])
 					bar.Add(1)
 				}
 			}()
@@ -374,5 +399,12 @@ func writeSplit(ctx context.Context, o Options, l *listing, s splitDef, sums map
 // when white is true, dropped otherwise, like PIL's convert('RGB')), resizes its shorter
 // side to base and centre-crops base x base: the stored form of one image (HWC, RGB).
 func PreprocessFile(path string, base int, white bool) ([]uint8, error) {
-	return decodeSample(sample{path: path, rel: path}, base, white, "")
+	if err := checkSize(base, base); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return preprocess(data, path, base, white)
 }

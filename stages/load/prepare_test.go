@@ -288,7 +288,7 @@ func TestStatCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := openStatCache(cachePath)
-	d1, st1, err := datasetDigest(context.Background(), root, l, c, nil)
+	d1, st1, err := datasetDigest(context.Background(), l, c, nil)
 	if err != nil || st1.CacheHits != 0 || st1.Files != 18 {
 		t.Fatalf("%v %+v", err, st1)
 	}
@@ -296,19 +296,19 @@ func TestStatCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = openStatCache(cachePath)
-	d2, st2, _ := datasetDigest(context.Background(), root, l, c, nil)
+	d2, st2, _ := datasetDigest(context.Background(), l, c, nil)
 	if d2 != d1 || st2.CacheHits != 18 {
 		t.Fatalf("second digest %s hits %d", d2, st2.CacheHits)
 	}
 	// Changing a file (size changes) changes the digest.
 	writeImage(t, filepath.Join(root, "a", "1.png"), 30, 30, color.RGBA{1, 1, 1, 255})
-	d3, st3, _ := datasetDigest(context.Background(), root, l, c, nil)
+	d3, st3, _ := datasetDigest(context.Background(), l, c, nil)
 	if d3 == d1 || st3.CacheHits != 17 {
 		t.Fatalf("changed file: digest same=%v hits %d", d3 == d1, st3.CacheHits)
 	}
 	// A corrupt cache file is ignored.
 	os.WriteFile(cachePath, []byte("{not json"), 0o644)
-	if d4, _, _ := datasetDigest(context.Background(), root, l, openStatCache(cachePath), nil); d4 != d3 {
+	if d4, _, _ := datasetDigest(context.Background(), l, openStatCache(cachePath), nil); d4 != d3 {
 		t.Fatal("corrupt cache changed the digest")
 	}
 }

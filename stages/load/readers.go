@@ -34,7 +34,8 @@ var Kinds = []string{KindCUB200, KindCars196, KindSOP, KindFolder, KindIDX, Kind
 // sample is one image to load: a file (path, rel) or, for IDX data, greyscale pixels.
 type sample struct {
 	rel    string // identifier relative to the dataset root (file path, or "file#i")
-	path   string // file to read; empty for in-memory samples
+	path   string // the file under the root as given (messages); empty for in-memory samples
+	where  string // "file:line" of the index file row that named it, or ""
 	grey   []uint8
 	gw, gh int
 }
@@ -52,6 +53,7 @@ type splitDef struct {
 // listing is what a reader finds: the splits with their classes in label order, and the
 // files besides the images that decide the result (info files, emoji.json, IDX files).
 type listing struct {
+	root   *datasetRoot // every file of the listing is read through it
 	splits []splitDef
 	extra  []string // paths relative to root
 	white  bool     // composite alpha over white (emoji)
@@ -78,12 +80,14 @@ type readOptions struct {
 	// listing has no splits. Image files are never read by a listing anyway.
 	filesOnly bool
 
+	fs   *datasetRoot      // set by list
 	sums map[string]string // filled by readFile
 }
 
-// readFile reads a file under the root that decides the listing and records its SHA-256.
+// readFile reads a file under the root (slash-separated relative path) that decides the
+// listing and records its SHA-256.
 func (o readOptions) readFile(rel string) ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(o.root, filepath.FromSlash(rel)))
+	b, err := o.fs.readFile(rel)
 	if err != nil {
 		return nil, err
 	}
@@ -94,13 +98,14 @@ func (o readOptions) readFile(rel string) ([]byte, error) {
 
 // list dispatches on kind.
 func list(kind string, o readOptions) (*listing, error) {
-	st, err := os.Stat(o.root)
+	abs, err := filepath.Abs(o.root)
 	if err != nil {
 		return nil, fmt.Errorf("dataset root: %w", err)
 	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("dataset root %s is not a directory", o.root)
+	if o.fs, err = openDatasetRoot(abs); err != nil {
+		return nil, err
 	}
+	o.root = abs
 	o.sums = map[string]string{}
 	var l *listing
 	switch kind {
@@ -123,6 +128,7 @@ func list(kind string, o readOptions) (*listing, error) {
 		return nil, err
 	}
 	l.readSums = o.sums
+	l.root = o.fs
 	for _, s := range l.splits {
 		if len(s.classes) == 0 {
 			return nil, fmt.Errorf("%s split has no classes", s.name)
@@ -131,34 +137,10 @@ func list(kind string, o readOptions) (*listing, error) {
 	return l, nil
 }
 
-// readDirNames lists a directory's entries, skipping names that contain "._" (macOS
-// resource forks; the original ignores them too). dirs selects directories or files.
-func readDirNames(dir string, dirs bool) ([]string, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, e := range ents {
-		if strings.Contains(e.Name(), "._") {
-			continue
-		}
-		isDir := e.IsDir()
-		if e.Type()&os.ModeSymlink != 0 {
-			if st, err := os.Stat(filepath.Join(dir, e.Name())); err == nil {
-				isDir = st.IsDir()
-			}
-		}
-		if isDir == dirs {
-			out = append(out, e.Name())
-		}
-	}
-	return out, nil
-}
-
 // classFromDir lists a class folder's image files, sorted by plain string order.
-func classFromDir(root, rel, name string, filter func(string) bool) (class, error) {
-	files, err := readDirNames(filepath.Join(root, rel), false)
+// rel is slash-separated, relative to the root.
+func classFromDir(r *datasetRoot, rel, name string, filter func(string) bool) (class, error) {
+	files, err := r.readDirNames(rel, false)
 	if err != nil {
 		return class{}, fmt.Errorf("class folder: %w", err)
 	}
@@ -168,13 +150,24 @@ func classFromDir(root, rel, name string, filter func(string) bool) (class, erro
 		if filter != nil && !filter(f) {
 			continue
 		}
-		r := filepath.ToSlash(filepath.Join(rel, f))
-		c.samples = append(c.samples, sample{rel: r, path: filepath.Join(root, r)})
+		p := rel + "/" + f
+		c.samples = append(c.samples, sample{rel: p, path: r.named(p)})
 	}
 	if len(c.samples) == 0 {
-		return class{}, fmt.Errorf("class folder %s has no images", filepath.Join(root, rel))
+		return class{}, fmt.Errorf("class folder %s has no images", r.named(rel))
 	}
 	return c, nil
+}
+
+// classDirs lists the class folders of a folder under the root ("" for the root itself);
+// a class folder that is a symlink out of the root is an error naming it.
+func classDirs(r *datasetRoot, rel string) ([]string, error) {
+	names, err := r.readDirNames(rel, true)
+	var ee *EscapeError
+	if errors.As(err, &ee) && ee.Path != rel {
+		return nil, fmt.Errorf("class folder %w", err)
+	}
+	return names, err
 }
 
 // halves splits sorted classes: the first floor(n/2) train, the rest test (the original's
@@ -208,7 +201,7 @@ func mkSplits(train, test, val []class) []splitDef {
 // listCUB: class folders sorted by the integer before the first '.', first half train.
 func listCUB(o readOptions) (*listing, error) {
 	img := filepath.Join(o.root, "images")
-	names, err := readDirNames(img, true)
+	names, err := classDirs(o.fs, "images")
 	if err != nil {
 		return nil, fmt.Errorf("cub200: %w", err)
 	}
@@ -233,7 +226,7 @@ func listCUB(o readOptions) (*listing, error) {
 	}
 	var cs []class
 	for _, k := range ks {
-		c, err := classFromDir(o.root, filepath.Join("images", k.name), k.name, nil)
+		c, err := classFromDir(o.fs, "images/"+k.name, k.name, nil)
 		if err != nil {
 			return nil, fmt.Errorf("cub200: %w", err)
 		}
@@ -253,14 +246,14 @@ func listCUB(o readOptions) (*listing, error) {
 // listCars: class folders in plain code-point order, first half train.
 func listCars(o readOptions) (*listing, error) {
 	img := filepath.Join(o.root, "images")
-	names, err := readDirNames(img, true)
+	names, err := classDirs(o.fs, "images")
 	if err != nil {
 		return nil, fmt.Errorf("cars196: %w", err)
 	}
 	sort.Strings(names)
 	var cs []class
 	for _, n := range names {
-		c, err := classFromDir(o.root, filepath.Join("images", n), n, nil)
+		c, err := classFromDir(o.fs, "images/"+n, n, nil)
 		if err != nil {
 			return nil, fmt.Errorf("cars196: %w", err)
 		}
@@ -279,21 +272,26 @@ func listCars(o readOptions) (*listing, error) {
 
 type sopRow struct {
 	classID int
-	path    string
+	path    string // relative to <root>/images, slash-separated, checked by lexicalEscape
+	line    int
+	where   string // "file:line", set by listSOP
 }
 
 // readInfoFile parses an Ebay_*.txt file: a header row, then
-// "image_id class_id super_class_id path" rows separated by single spaces.
+// "image_id class_id super_class_id path" rows separated by single spaces. The dataset
+// root is taken to be the info file's grandparent (<root>/Info_Files/Ebay_*.txt).
 func readInfoFile(path string) ([]sopRow, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return parseInfoFile(path, b)
+	return parseInfoFile(filepath.Dir(filepath.Dir(path)), path, b)
 }
 
-// parseInfoFile parses an info file's contents; path is for messages.
-func parseInfoFile(path string, data []byte) ([]sopRow, error) {
+// parseInfoFile parses an info file's contents; root and path are for messages. A path
+// that would leave <root>/images as written (absolute, or with a ".." component) is an
+// *EscapeError naming path:line.
+func parseInfoFile(root, path string, data []byte) ([]sopRow, error) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	var rows []sopRow
 	line := 0
@@ -320,7 +318,10 @@ func parseInfoFile(path string, data []byte) ([]sopRow, error) {
 		if _, err := strconv.Atoi(fs[2]); err != nil {
 			return nil, fmt.Errorf("%s:%d: super_class_id %q is not an integer", path, line, fs[2])
 		}
-		rows = append(rows, sopRow{classID: cid, path: fs[3]})
+		if why := lexicalEscape(fs[3]); why != "" {
+			return nil, &EscapeError{Root: root, Where: fmt.Sprintf("%s:%d", path, line), Field: "path", Path: fs[3], Reason: why}
+		}
+		rows = append(rows, sopRow{classID: cid, path: fs[3], line: line})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s:%d: %w", path, line+1, err)
@@ -348,9 +349,13 @@ func listSOP(o readOptions) (*listing, error) {
 		if err != nil {
 			return nil, fmt.Errorf("online_products: %w", err)
 		}
-		rows, err := parseInfoFile(filepath.Join(o.root, rel), b)
+		path := filepath.Join(o.root, rel)
+		rows, err := parseInfoFile(o.root, path, b)
 		if err != nil {
 			return nil, fmt.Errorf("online_products: %w", err)
+		}
+		for i := range rows {
+			rows[i].where = fmt.Sprintf("%s:%d", path, rows[i].line)
 		}
 		return rows, nil
 	}
@@ -369,17 +374,17 @@ func listSOP(o readOptions) (*listing, error) {
 	for _, r := range teRows {
 		testProducts[productID(r.path)] = true
 	}
-	byClass := map[int][]string{}
+	byClass := map[int][]sopRow{}
 	var order []int // class ids in first-appearance order
 	for _, r := range append(append([]sopRow{}, trRows...), teRows...) {
 		if _, ok := byClass[r.classID]; !ok {
 			order = append(order, r.classID)
 		}
-		byClass[r.classID] = append(byClass[r.classID], r.path)
+		byClass[r.classID] = append(byClass[r.classID], r)
 	}
 	var trainIDs, testIDs []int
 	for _, id := range order {
-		pid := productID(byClass[id][0])
+		pid := productID(byClass[id][0].path)
 		if trainProducts[pid] {
 			trainIDs = append(trainIDs, id)
 		}
@@ -403,9 +408,9 @@ func listSOP(o readOptions) (*listing, error) {
 		cs := make([]class, len(ids))
 		for i, id := range ids {
 			c := class{name: strconv.Itoa(id)}
-			for _, p := range byClass[id] {
-				r := "images/" + p
-				c.samples = append(c.samples, sample{rel: r, path: filepath.Join(o.root, filepath.FromSlash(r))})
+			for _, row := range byClass[id] {
+				r := "images/" + row.path
+				c.samples = append(c.samples, sample{rel: r, path: o.fs.named(r), where: row.where})
 			}
 			cs[i] = c
 		}
@@ -457,7 +462,7 @@ func applyRule(cs []class, r splitRule) (train, test []class, err error) {
 // listFolder: any <root>/<class>/<image> tree; class folders in plain string order, image
 // files (jpg, jpeg, png, gif, bmp, webp; not hidden) in plain string order.
 func listFolder(o readOptions) (*listing, error) {
-	names, err := readDirNames(o.root, true)
+	names, err := classDirs(o.fs, "")
 	if err != nil {
 		return nil, fmt.Errorf("folder: %w", err)
 	}
@@ -467,7 +472,7 @@ func listFolder(o readOptions) (*listing, error) {
 		if strings.HasPrefix(n, ".") {
 			continue
 		}
-		c, err := classFromDir(o.root, n, n, isImageName)
+		c, err := classFromDir(o.fs, n, n, isImageName)
 		if err != nil {
 			return nil, fmt.Errorf("folder: %w", err)
 		}
@@ -497,48 +502,99 @@ func readIDX(path string) ([]int, []byte, error) {
 	return decodeIDX(path, raw)
 }
 
-// decodeIDX decodes an IDX file's contents; path is for messages.
+// maxDeflateRatio bounds how far a gzip stream can expand (deflate's limit is about
+// 1032:1): a gzip-compressed IDX file whose header claims a larger payload is refused
+// before anything is decompressed.
+const maxDeflateRatio = 1032
+
+// decodeIDX decodes an IDX file's contents (unsigned-byte type, optionally gzipped); path
+// is for messages. The header's dimensions must describe exactly the payload: their
+// product is checked against what the file can hold before anything is allocated for it,
+// so a header claiming 10^9 images in a 1 KB file, or dimensions whose product overflows,
+// is an error, not an allocation.
 func decodeIDX(path string, raw []byte) ([]int, []byte, error) {
-	if bytes.HasPrefix(raw, []byte{0x1f, 0x8b}) {
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", path, err)
+	gz := bytes.HasPrefix(raw, []byte{0x1f, 0x8b})
+	var zr *gzip.Reader
+	hdr := raw
+	if gz {
+		var err error
+		if zr, err = gzip.NewReader(bytes.NewReader(raw)); err != nil {
+			return nil, nil, fmt.Errorf("%s: gzip: %w", path, err)
 		}
-		raw, err = io.ReadAll(zr)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: gunzip: %w", path, err)
+		hdr = make([]byte, 4, 4+4*255)
+		if _, err := io.ReadFull(zr, hdr); err != nil {
+			return nil, nil, fmt.Errorf("%s: truncated IDX header (gunzip: %v)", path, err)
 		}
 	}
-	if len(raw) < 4 || raw[0] != 0 || raw[1] != 0 {
+	if len(hdr) < 4 || hdr[0] != 0 || hdr[1] != 0 {
 		return nil, nil, fmt.Errorf("%s: not an IDX file (bad magic)", path)
 	}
-	if raw[2] != 0x08 {
-		return nil, nil, fmt.Errorf("%s: IDX type 0x%02x unsupported (want unsigned byte, 0x08)", path, raw[2])
+	if hdr[2] != 0x08 {
+		return nil, nil, fmt.Errorf("%s: IDX type 0x%02x unsupported (want unsigned byte, 0x08)", path, hdr[2])
 	}
-	nd := int(raw[3])
-	if len(raw) < 4+4*nd {
-		return nil, nil, fmt.Errorf("%s: truncated IDX header", path)
+	nd := int(hdr[3])
+	hlen := 4 + 4*nd
+	if gz {
+		hdr = hdr[:hlen]
+		if _, err := io.ReadFull(zr, hdr[4:]); err != nil {
+			return nil, nil, fmt.Errorf("%s: truncated IDX header: %d dimensions need %d bytes (gunzip: %v)", path, nd, hlen, err)
+		}
+	} else if len(hdr) < hlen {
+		return nil, nil, fmt.Errorf("%s: truncated IDX header: %d dimensions need %d bytes, the file has %d", path, nd, hlen, len(hdr))
 	}
 	dims := make([]int, nd)
-	total := 1
+	zero := false
 	for i := range dims {
-		dims[i] = int(binary.BigEndian.Uint32(raw[4+4*i:]))
-		total *= dims[i]
+		dims[i] = int(binary.BigEndian.Uint32(hdr[4+4*i:]))
+		zero = zero || dims[i] == 0
 	}
-	body := raw[4+4*nd:]
+	// The most payload the file can hold: its remaining bytes, or for gzip the
+	// decompressed size deflate can reach.
+	capacity := len(raw) - hlen
+	if gz {
+		capacity = maxDeflateRatio * len(raw)
+	}
+	total := 0
+	if !zero {
+		total = 1
+		for _, d := range dims {
+			if total > capacity/d {
+				return nil, nil, fmt.Errorf("%s: IDX header's dimensions %v need more than the %d payload bytes the file can hold",
+					path, dims, capacity)
+			}
+			total *= d
+		}
+	}
+	if !gz {
+		body := raw[hlen:]
+		if len(body) != total {
+			return nil, nil, fmt.Errorf("%s: IDX payload is %d bytes, dimensions %v need %d", path, len(body), dims, total)
+		}
+		return dims, body, nil
+	}
+	// Read at most one byte more than declared: memory grows with what the stream really
+	// holds, never with what the header claims.
+	body, err := io.ReadAll(io.LimitReader(zr, int64(total)+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: gunzip: %w", path, err)
+	}
 	if len(body) != total {
-		return nil, nil, fmt.Errorf("%s: IDX payload is %d bytes, dimensions %v need %d", path, len(body), dims, total)
+		more := ""
+		if len(body) > total {
+			more = "more than "
+		}
+		return nil, nil, fmt.Errorf("%s: IDX payload (gunzipped) is %s%d bytes, dimensions %v need %d", path, more, len(body), dims, total)
 	}
 	return dims, body, nil
 }
 
-func findIDX(root, base string) (string, error) {
+func findIDX(r *datasetRoot, base string) (string, error) {
 	for _, n := range []string{base, base + ".gz"} {
-		if _, err := os.Stat(filepath.Join(root, n)); err == nil {
+		if r.exists(n) {
 			return n, nil
 		}
 	}
-	return "", fmt.Errorf("idx: neither %s nor %s.gz in %s", base, base, root)
+	return "", fmt.Errorf("idx: neither %s nor %s.gz in %s", base, base, r.abs)
 }
 
 // listIDX pools the train and t10k files of an MNIST-family set by label (train file
@@ -549,11 +605,11 @@ func listIDX(o readOptions) (*listing, error) {
 	byLabel := map[int][]sample{}
 	var extra []string
 	for _, part := range []string{"train", "t10k"} {
-		in, err := findIDX(o.root, part+"-images-idx3-ubyte")
+		in, err := findIDX(o.fs, part+"-images-idx3-ubyte")
 		if err != nil {
 			return nil, err
 		}
-		ln, err := findIDX(o.root, part+"-labels-idx1-ubyte")
+		ln, err := findIDX(o.fs, part+"-labels-idx1-ubyte")
 		if err != nil {
 			return nil, err
 		}
@@ -584,6 +640,9 @@ func listIDX(o readOptions) (*listing, error) {
 			return nil, fmt.Errorf("idx: %s %v and %s %v do not describe the same images", in, idims, ln, ldims)
 		}
 		h, w := idims[1], idims[2]
+		if h < 1 || w < 1 {
+			return nil, fmt.Errorf("idx: %s: IDX header says %dx%d images; want at least 1x1", filepath.Join(o.root, in), h, w)
+		}
 		for i, lab := range labels {
 			byLabel[int(lab)] = append(byLabel[int(lab)], sample{
 				rel: fmt.Sprintf("%s#%d", in, i), grey: pix[i*h*w : (i+1)*h*w], gw: w, gh: h})
@@ -620,6 +679,49 @@ type emojiEntry struct {
 	ShortName string `json:"short_name"`
 	Image     string `json:"image"`
 	SortOrder int    `json:"sort_order"`
+
+	where string // "emoji.json:line" of the first vendor's entry
+}
+
+// isFileName reports whether s names a file in a folder: not empty, ".", ".." or a path.
+func isFileName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\\\x00")
+}
+
+// decodeEmojiJSON decodes emoji.json (an array of objects) and returns, with each entry,
+// the line it starts on; path is for messages.
+func decodeEmojiJSON(path string, b []byte) ([]map[string]json.RawMessage, []int, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	fail := func(err error) ([]map[string]json.RawMessage, []int, error) {
+		off := int(dec.InputOffset())
+		return nil, nil, fmt.Errorf("%s:%d: %w", path, 1+bytes.Count(b[:min(off, len(b))], []byte("\n")), err)
+	}
+	if t, err := dec.Token(); err != nil {
+		return fail(err)
+	} else if d, ok := t.(json.Delim); !ok || d != '[' {
+		return fail(fmt.Errorf("want a JSON array of emoji entries, got %v", t))
+	}
+	var raws []map[string]json.RawMessage
+	var lines []int
+	line, at := 1, 0 // line number of byte offset at
+	for dec.More() {
+		start := int(dec.InputOffset())
+		for start < len(b) && (b[start] == ' ' || b[start] == '\t' || b[start] == '\n' || b[start] == '\r' || b[start] == ',') {
+			start++
+		}
+		line += bytes.Count(b[at:start], []byte("\n"))
+		at = start
+		var r map[string]json.RawMessage
+		if err := dec.Decode(&r); err != nil {
+			return fail(err)
+		}
+		raws = append(raws, r)
+		lines = append(lines, line)
+	}
+	if _, err := dec.Token(); err != nil {
+		return fail(err)
+	}
+	return raws, lines, nil
 }
 
 // listEmoji: one class per emoji of emoji-datasource (top-level entries, skin-tone
@@ -638,20 +740,29 @@ func listEmoji(o readOptions) (*listing, error) {
 	for vi, v := range o.vendors {
 		rel := filepath.ToSlash(filepath.Join(v, "package", "emoji.json"))
 		b, err := o.readFile(rel)
-		if err != nil {
+		var ee *EscapeError
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("emoji: vendor %s: %w", v, err)
+		} else if err != nil {
 			return nil, fmt.Errorf("emoji: vendor %s: %w (run scripts/fetch-data.sh)", v, err)
 		}
 		extra = append(extra, rel)
-		var raws []map[string]json.RawMessage
-		if err := json.Unmarshal(b, &raws); err != nil {
-			return nil, fmt.Errorf("emoji: %s: %w", filepath.Join(o.root, rel), err)
+		path := filepath.Join(o.root, rel)
+		raws, lines, err := decodeEmojiJSON(path, b)
+		if err != nil {
+			return nil, fmt.Errorf("emoji: %w", err)
 		}
 		has[v] = map[string]bool{}
 		for i, r := range raws {
 			e, err := decodeEmojiEntry(r)
 			if err != nil || e.Unified == "" || e.Image == "" {
-				return nil, fmt.Errorf("emoji: %s: entry %d lacks unified/image/sort_order", filepath.Join(o.root, rel), i)
+				return nil, fmt.Errorf("emoji: %s:%d: entry %d lacks unified/image/sort_order", path, lines[i], i)
 			}
+			if !isFileName(e.Image) {
+				return nil, fmt.Errorf("emoji: %w", &EscapeError{Root: o.root, Where: fmt.Sprintf("%s:%d", path, lines[i]),
+					Field: "image", Path: e.Image, Reason: "is not a file name"})
+			}
+			e.where = fmt.Sprintf("%s:%d", path, lines[i])
 			var hv bool
 			if m, ok := r["has_img_"+v]; ok {
 				json.Unmarshal(m, &hv)
@@ -678,7 +789,7 @@ func listEmoji(o readOptions) (*listing, error) {
 		}
 		for _, v := range o.vendors {
 			r := filepath.ToSlash(filepath.Join(v, "package", "img", v, "64", e.Image))
-			c.samples = append(c.samples, sample{rel: r, path: filepath.Join(o.root, filepath.FromSlash(r))})
+			c.samples = append(c.samples, sample{rel: r, path: o.fs.named(r), where: e.where})
 		}
 		cs = append(cs, c)
 	}

@@ -12,8 +12,8 @@ import "math"
 
 const precisionBits = 32 - 8 - 2
 
-// coeffs holds, for each output position, the first input index and the fixed-point
-// weights of the input run it reads.
+// coeffs holds, for each output position of a window, the first input index and the
+// fixed-point weights of the input run it reads.
 type coeffs struct {
 	ksize  int
 	bounds []int // 2 per output: xmin, count
@@ -31,8 +31,10 @@ func bilinearFilter(x float64) float64 {
 }
 
 // precomputeCoeffs follows Pillow's precompute_coeffs + normalize_coeffs_8bpc for the
-// input range [in0, in1) of an axis of inSize pixels mapped onto outSize pixels.
-func precomputeCoeffs(inSize int, in0, in1 float64, outSize int) coeffs {
+// input range [in0, in1) of an axis of inSize pixels mapped onto outSize pixels, for the
+// output positions from..from+n-1 (index 0..n-1 in the result). Each position's weights
+// depend only on the position, so a window's are exactly those of the full axis.
+func precomputeCoeffs(inSize int, in0, in1 float64, outSize, from, n int) coeffs {
 	const support0 = 1.0 // bilinear
 	scale := (in1 - in0) / float64(outSize)
 	filterscale := scale
@@ -41,10 +43,11 @@ func precomputeCoeffs(inSize int, in0, in1 float64, outSize int) coeffs {
 	}
 	support := support0 * filterscale
 	ksize := int(math.Ceil(support))*2 + 1
-	c := coeffs{ksize: ksize, bounds: make([]int, 2*outSize), k: make([]int32, outSize*ksize)}
+	c := coeffs{ksize: ksize, bounds: make([]int, 2*n), k: make([]int32, n*ksize)}
 	w := make([]float64, ksize)
 	ss := 1 / filterscale
-	for xx := 0; xx < outSize; xx++ {
+	for i := 0; i < n; i++ {
+		xx := from + i
 		center := in0 + (float64(xx)+0.5)*scale
 		// C's (int) conversion truncates toward zero.
 		xmin := int(center - support + 0.5)
@@ -67,12 +70,12 @@ func precomputeCoeffs(inSize int, in0, in1 float64, outSize int) coeffs {
 				v /= ww
 			}
 			if v < 0 {
-				c.k[xx*ksize+x] = int32(-0.5 + v*(1<<precisionBits))
+				c.k[i*ksize+x] = int32(-0.5 + v*(1<<precisionBits))
 			} else {
-				c.k[xx*ksize+x] = int32(0.5 + v*(1<<precisionBits))
+				c.k[i*ksize+x] = int32(0.5 + v*(1<<precisionBits))
 			}
 		}
-		c.bounds[2*xx], c.bounds[2*xx+1] = xmin, xmax
+		c.bounds[2*i], c.bounds[2*i+1] = xmin, xmax
 	}
 	return c
 }
@@ -93,41 +96,49 @@ type rgbView struct {
 // cropped image the view describes, writing a tightly packed RGB image into dst (allocated
 // when nil or too small) and returning it.
 func resizeRGB(src rgbView, ow, oh int, dst []uint8) []uint8 {
-	if cap(dst) < ow*oh*3 {
-		dst = make([]uint8, ow*oh*3)
+	return resizeRGBWindow(src, ow, oh, 0, 0, ow, oh, dst)
+}
+
+// resizeRGBWindow computes the window [x0, x0+cw) x [y0, y0+ch) of resizeRGB(src, ow, oh)
+// (the same bytes), working only on the rows and columns the window needs: a centre crop
+// of an elongated image costs the crop, not the whole resized image.
+func resizeRGBWindow(src rgbView, ow, oh, x0, y0, cw, ch int, dst []uint8) []uint8 {
+	if cap(dst) < cw*ch*3 {
+		dst = make([]uint8, cw*ch*3)
 	}
-	dst = dst[:ow*oh*3]
+	dst = dst[:cw*ch*3]
 	needH := ow != src.W
 	needV := oh != src.H
 	if !needH && !needV {
-		for y := 0; y < oh; y++ {
-			copy(dst[y*ow*3:(y+1)*ow*3], src.Pix[src.Off+y*src.Stride:])
+		for y := 0; y < ch; y++ {
+			copy(dst[y*cw*3:(y+1)*cw*3], src.Pix[src.Off+(y0+y)*src.Stride+3*x0:])
 		}
 		return dst
 	}
-	cv := precomputeCoeffs(src.H, 0, float64(src.H), oh)
-	// Rows of the source the vertical pass reads.
-	yFirst, yLast := 0, src.H
+	// Rows of the source the vertical pass reads (without one: the window's rows).
+	yFirst, yLast := y0, y0+ch
+	var cv coeffs
 	if needV {
+		cv = precomputeCoeffs(src.H, 0, float64(src.H), oh, y0, ch)
 		yFirst = cv.bounds[0]
-		yLast = cv.bounds[2*oh-2] + cv.bounds[2*oh-1]
+		yLast = cv.bounds[2*ch-2] + cv.bounds[2*ch-1]
 	}
 	tmp := src
 	if needH {
-		ch := precomputeCoeffs(src.W, 0, float64(src.W), ow)
+		chh := precomputeCoeffs(src.W, 0, float64(src.W), ow, x0, cw)
 		th := yLast - yFirst
 		var buf []uint8
 		if needV {
-			buf = make([]uint8, ow*th*3)
+			buf = make([]uint8, cw*th*3)
 		} else {
 			buf = dst
 		}
 		for y := 0; y < th; y++ {
 			row := src.Off + (y+yFirst)*src.Stride
-			out := buf[y*ow*3:]
-			for xx := 0; xx < ow; xx++ {
-				xmin, n := ch.bounds[2*xx], ch.bounds[2*xx+1]
-				k := ch.k[xx*ch.ksize : xx*ch.ksize+n]
+			out := buf[y*cw*3:]
+			for xx := 0; xx < cw; xx++ {
+				xmin, n := chh.bounds[2*xx], chh.bounds[2*xx+1]
+				k := chh.k[xx*chh.ksize : xx*chh.ksize+n]
 				s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
 				p := src.Pix[row+3*xmin : row+3*(xmin+n)]
 				for x, kx := range k {
@@ -142,20 +153,20 @@ func resizeRGB(src rgbView, ow, oh int, dst []uint8) []uint8 {
 		if !needV {
 			return dst
 		}
-		tmp = rgbView{Pix: buf, Off: 0, Stride: ow * 3, W: ow, H: th}
+		tmp = rgbView{Pix: buf, Off: 0, Stride: cw * 3, W: cw, H: th}
 	} else {
-		tmp.Off += yFirst * tmp.Stride
-		tmp.H = yLast - yFirst
+		tmp.Off += yFirst*tmp.Stride + 3*x0
+		tmp.W, tmp.H = cw, yLast-yFirst
 	}
 	// Vertical pass, row at a time: the first tap initialises the accumulators and the
 	// last one is fused with the rounding (integer sums, so the order of accumulation does
 	// not change the result).
 	const half = int32(1 << (precisionBits - 1))
-	acc := make([]int32, ow*3)
-	for yy := 0; yy < oh; yy++ {
+	acc := make([]int32, cw*3)
+	for yy := 0; yy < ch; yy++ {
 		ymin, n := cv.bounds[2*yy]-yFirst, cv.bounds[2*yy+1]
 		k := cv.k[yy*cv.ksize : yy*cv.ksize+n]
-		out := dst[yy*ow*3 : (yy+1)*ow*3]
+		out := dst[yy*cw*3 : (yy+1)*cw*3]
 		rowAt := func(y int) []uint8 {
 			r := tmp.Pix[tmp.Off+(ymin+y)*tmp.Stride:]
 			return r[:len(out)]
@@ -201,24 +212,16 @@ func shortSideSize(w, h, base int) (int, int) {
 
 // resizeCenterCrop resizes the shorter side of an RGB image to base and centre-crops a
 // base x base square, with torchvision CenterCrop's offsets round((H-base)/2),
-// round((W-base)/2). The result is a packed base*base*3 HWC image.
+// round((W-base)/2). The result is a packed base*base*3 HWC image. Only the cropped
+// square is computed (resizeRGBWindow), so the cost and memory do not grow with the
+// image's aspect ratio. The caller checks the sizes (checkResize).
 func resizeCenterCrop(src rgbView, base int) []uint8 {
 	rw, rh := shortSideSize(src.W, src.H, base)
 	// torchvision skips the resize when the shorter side already equals base.
-	var r rgbView
 	if (src.W <= src.H && src.W == base) || (src.H <= src.W && src.H == base) {
-		r = src
-	} else {
-		r = rgbView{Pix: resizeRGB(src, rw, rh, nil), Stride: rw * 3, W: rw, H: rh}
+		rw, rh = src.W, src.H
 	}
-	if r.W == base && r.H == base && r.Off == 0 && r.Stride == 3*base && len(r.Pix) == base*base*3 && &r.Pix[0] != &src.Pix[0] {
-		return r.Pix // already square and freshly allocated: no copy needed
-	}
-	top := pyRound(float64(r.H-base) / 2)
-	left := pyRound(float64(r.W-base) / 2)
-	out := make([]uint8, base*base*3)
-	for y := 0; y < base; y++ {
-		copy(out[y*base*3:(y+1)*base*3], r.Pix[r.Off+(y+top)*r.Stride+3*left:])
-	}
-	return out
+	top := pyRound(float64(rh-base) / 2)
+	left := pyRound(float64(rw-base) / 2)
+	return resizeRGBWindow(src, rw, rh, left, top, base, base, nil)
 }

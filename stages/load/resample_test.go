@@ -87,7 +87,7 @@ func TestDecodeMatchesPIL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pix, w, h, err := decodeRGB(data, false)
+			pix, w, h, err := decodeRGB(data, false, maxPixels)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +113,7 @@ func loadBig(t *testing.T, ref pilReference) rgbView {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pix, w, h, err := decodeRGB(data, false)
+	pix, w, h, err := decodeRGB(data, false, maxPixels)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestDecodeBomb(t *testing.T) {
 	// fix the IHDR CRC so DecodeConfig accepts the header
 	crc := crc32.ChecksumIEEE(hdr[12:29])
 	hdr[29], hdr[30], hdr[31], hdr[32] = byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc)
-	if _, _, _, err := decodeRGB(hdr, false); err == nil || !strings.Contains(err.Error(), "exceeds") {
+	if _, _, _, err := decodeRGB(hdr, false, maxPixels); err == nil || !strings.Contains(err.Error(), "exceeds") {
 		t.Fatalf("err = %v", err)
 	}
 }
