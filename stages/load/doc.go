@@ -10,7 +10,12 @@
 // []float32 in NCHW order that the train stage hands to dmlrun/torch), and it does not
 // know the store, keys or experiment files: the pipeline runs it through stage.Def.
 //
+// It reads nothing outside the dataset root: paths from index files and symlinks that
+// lead out of it are refused (EscapeError, contain.go), as are image sizes outside
+// MinBase..MaxBase and datasets whose shards would not fit the machine's memory or disk
+// (limits.go).
+//
 // README.md in this folder documents the kinds, split rules, preprocessing, the dataset
-// digest and where results differ from the original (JPEG IDCT, augmentation on the stored
-// square image).
+// digest, what the stage refuses, and where results differ from the original (JPEG IDCT,
+// augmentation on the stored square image).
 package load
