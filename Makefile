@@ -115,6 +115,14 @@ fuzz-short: all
 	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParseYAML$$' -fuzztime 30000x -fuzzminimizetime 5s
 	$(GO) test ./store -run '^$$' -fuzz '^FuzzDecodeManifest$$' -fuzztime 20000x -fuzzminimizetime 5s
 	$(GO) test ./safetensors -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 20000x -fuzzminimizetime 5s
+	$(GO) test ./pipeline -run '^$$' -fuzz '^FuzzManifestKey$$' -fuzztime 20000x -fuzzminimizetime 5s
+	$(GO) test ./stages/load -run '^$$' -fuzz '^FuzzReadIDX$$' -fuzztime 50000x -fuzzminimizetime 5s
+	$(GO) test ./stages/load -run '^$$' -fuzz '^FuzzIDXDataset$$' -fuzztime 10000x -fuzzminimizetime 200x
+	$(GO) test ./stages/load -run '^$$' -fuzz '^FuzzInfoFile$$' -fuzztime 50000x -fuzzminimizetime 5s
+	$(GO) test ./stages/load -run '^$$' -fuzz '^FuzzDecodeRGB$$' -fuzztime 50000x -fuzzminimizetime 5s
+	$(GO) test ./stages/load -run '^$$' -fuzz '^FuzzDatasetTree$$' -fuzztime 5000x -fuzzminimizetime 100x
+	$(GO) test ./torch -run '^$$' -fuzz '^FuzzLoadPth$$' -fuzztime 20000x -fuzzminimizetime 200x
+	$(GO) test ./torch -run '^$$' -fuzz '^FuzzPthPickle$$' -fuzztime 10000x -fuzzminimizetime 200x
 
 # End-to-end regression check on real data (experiments/ci.hcl), cache and resume checks.
 e2e: all
