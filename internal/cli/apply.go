@@ -82,7 +82,7 @@ func validateApplyOptions(opts *ApplyOptions) error {
 
 func runApply(cmd *cobra.Command, opts *ApplyOptions) error {
 	f := opts.Factory
-	exp, err := loadExperiment(f, opts.File, opts.Vars, false)
+	exp, err := loadExperimentContext(cmd.Context(), f, opts.File, opts.Vars, false)
 	if err != nil {
 		return err
 	}
