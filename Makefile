@@ -124,9 +124,12 @@ fuzz-short: all
 	$(GO) test ./torch -run '^$$' -fuzz '^FuzzLoadPth$$' -fuzztime 20000x -fuzzminimizetime 200x
 	$(GO) test ./torch -run '^$$' -fuzz '^FuzzPthPickle$$' -fuzztime 10000x -fuzzminimizetime 200x
 
-# End-to-end regression check on real data (experiments/ci.hcl), cache and resume checks.
+# End-to-end regression check on real data (experiments/ci.hcl), cache and resume checks,
+# then the crash matrix: SIGKILL at every fault point, re-apply, compare with an
+# uninterrupted run.
 e2e: all
 	scripts/e2e.sh
+	scripts/crash-matrix.sh
 
 # README command 2 (and CI): install what is missing, then every check.
 check: deps-test

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"dmlrun/internal/failpoint"
 	"dmlrun/safetensors"
 	"dmlrun/stage"
 	"dmlrun/stages/evaluate/metrics"
@@ -121,6 +122,9 @@ func run(ctx *stage.Context) error {
 	}
 	for _, n := range metrics.SortedNames(vals) {
 		fmt.Fprintf(ctx.Log, "  %-24s %.4f\n", n, vals[n])
+	}
+	if err := failpoint.Inject("evaluate.metrics"); err != nil {
+		return err
 	}
 	return metrics.WriteResult(ctx.OutDir, res)
 }

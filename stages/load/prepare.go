@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"dmlrun/internal/failpoint"
 	"dmlrun/safetensors"
 	"dmlrun/stage"
 )
@@ -378,6 +379,9 @@ func writeSplit(ctx context.Context, o Options, l *listing, s splitDef, dst dige
 		tx, _ := safetensors.I64("index", index, int64(len(labels)))
 		if err := safetensors.Write(filepath.Join(outDir, name), []safetensors.Tensor{ti, tl, tx},
 			map[string]string{"split": s.name}); err != nil {
+			return nil, nil, err
+		}
+		if err := failpoint.Inject("load.shard"); err != nil {
 			return nil, nil, err
 		}
 		info.Shards = append(info.Shards, name)

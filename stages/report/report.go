@@ -10,6 +10,7 @@ import (
 
 	"image/color"
 
+	"dmlrun/internal/failpoint"
 	"dmlrun/stage"
 	"dmlrun/stages/evaluate/metrics"
 )
@@ -72,6 +73,11 @@ func run(ctx *stage.Context) error {
 	}
 	panels := CurvePanels(s)
 	for _, f := range formats {
+		if f == "png" || f == "svg" {
+			if err := failpoint.Inject("report.write"); err != nil {
+				return err
+			}
+		}
 		var b []byte
 		var err error
 		name := "table." + f

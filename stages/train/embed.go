@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 
+	"dmlrun/internal/failpoint"
 	"dmlrun/stage"
 	"dmlrun/stages/evaluate/metrics"
 	"dmlrun/stages/load"
@@ -66,6 +67,9 @@ func embedSplit(m *models.Model, s *load.Split, bs int, dev torch.Device, bar st
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("images %d..%d: %w", lo, hi-1, err)
+		}
+		if err := failpoint.Inject("embed.batch"); err != nil {
+			return nil, nil, err
 		}
 		if bar != nil {
 			bar.Add(int64(hi - lo))
