@@ -107,7 +107,8 @@ vet:
 	$(GO) vet ./...
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
-# A short fuzz run of every decoder (experiment files, manifests, safetensors). Counted in
+# A short fuzz run of every fuzz target (experiment files, manifests, manifest keys,
+# safetensors, IDX and image decoding, dataset trees and info files, .pth files). Counted in
 # executions, not seconds: a time limit that expires while a worker is busy makes go test
 # report "context deadline exceeded" although nothing failed.
 fuzz-short: all
