@@ -43,7 +43,7 @@ target=evaluate.emoji
 # A fault point (DMLRUN_FAILPOINT, see README) SIGKILLs the apply right after the training
 # node's second epoch checkpoint: the same moment on any machine, however fast.
 set +e
-DMLRUN_FAILPOINT=train.epoch-end:2=kill "$dml" apply "$exp" --store "$store2" --target "$target" >"$work/killed.log" 2>&1
+DMLRUN_FAILPOINT=train.epoch-end:2=kill bash -c '"$@"; exit $?' - "$dml" apply "$exp" --store "$store2" --target "$target" >"$work/killed.log" 2>&1
 rc=$?
 set -e
 if [ "$rc" -ne 137 ]; then
