@@ -53,13 +53,20 @@ func (t Type) String() string {
 type Param struct {
 	Name     string
 	Type     Type
-	Default  any      // nil with Required false means "absent unless written"
-	Required bool     // the file must set it
-	Enum     []string // allowed values for String parameters (empty: any)
-	Min      *float64 // smallest allowed value of an Int or Float (or of each IntList/FloatList element); nil: no bound
-	RefKind  string   // for Ref/RefList: the block type it must point at ("dataset", "train", ...)
-	Fields   []Param  // for Object: its members
-	Doc      string   // one sentence for validation messages and the README
+	Default  any               // nil with Required false means "absent unless written"
+	Required bool              // the file must set it
+	Enum     []string          // allowed values for String parameters (empty: any)
+	Min      *float64          // smallest allowed value of an Int or Float (or of each IntList/FloatList element); nil: no bound
+	Max      *float64          // largest allowed value, likewise
+	Above    *float64          // exclusive lower bound, likewise ("a positive learning rate": Above 0)
+	Aliases  map[string]string // other spellings of Enum values or Variants kinds, for "did you mean" ("proxyanchor" -> "oproxy")
+	// NoKey leaves the parameter out of the content key: it says where content lives (a
+	// dataset's root), and the content itself enters the key through the stage's KeyInputs,
+	// so spelling the path another way ("./data" for "data") must not make a new key.
+	NoKey   bool
+	RefKind string  // for Ref/RefList: the block type it must point at ("dataset", "train", ...)
+	Fields  []Param // for Object: its members
+	Doc     string  // one sentence for validation messages and the README
 
 	// Variants makes this parameter a labelled nested block, e.g. `loss "nir" { w_align = 0.01 }`.
 	// The label selects the variant; its body is decoded against that variant's fields. The
@@ -103,6 +110,13 @@ type Def struct {
 	// content changed"); empty means "external content".
 	KeyInputsName string
 
+	// Decode turns a node's canonical parameters into the stage's typed config and returns
+	// every problem with a parameter path. spec calls it for each node of a block that
+	// decoded without errors, so `validate` reports semantic problems (ranges, names looked
+	// up in a plug-in table, cross-field rules) at file:line:col; the executor calls it again
+	// and hands the config to Run in Context.Config. Typed sets it. nil: no typed config.
+	Decode func(p Params) (config any, problems Problems)
+
 	Run func(ctx *Context) error
 }
 
@@ -143,6 +157,9 @@ type Context struct {
 	Progress Progress  // never nil
 	Device   string    // requested device: "auto", "cpu", "cuda:N"
 	Threads  int       // intra-op threads for libtorch
+
+	// Config is Def.Decode's result for Params (nil for stages without Decode).
+	Config any
 
 	// KeyInputs is what Def.KeyInputs returned when this node's key was made ("" for
 	// stages without the hook). A stage that finds its external content different now

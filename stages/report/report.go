@@ -23,31 +23,30 @@ var AllFormats = []string{"md", "csv", "json", "png", "svg"}
 
 func init() { stage.Register(Def()) }
 
+// Config is the report block's typed config.
+type Config struct {
+	PerSeed bool     `param:"per_seed" doc:"Also list every run (one row per seed) under its block's mean row."`
+	Formats []string `param:"formats" enum:"md,csv,json,png,svg" doc:"Files to write: md (table.md), csv (table.csv), json (table.json), png (curves.png), svg (curves.svg)."`
+}
+
 // Def returns the report stage definition.
 func Def() *stage.Def {
-	return &stage.Def{
+	d, err := stage.Typed(stage.Def{
 		Kind:    "report",
 		Version: Version,
 		Doc:     "Aggregates evaluate results by model block over seeds (mean ± sample std) into tables and plots training curves.",
 		Params: []stage.Param{
 			{Name: "from", Type: stage.RefList, RefKind: "evaluate", Required: true,
 				Doc: "Evaluate blocks whose results are tabulated (all their instances)."},
-			{Name: "per_seed", Type: stage.Bool, Default: false,
-				Doc: "Also list every run (one row per seed) under its block's mean row."},
-			{Name: "formats", Type: stage.StringList, Default: slices.Clone(AllFormats),
-				Doc: "Files to write: md (table.md), csv (table.csv), json (table.json), png (curves.png), svg (curves.svg)."},
 		},
-		Run: run,
+	}, stage.Config[Config]{Defaults: Config{Formats: slices.Clone(AllFormats)}}, run)
+	if err != nil {
+		panic(err) // the declaration above is wrong: a bug, caught by every test
 	}
+	return d
 }
 
-func run(ctx *stage.Context) error {
-	formats := ctx.Params.Strings("formats")
-	for _, f := range formats {
-		if !slices.Contains(AllFormats, f) {
-			return fmt.Errorf("report %s: unknown format %q; allowed: %v", ctx.Addr, f, AllFormats)
-		}
-	}
+func run(ctx *stage.Context, cfg *Config) error {
 	ins := ctx.InputsOf("from")
 	if len(ins) == 0 {
 		return fmt.Errorf("report %s: no evaluate results to report", ctx.Addr)
@@ -61,7 +60,7 @@ func run(ctx *stage.Context) error {
 		runs = append(runs, RunFromResult(r))
 	}
 	s := Summarize(runs)
-	perSeed := ctx.Params.Bool("per_seed")
+	perSeed := cfg.PerSeed
 	if err := s.Text(ctx.Log, perSeed); err != nil {
 		return fmt.Errorf("report %s: %w", ctx.Addr, err)
 	}
@@ -72,7 +71,7 @@ func run(ctx *stage.Context) error {
 		return nil
 	}
 	panels := CurvePanels(s)
-	for _, f := range formats {
+	for _, f := range cfg.Formats {
 		if f == "png" || f == "svg" {
 			if err := failpoint.Inject("report.write"); err != nil {
 				return err
