@@ -341,6 +341,24 @@ func Lock() { workMu.Lock() }
 // Unlock releases Lock.
 func Unlock() { workMu.Unlock() }
 
+// Pinned runs fn as the body of a libtorch node, the one place that sets up what every such
+// node needs: it takes Lock (scopes are process-wide), pins the goroutine to one OS thread
+// (libtorch keeps its intra-op thread count, grad mode and autocast state per thread, so every
+// op must run on the thread where they were set, or results depend on which thread an op
+// lands on and a resumed run is not bit-identical; glibc's per-thread malloc arenas also stop
+// growing), sets the thread count (threads < 1 leaves it as it is) and turns a tensor panic
+// into an error (Catch). fn must not call Pinned or Lock itself.
+func Pinned(threads int, fn func() error) error {
+	workMu.Lock()
+	defer workMu.Unlock()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	return Catch(func() error {
+		SetNumThreads(threads)
+		return fn()
+	})
+}
+
 // Version returns the libtorch version the shim was built against, e.g. "1.13.0".
 func Version() string {
 	var buf [64]C.char

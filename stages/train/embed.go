@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"dmlrun/internal/failpoint"
@@ -136,15 +135,7 @@ func runEmbed(ctx *stage.Context) error {
 	if bs := ctx.Params.Int("batch_size"); bs < 1 {
 		return fmt.Errorf("embed %s: batch_size is %d; it must be at least 1 (images per forward pass)", ctx.Addr, bs)
 	}
-	torch.Lock()
-	defer torch.Unlock()
-	// libtorch's thread count (OpenMP, and OpenBLAS through it) is a per-OS-thread
-	// setting: run all torch work of the node on one OS thread, so that SetNumThreads
-	// below applies to every op (otherwise results depend on which thread an op lands on,
-	// and a resumed run is not bit-identical).
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	err := torch.Catch(func() error {
+	err := torch.Pinned(threads(ctx), func() error {
 		mins, dins := ctx.InputsOf("models"), ctx.InputsOf("dataset")
 		if len(mins) != 1 || len(dins) != 1 {
 			return fmt.Errorf("want one model and one dataset input, got %d and %d", len(mins), len(dins))
@@ -154,7 +145,6 @@ func runEmbed(ctx *stage.Context) error {
 		if err != nil {
 			return err
 		}
-		torch.SetNumThreads(threads(ctx))
 		m, info, err := loadTrained(min.Dir, dev)
 		if err != nil {
 			return fmt.Errorf("model %s: %w", min.Addr, err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"dmlrun/stage"
@@ -68,13 +67,8 @@ func InspectNIRWith(dir string, o InspectOptions) (nir.Report, error) {
 		lp = o.Loss
 	}
 
-	torch.Lock()
-	defer torch.Unlock()
-	// Same reason as runTrain: keep every op on one OS thread with one thread count.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	var rep nir.Report
-	err = torch.Catch(func() error {
+	err = torch.Pinned(0, func() error {
 		c, err := criteria.New("nir", lp, int(info.EmbedDim), info.TrainClasses, nil)
 		if err != nil {
 			return err

@@ -71,7 +71,6 @@ func newTrainer(ctx *stage.Context, cfg *config) (*trainer, error) {
 	if cfg.Autocast != "none" && !dev.IsCUDA() && !autocastOnCPU {
 		return nil, fmt.Errorf("autocast = %q needs a CUDA device, but the device is %s", cfg.Autocast, dev)
 	}
-	torch.SetNumThreads(threads(ctx))
 	t := &trainer{ctx: ctx, cfg: cfg, dev: dev, datasetIn: ins[0], scaler: optim.NewGradScaler()}
 
 	torch.ManualSeed(uint64(cfg.Seed))

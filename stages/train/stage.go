@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"runtime"
 
 	"dmlrun/internal/failpoint"
 	"dmlrun/stage"
@@ -58,15 +57,7 @@ type modelInfo struct {
 }
 
 func runTrain(ctx *stage.Context) error {
-	torch.Lock()
-	defer torch.Unlock()
-	// libtorch's thread count (OpenMP, and OpenBLAS through it) is a per-OS-thread
-	// setting: run all torch work of the node on one OS thread, so that SetNumThreads
-	// below applies to every op (otherwise results depend on which thread an op lands on,
-	// and a resumed run is not bit-identical).
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	err := torch.Catch(func() error {
+	err := torch.Pinned(threads(ctx), func() error {
 		cfg, err := parseConfig(ctx.Params)
 		if err != nil {
 			return err
