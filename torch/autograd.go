@@ -87,40 +87,44 @@ func (t *Tensor) inplace3(op C.int, name string, a, b *Tensor, v float64) {
 }
 
 // CopyFrom copies src's values into t (t.copy_(src), broadcasting, no autograd).
-func (t *Tensor) CopyFrom(src *Tensor) { t.inplace(0, "copy_", src, 0) }
+func (t *Tensor) CopyFrom(src *Tensor) { t.inplace(C.DML_INPLACE_COPY, "copy_", src, 0) }
 
 // AddInPlace does t += alpha * o without autograd.
-func (t *Tensor) AddInPlace(o *Tensor, alpha float64) { t.inplace(1, "add_", o, alpha) }
+func (t *Tensor) AddInPlace(o *Tensor, alpha float64) { t.inplace(C.DML_INPLACE_ADD, "add_", o, alpha) }
 
 // SetData replaces t's data by src's (param.data = src), keeping t's autograd identity.
-func (t *Tensor) SetData(src *Tensor) { t.inplace(2, "set_data", src, 0) }
+func (t *Tensor) SetData(src *Tensor) { t.inplace(C.DML_INPLACE_SET_DATA, "set_data", src, 0) }
 
 // MulInPlace does t *= o without autograd.
-func (t *Tensor) MulInPlace(o *Tensor) { t.inplace(3, "mul_", o, 0) }
+func (t *Tensor) MulInPlace(o *Tensor) { t.inplace(C.DML_INPLACE_MUL, "mul_", o, 0) }
 
 // MulScalarInPlace does t *= v without autograd.
-func (t *Tensor) MulScalarInPlace(v float64) { t.inplaceScalar(0, "mul_", v) }
+func (t *Tensor) MulScalarInPlace(v float64) { t.inplaceScalar(C.DML_INPLACE_SCALAR_MUL, "mul_", v) }
 
 // AddScalarInPlace does t += v without autograd.
-func (t *Tensor) AddScalarInPlace(v float64) { t.inplaceScalar(1, "add_", v) }
+func (t *Tensor) AddScalarInPlace(v float64) { t.inplaceScalar(C.DML_INPLACE_SCALAR_ADD, "add_", v) }
 
 // FillInPlace sets every element of t to v without autograd.
-func (t *Tensor) FillInPlace(v float64) { t.inplaceScalar(2, "fill_", v) }
+func (t *Tensor) FillInPlace(v float64) { t.inplaceScalar(C.DML_INPLACE_SCALAR_FILL, "fill_", v) }
 
 // SqrtInPlace does t = sqrt(t) without autograd.
-func (t *Tensor) SqrtInPlace() { t.inplaceScalar(3, "sqrt_", 0) }
+func (t *Tensor) SqrtInPlace() { t.inplaceScalar(C.DML_INPLACE_SCALAR_SQRT, "sqrt_", 0) }
 
 // DivScalarInPlace does t /= v without autograd.
-func (t *Tensor) DivScalarInPlace(v float64) { t.inplaceScalar(4, "div_", v) }
+func (t *Tensor) DivScalarInPlace(v float64) { t.inplaceScalar(C.DML_INPLACE_SCALAR_DIV, "div_", v) }
 
 // ZeroInPlace sets t to zeros without autograd.
-func (t *Tensor) ZeroInPlace() { t.inplaceScalar(5, "zero_", 0) }
+func (t *Tensor) ZeroInPlace() { t.inplaceScalar(C.DML_INPLACE_SCALAR_ZERO, "zero_", 0) }
 
 // Addcmul does t += v * a * b without autograd.
-func (t *Tensor) Addcmul(a, b *Tensor, v float64) { t.inplace3(0, "addcmul_", a, b, v) }
+func (t *Tensor) Addcmul(a, b *Tensor, v float64) {
+	t.inplace3(C.DML_INPLACE3_ADDCMUL, "addcmul_", a, b, v)
+}
 
 // Addcdiv does t += v * a / b without autograd.
-func (t *Tensor) Addcdiv(a, b *Tensor, v float64) { t.inplace3(1, "addcdiv_", a, b, v) }
+func (t *Tensor) Addcdiv(a, b *Tensor, v float64) {
+	t.inplace3(C.DML_INPLACE3_ADDCDIV, "addcdiv_", a, b, v)
+}
 
 // Autocast runs fn with automatic mixed precision for dev's kind, like
 // `with torch.autocast(device_type, dtype)`: eligible ops (matmul, linear, conv, ...)

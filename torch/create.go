@@ -142,10 +142,10 @@ func Scalar(v float64, dt DType) *Tensor {
 	return wrap(out)
 }
 
-func fill(op string, kind int, shape []int64, v float64, dt DType, dev Device) *Tensor {
+func fill(op string, kind C.int, shape []int64, v float64, dt DType, dev Device) *Tensor {
 	var out C.dml_tensor
 	k, i := dev.codes()
-	st := C.dml_fill(C.int(kind), int64Ptr(shape), C.int(len(shape)), C.double(v), C.int(dt), C.int(k), C.int(i), &out)
+	st := C.dml_fill(kind, int64Ptr(shape), C.int(len(shape)), C.double(v), C.int(dt), C.int(k), C.int(i), &out)
 	runtime.KeepAlive(shape)
 	if st != nil {
 		e := shapeErr(st, op, shape)
@@ -161,24 +161,34 @@ func shapeErr(st C.dml_status, op string, shape []int64) *Error {
 }
 
 // Zeros returns a tensor of zeros.
-func Zeros(shape []int64, dt DType, dev Device) *Tensor { return fill("zeros", 0, shape, 0, dt, dev) }
+func Zeros(shape []int64, dt DType, dev Device) *Tensor {
+	return fill("zeros", C.DML_FILL_ZEROS, shape, 0, dt, dev)
+}
 
 // Ones returns a tensor of ones.
-func Ones(shape []int64, dt DType, dev Device) *Tensor { return fill("ones", 1, shape, 0, dt, dev) }
+func Ones(shape []int64, dt DType, dev Device) *Tensor {
+	return fill("ones", C.DML_FILL_ONES, shape, 0, dt, dev)
+}
 
 // Full returns a tensor filled with v.
 func Full(shape []int64, v float64, dt DType, dev Device) *Tensor {
-	return fill("full", 2, shape, v, dt, dev)
+	return fill("full", C.DML_FILL_FULL, shape, v, dt, dev)
 }
 
 // Empty returns an uninitialised tensor.
-func Empty(shape []int64, dt DType, dev Device) *Tensor { return fill("empty", 5, shape, 0, dt, dev) }
+func Empty(shape []int64, dt DType, dev Device) *Tensor {
+	return fill("empty", C.DML_FILL_EMPTY, shape, 0, dt, dev)
+}
 
 // Rand returns uniform samples in [0, 1) from the global generator.
-func Rand(shape []int64, dt DType, dev Device) *Tensor { return fill("rand", 3, shape, 0, dt, dev) }
+func Rand(shape []int64, dt DType, dev Device) *Tensor {
+	return fill("rand", C.DML_FILL_RAND, shape, 0, dt, dev)
+}
 
 // Randn returns standard normal samples from the global generator.
-func Randn(shape []int64, dt DType, dev Device) *Tensor { return fill("randn", 4, shape, 0, dt, dev) }
+func Randn(shape []int64, dt DType, dev Device) *Tensor {
+	return fill("randn", C.DML_FILL_RANDN, shape, 0, dt, dev)
+}
 
 // Eye returns the n x n identity.
 func Eye(n int64, dt DType, dev Device) *Tensor {

@@ -1,5 +1,10 @@
 package torch
 
+/*
+#include "shim.h"
+*/
+import "C"
+
 import (
 	"fmt"
 	"strconv"
@@ -9,10 +14,10 @@ import (
 // DeviceKind is CPU or CUDA.
 type DeviceKind int
 
-// Device kinds (values are the shim's device type codes).
+// Device kinds (the shim's dml_device_type codes, csrc/shim.h).
 const (
-	CPU DeviceKind = iota
-	CUDA
+	CPU  DeviceKind = C.DML_DEVICE_CPU
+	CUDA DeviceKind = C.DML_DEVICE_CUDA
 )
 
 // Device names where a tensor lives. The zero value is the CPU.

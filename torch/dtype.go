@@ -1,23 +1,28 @@
 package torch
 
+/*
+#include "shim.h"
+*/
+import "C"
+
 import (
 	"fmt"
 	"strings"
 )
 
-// DType is a tensor element type. The numeric values are the shim's dtype codes.
+// DType is a tensor element type. The values are the shim's dml_dtype codes (csrc/shim.h).
 type DType int
 
 // Element types.
 const (
-	Float32 DType = iota
-	Float64
-	Int64
-	Int32
-	Uint8
-	Bool
-	BFloat16
-	Float16
+	Float32  DType = C.DML_DTYPE_FLOAT32
+	Float64  DType = C.DML_DTYPE_FLOAT64
+	Int64    DType = C.DML_DTYPE_INT64
+	Int32    DType = C.DML_DTYPE_INT32
+	Uint8    DType = C.DML_DTYPE_UINT8
+	Bool     DType = C.DML_DTYPE_BOOL
+	BFloat16 DType = C.DML_DTYPE_BFLOAT16
+	Float16  DType = C.DML_DTYPE_FLOAT16
 )
 
 var dtypeNames = [...]string{"float32", "float64", "int64", "int32", "uint8", "bool", "bfloat16", "float16"}

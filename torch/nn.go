@@ -59,12 +59,12 @@ func pool2d(op C.int, name string, x *Tensor, kernel, stride, padding [2]int64, 
 
 // MaxPool2d is torch.nn.functional.max_pool2d (dilation 1).
 func MaxPool2d(x *Tensor, kernel, stride, padding [2]int64, ceil bool) *Tensor {
-	return pool2d(0, "max_pool2d", x, kernel, stride, padding, ceil)
+	return pool2d(C.DML_POOL_MAX, "max_pool2d", x, kernel, stride, padding, ceil)
 }
 
 // AvgPool2d is torch.nn.functional.avg_pool2d (count_include_pad true).
 func AvgPool2d(x *Tensor, kernel, stride, padding [2]int64, ceil bool) *Tensor {
-	return pool2d(1, "avg_pool2d", x, kernel, stride, padding, ceil)
+	return pool2d(C.DML_POOL_AVG, "avg_pool2d", x, kernel, stride, padding, ceil)
 }
 
 func adaptivePool(op C.int, name string, x *Tensor, size [2]int64) *Tensor {
@@ -77,12 +77,12 @@ func adaptivePool(op C.int, name string, x *Tensor, size [2]int64) *Tensor {
 
 // AdaptiveAvgPool2d pools x to the output size.
 func AdaptiveAvgPool2d(x *Tensor, out [2]int64) *Tensor {
-	return adaptivePool(0, "adaptive_avg_pool2d", x, out)
+	return adaptivePool(C.DML_ADAPTIVE_POOL_AVG, "adaptive_avg_pool2d", x, out)
 }
 
 // AdaptiveMaxPool2d pools x to the output size (values only).
 func AdaptiveMaxPool2d(x *Tensor, out [2]int64) *Tensor {
-	return adaptivePool(1, "adaptive_max_pool2d", x, out)
+	return adaptivePool(C.DML_ADAPTIVE_POOL_MAX, "adaptive_max_pool2d", x, out)
 }
 
 // Dropout zeroes elements with probability p and rescales by 1/(1-p) when train is true.

@@ -7,90 +7,90 @@ import "C"
 
 import "runtime"
 
-// Op codes mirror the switch statements in csrc/shim.cpp.
+// Op codes are the enums of csrc/shim.h, which the C++ side switches on.
 const (
-	uExp C.int = iota
-	uLog
-	uLog1p
-	uSqrt
-	uAbs
-	uNeg
-	uAtan
-	uTanh
-	uSigmoid
-	uRelu
-	uSoftplus
-	uAcos
-	uCos
-	uSin
-	uSquare
-	uContiguous
-	uClone
-	uT
-	uDetach
-	uLogicalNot
-	uIsFinite
-	uSum
-	uMean
-	uMax
-	uMin
-	uAny
-	uAll
+	uExp        = C.DML_UNARY_EXP
+	uLog        = C.DML_UNARY_LOG
+	uLog1p      = C.DML_UNARY_LOG1P
+	uSqrt       = C.DML_UNARY_SQRT
+	uAbs        = C.DML_UNARY_ABS
+	uNeg        = C.DML_UNARY_NEG
+	uAtan       = C.DML_UNARY_ATAN
+	uTanh       = C.DML_UNARY_TANH
+	uSigmoid    = C.DML_UNARY_SIGMOID
+	uRelu       = C.DML_UNARY_RELU
+	uSoftplus   = C.DML_UNARY_SOFTPLUS
+	uAcos       = C.DML_UNARY_ACOS
+	uCos        = C.DML_UNARY_COS
+	uSin        = C.DML_UNARY_SIN
+	uSquare     = C.DML_UNARY_SQUARE
+	uContiguous = C.DML_UNARY_CONTIGUOUS
+	uClone      = C.DML_UNARY_CLONE
+	uT          = C.DML_UNARY_T
+	uDetach     = C.DML_UNARY_DETACH
+	uLogicalNot = C.DML_UNARY_LOGICAL_NOT
+	uIsFinite   = C.DML_UNARY_IS_FINITE
+	uSum        = C.DML_UNARY_SUM
+	uMean       = C.DML_UNARY_MEAN
+	uMax        = C.DML_UNARY_MAX
+	uMin        = C.DML_UNARY_MIN
+	uAny        = C.DML_UNARY_ANY
+	uAll        = C.DML_UNARY_ALL
 )
 
 const (
-	bAdd C.int = iota
-	bSub
-	bMul
-	bDiv
-	bPow
-	bEq
-	bNe
-	bLt
-	bLe
-	bGt
-	bGe
-	bLogicalAnd
-	bLogicalOr
-	bMatmul
-	bMm
-	bBmm
-	bIndex
+	bAdd        = C.DML_BINARY_ADD
+	bSub        = C.DML_BINARY_SUB
+	bMul        = C.DML_BINARY_MUL
+	bDiv        = C.DML_BINARY_DIV
+	bPow        = C.DML_BINARY_POW
+	bEq         = C.DML_BINARY_EQ
+	bNe         = C.DML_BINARY_NE
+	bLt         = C.DML_BINARY_LT
+	bLe         = C.DML_BINARY_LE
+	bGt         = C.DML_BINARY_GT
+	bGe         = C.DML_BINARY_GE
+	bLogicalAnd = C.DML_BINARY_LOGICAL_AND
+	bLogicalOr  = C.DML_BINARY_LOGICAL_OR
+	bMatmul     = C.DML_BINARY_MATMUL
+	bMm         = C.DML_BINARY_MM
+	bBmm        = C.DML_BINARY_BMM
+	bIndex      = C.DML_BINARY_INDEX
 )
 
 const (
-	sAdd C.int = iota
-	sSub
-	sMul
-	sDiv
-	sPow
-	sRSub
-	sEq
-	sNe
-	sLt
-	sLe
-	sGt
-	sGe
-	sClampMin
-	sClampMax
+	sAdd      = C.DML_SCALAR_ADD
+	sSub      = C.DML_SCALAR_SUB
+	sMul      = C.DML_SCALAR_MUL
+	sDiv      = C.DML_SCALAR_DIV
+	sPow      = C.DML_SCALAR_POW
+	sRSub     = C.DML_SCALAR_RSUB
+	sEq       = C.DML_SCALAR_EQ
+	sNe       = C.DML_SCALAR_NE
+	sLt       = C.DML_SCALAR_LT
+	sLe       = C.DML_SCALAR_LE
+	sGt       = C.DML_SCALAR_GT
+	sGe       = C.DML_SCALAR_GE
+	sClampMin = C.DML_SCALAR_CLAMP_MIN
+	sClampMax = C.DML_SCALAR_CLAMP_MAX
 )
 
 const (
-	dArgmax C.int = iota
-	dLogSumExp
-	dSoftmax
-	dLogSoftmax
-	dUnsqueeze
-	dSqueeze
+	dArgmax     = C.DML_DIM_ARGMAX
+	dLogSumExp  = C.DML_DIM_LOG_SUM_EXP
+	dSoftmax    = C.DML_DIM_SOFTMAX
+	dLogSoftmax = C.DML_DIM_LOG_SOFTMAX
+	dUnsqueeze  = C.DML_DIM_UNSQUEEZE
+	dSqueeze    = C.DML_DIM_SQUEEZE
 )
 
 const (
-	iReshape C.int = iota
-	iView
-	iPermute
-	iExpand
-	iSumDim
-	iMeanDim
+	iReshape = C.DML_INTS_RESHAPE
+	iView    = C.DML_INTS_VIEW
+	iPermute = C.DML_INTS_PERMUTE
+	iExpand  = C.DML_INTS_EXPAND
+	iSumDim  = C.DML_INTS_SUM_DIM
+	iMeanDim = C.DML_INTS_MEAN_DIM
 )
 
 func unary(op C.int, name string, a *Tensor) *Tensor {
@@ -207,11 +207,13 @@ func (t *Tensor) indexOp(op C.int, name string, dim int64, idx *Tensor) *Tensor 
 
 // IndexSelect picks entries idx (int64, 1-D) along dim.
 func (t *Tensor) IndexSelect(dim int64, idx *Tensor) *Tensor {
-	return t.indexOp(0, "index_select", dim, idx)
+	return t.indexOp(C.DML_INDEX_SELECT, "index_select", dim, idx)
 }
 
 // Gather is torch.gather.
-func (t *Tensor) Gather(dim int64, idx *Tensor) *Tensor { return t.indexOp(1, "gather", dim, idx) }
+func (t *Tensor) Gather(dim int64, idx *Tensor) *Tensor {
+	return t.indexOp(C.DML_INDEX_GATHER, "gather", dim, idx)
+}
 
 func (t *Tensor) scatter(op C.int, name string, dim int64, idx, src *Tensor) *Tensor {
 	var out C.dml_tensor
@@ -225,12 +227,12 @@ func (t *Tensor) scatter(op C.int, name string, dim int64, idx, src *Tensor) *Te
 
 // Scatter is the out-of-place torch.scatter(t, dim, idx, src).
 func (t *Tensor) Scatter(dim int64, idx, src *Tensor) *Tensor {
-	return t.scatter(0, "scatter", dim, idx, src)
+	return t.scatter(C.DML_SCATTER_SET, "scatter", dim, idx, src)
 }
 
 // ScatterAdd is the out-of-place torch.scatter_add(t, dim, idx, src).
 func (t *Tensor) ScatterAdd(dim int64, idx, src *Tensor) *Tensor {
-	return t.scatter(1, "scatter_add", dim, idx, src)
+	return t.scatter(C.DML_SCATTER_ADD, "scatter_add", dim, idx, src)
 }
 
 // MaskedFill returns t with v where mask (bool, broadcastable) is true.
@@ -305,10 +307,10 @@ func catOp(op C.int, name string, ts []*Tensor, dim int64) *Tensor {
 }
 
 // Cat concatenates ts along dim.
-func Cat(ts []*Tensor, dim int64) *Tensor { return catOp(0, "cat", ts, dim) }
+func Cat(ts []*Tensor, dim int64) *Tensor { return catOp(C.DML_CAT_CAT, "cat", ts, dim) }
 
 // Stack stacks ts along a new dim.
-func Stack(ts []*Tensor, dim int64) *Tensor { return catOp(1, "stack", ts, dim) }
+func Stack(ts []*Tensor, dim int64) *Tensor { return catOp(C.DML_CAT_STACK, "stack", ts, dim) }
 
 // Where picks a where cond is true, else b (broadcasting).
 func Where(cond, a, b *Tensor) *Tensor {
@@ -442,22 +444,22 @@ func (t *Tensor) Min() *Tensor { return unary(uMin, "min", t) }
 
 // MaxDim returns maxima along d and their indices.
 func (t *Tensor) MaxDim(d int64, keep bool) (values, indices *Tensor) {
-	return pairOp(0, "max_dim", t, 0, d, keep, false)
+	return pairOp(C.DML_PAIR_MAX, "max_dim", t, 0, d, keep, false)
 }
 
 // MinDim returns minima along d and their indices.
 func (t *Tensor) MinDim(d int64, keep bool) (values, indices *Tensor) {
-	return pairOp(1, "min_dim", t, 0, d, keep, false)
+	return pairOp(C.DML_PAIR_MIN, "min_dim", t, 0, d, keep, false)
 }
 
 // TopK returns the k largest (or smallest) entries along d and their indices.
 func (t *Tensor) TopK(k, d int64, largest, sorted bool) (values, indices *Tensor) {
-	return pairOp(2, "topk", t, k, d, largest, sorted)
+	return pairOp(C.DML_PAIR_TOPK, "topk", t, k, d, largest, sorted)
 }
 
 // Sort sorts along d.
 func (t *Tensor) Sort(d int64, descending bool) (values, indices *Tensor) {
-	return pairOp(3, "sort", t, 0, d, descending, false)
+	return pairOp(C.DML_PAIR_SORT, "sort", t, 0, d, descending, false)
 }
 
 // Argmax returns the indices of maxima along d.

@@ -92,12 +92,12 @@ dml_status dml_fill(int kind, const int64_t* shape, int ndim, double v, int dtyp
   auto o = dml::options(dtype, dev_type, dev_index);
   at::Tensor t;
   switch (kind) {
-    case 0: t = at::zeros(sz, o); break;
-    case 1: t = at::ones(sz, o); break;
-    case 2: t = at::full(sz, v, o); break;
-    case 3: t = at::rand(sz, o); break;
-    case 4: t = at::randn(sz, o); break;
-    case 5: t = at::empty(sz, o); break;
+    case DML_FILL_ZEROS: t = at::zeros(sz, o); break;
+    case DML_FILL_ONES: t = at::ones(sz, o); break;
+    case DML_FILL_FULL: t = at::full(sz, v, o); break;
+    case DML_FILL_RAND: t = at::rand(sz, o); break;
+    case DML_FILL_RANDN: t = at::randn(sz, o); break;
+    case DML_FILL_EMPTY: t = at::empty(sz, o); break;
     default: throw std::invalid_argument("unknown fill kind");
   }
   *out = wrap(std::move(t));
@@ -121,13 +121,13 @@ dml_status dml_randint(int64_t low, int64_t high, const int64_t* shape, int ndim
                        dml_tensor* out) {
   DML_TRY
   at::IntArrayRef sz(shape, static_cast<size_t>(ndim));
-  *out = wrap(at::randint(low, high, sz, dml::options(2, dev_type, dev_index)));
+  *out = wrap(at::randint(low, high, sz, dml::options(DML_DTYPE_INT64, dev_type, dev_index)));
   DML_CATCH
 }
 
 dml_status dml_randperm(int64_t n, int dev_type, int dev_index, dml_tensor* out) {
   DML_TRY
-  *out = wrap(at::randperm(n, dml::options(2, dev_type, dev_index)));
+  *out = wrap(at::randperm(n, dml::options(DML_DTYPE_INT64, dev_type, dev_index)));
   DML_CATCH
 }
 
@@ -175,33 +175,33 @@ dml_status dml_unary(int op, dml_tensor a, dml_tensor* out) {
   const at::Tensor& x = T(a);
   at::Tensor r;
   switch (op) {
-    case 0: r = x.exp(); break;
-    case 1: r = x.log(); break;
-    case 2: r = x.log1p(); break;
-    case 3: r = x.sqrt(); break;
-    case 4: r = x.abs(); break;
-    case 5: r = x.neg(); break;
-    case 6: r = x.atan(); break;
-    case 7: r = x.tanh(); break;
-    case 8: r = x.sigmoid(); break;
-    case 9: r = x.relu(); break;
-    case 10: r = at::softplus(x); break;
-    case 11: r = x.acos(); break;
-    case 12: r = x.cos(); break;
-    case 13: r = x.sin(); break;
-    case 14: r = x.square(); break;
-    case 15: r = x.contiguous(); break;
-    case 16: r = x.clone(); break;
-    case 17: r = x.t(); break;
-    case 18: r = x.detach(); break;
-    case 19: r = x.logical_not(); break;
-    case 20: r = at::isfinite(x); break;
-    case 21: r = x.sum(); break;
-    case 22: r = x.mean(); break;
-    case 23: r = x.max(); break;
-    case 24: r = x.min(); break;
-    case 25: r = x.any(); break;
-    case 26: r = x.all(); break;
+    case DML_UNARY_EXP: r = x.exp(); break;
+    case DML_UNARY_LOG: r = x.log(); break;
+    case DML_UNARY_LOG1P: r = x.log1p(); break;
+    case DML_UNARY_SQRT: r = x.sqrt(); break;
+    case DML_UNARY_ABS: r = x.abs(); break;
+    case DML_UNARY_NEG: r = x.neg(); break;
+    case DML_UNARY_ATAN: r = x.atan(); break;
+    case DML_UNARY_TANH: r = x.tanh(); break;
+    case DML_UNARY_SIGMOID: r = x.sigmoid(); break;
+    case DML_UNARY_RELU: r = x.relu(); break;
+    case DML_UNARY_SOFTPLUS: r = at::softplus(x); break;
+    case DML_UNARY_ACOS: r = x.acos(); break;
+    case DML_UNARY_COS: r = x.cos(); break;
+    case DML_UNARY_SIN: r = x.sin(); break;
+    case DML_UNARY_SQUARE: r = x.square(); break;
+    case DML_UNARY_CONTIGUOUS: r = x.contiguous(); break;
+    case DML_UNARY_CLONE: r = x.clone(); break;
+    case DML_UNARY_T: r = x.t(); break;
+    case DML_UNARY_DETACH: r = x.detach(); break;
+    case DML_UNARY_LOGICAL_NOT: r = x.logical_not(); break;
+    case DML_UNARY_IS_FINITE: r = at::isfinite(x); break;
+    case DML_UNARY_SUM: r = x.sum(); break;
+    case DML_UNARY_MEAN: r = x.mean(); break;
+    case DML_UNARY_MAX: r = x.max(); break;
+    case DML_UNARY_MIN: r = x.min(); break;
+    case DML_UNARY_ANY: r = x.any(); break;
+    case DML_UNARY_ALL: r = x.all(); break;
     default: throw std::invalid_argument("unknown unary op " + std::to_string(op));
   }
   *out = wrap(std::move(r));
@@ -214,23 +214,23 @@ dml_status dml_binary(int op, dml_tensor a, dml_tensor b, dml_tensor* out) {
   const at::Tensor& y = T(b);
   at::Tensor r;
   switch (op) {
-    case 0: r = x.add(y); break;
-    case 1: r = x.sub(y); break;
-    case 2: r = x.mul(y); break;
-    case 3: r = x.div(y); break;
-    case 4: r = x.pow(y); break;
-    case 5: r = x.eq(y); break;
-    case 6: r = x.ne(y); break;
-    case 7: r = x.lt(y); break;
-    case 8: r = x.le(y); break;
-    case 9: r = x.gt(y); break;
-    case 10: r = x.ge(y); break;
-    case 11: r = x.logical_and(y); break;
-    case 12: r = x.logical_or(y); break;
-    case 13: r = x.matmul(y); break;
-    case 14: r = x.mm(y); break;
-    case 15: r = x.bmm(y); break;
-    case 16: r = x.index({at::indexing::TensorIndex(y)}); break;
+    case DML_BINARY_ADD: r = x.add(y); break;
+    case DML_BINARY_SUB: r = x.sub(y); break;
+    case DML_BINARY_MUL: r = x.mul(y); break;
+    case DML_BINARY_DIV: r = x.div(y); break;
+    case DML_BINARY_POW: r = x.pow(y); break;
+    case DML_BINARY_EQ: r = x.eq(y); break;
+    case DML_BINARY_NE: r = x.ne(y); break;
+    case DML_BINARY_LT: r = x.lt(y); break;
+    case DML_BINARY_LE: r = x.le(y); break;
+    case DML_BINARY_GT: r = x.gt(y); break;
+    case DML_BINARY_GE: r = x.ge(y); break;
+    case DML_BINARY_LOGICAL_AND: r = x.logical_and(y); break;
+    case DML_BINARY_LOGICAL_OR: r = x.logical_or(y); break;
+    case DML_BINARY_MATMUL: r = x.matmul(y); break;
+    case DML_BINARY_MM: r = x.mm(y); break;
+    case DML_BINARY_BMM: r = x.bmm(y); break;
+    case DML_BINARY_INDEX: r = x.index({at::indexing::TensorIndex(y)}); break;
     default: throw std::invalid_argument("unknown binary op " + std::to_string(op));
   }
   *out = wrap(std::move(r));
@@ -243,20 +243,20 @@ dml_status dml_scalar_op(int op, dml_tensor a, double v, dml_tensor* out) {
   at::Scalar s(v);
   at::Tensor r;
   switch (op) {
-    case 0: r = x.add(s); break;
-    case 1: r = x.sub(s); break;
-    case 2: r = x.mul(s); break;
-    case 3: r = x.div(s); break;
-    case 4: r = x.pow(s); break;
-    case 5: r = at::rsub(x, s); break;
-    case 6: r = x.eq(s); break;
-    case 7: r = x.ne(s); break;
-    case 8: r = x.lt(s); break;
-    case 9: r = x.le(s); break;
-    case 10: r = x.gt(s); break;
-    case 11: r = x.ge(s); break;
-    case 12: r = x.clamp_min(s); break;
-    case 13: r = x.clamp_max(s); break;
+    case DML_SCALAR_ADD: r = x.add(s); break;
+    case DML_SCALAR_SUB: r = x.sub(s); break;
+    case DML_SCALAR_MUL: r = x.mul(s); break;
+    case DML_SCALAR_DIV: r = x.div(s); break;
+    case DML_SCALAR_POW: r = x.pow(s); break;
+    case DML_SCALAR_RSUB: r = at::rsub(x, s); break;
+    case DML_SCALAR_EQ: r = x.eq(s); break;
+    case DML_SCALAR_NE: r = x.ne(s); break;
+    case DML_SCALAR_LT: r = x.lt(s); break;
+    case DML_SCALAR_LE: r = x.le(s); break;
+    case DML_SCALAR_GT: r = x.gt(s); break;
+    case DML_SCALAR_GE: r = x.ge(s); break;
+    case DML_SCALAR_CLAMP_MIN: r = x.clamp_min(s); break;
+    case DML_SCALAR_CLAMP_MAX: r = x.clamp_max(s); break;
     default: throw std::invalid_argument("unknown scalar op " + std::to_string(op));
   }
   *out = wrap(std::move(r));
@@ -268,12 +268,12 @@ dml_status dml_dim_op(int op, dml_tensor a, int64_t d, int keep, dml_tensor* out
   const at::Tensor& x = T(a);
   at::Tensor r;
   switch (op) {
-    case 0: r = x.argmax(d, keep != 0); break;
-    case 1: r = x.logsumexp({d}, keep != 0); break;
-    case 2: r = x.softmax(d); break;
-    case 3: r = x.log_softmax(d); break;
-    case 4: r = x.unsqueeze(d); break;
-    case 5: r = x.squeeze(d); break;
+    case DML_DIM_ARGMAX: r = x.argmax(d, keep != 0); break;
+    case DML_DIM_LOG_SUM_EXP: r = x.logsumexp({d}, keep != 0); break;
+    case DML_DIM_SOFTMAX: r = x.softmax(d); break;
+    case DML_DIM_LOG_SOFTMAX: r = x.log_softmax(d); break;
+    case DML_DIM_UNSQUEEZE: r = x.unsqueeze(d); break;
+    case DML_DIM_SQUEEZE: r = x.squeeze(d); break;
     default: throw std::invalid_argument("unknown dim op " + std::to_string(op));
   }
   *out = wrap(std::move(r));
@@ -286,12 +286,12 @@ dml_status dml_ints_op(int op, dml_tensor a, const int64_t* v, int n, int keep, 
   at::IntArrayRef ints(v, static_cast<size_t>(n));
   at::Tensor r;
   switch (op) {
-    case 0: r = x.reshape(ints); break;
-    case 1: r = x.view(ints); break;
-    case 2: r = x.permute(ints); break;
-    case 3: r = x.expand(ints); break;
-    case 4: r = x.sum(ints, keep != 0); break;
-    case 5: r = x.mean(ints, keep != 0); break;
+    case DML_INTS_RESHAPE: r = x.reshape(ints); break;
+    case DML_INTS_VIEW: r = x.view(ints); break;
+    case DML_INTS_PERMUTE: r = x.permute(ints); break;
+    case DML_INTS_EXPAND: r = x.expand(ints); break;
+    case DML_INTS_SUM_DIM: r = x.sum(ints, keep != 0); break;
+    case DML_INTS_MEAN_DIM: r = x.mean(ints, keep != 0); break;
     default: throw std::invalid_argument("unknown ints op " + std::to_string(op));
   }
   *out = wrap(std::move(r));
@@ -304,10 +304,10 @@ dml_status dml_pair_op(int op, dml_tensor a, int64_t k, int64_t d, int flag1, in
   const at::Tensor& x = T(a);
   std::tuple<at::Tensor, at::Tensor> r;
   switch (op) {
-    case 0: r = x.max(d, flag1 != 0); break;
-    case 1: r = x.min(d, flag1 != 0); break;
-    case 2: r = x.topk(k, d, flag1 != 0, flag2 != 0); break;
-    case 3: r = x.sort(d, flag1 != 0); break;
+    case DML_PAIR_MAX: r = x.max(d, flag1 != 0); break;
+    case DML_PAIR_MIN: r = x.min(d, flag1 != 0); break;
+    case DML_PAIR_TOPK: r = x.topk(k, d, flag1 != 0, flag2 != 0); break;
+    case DML_PAIR_SORT: r = x.sort(d, flag1 != 0); break;
     default: throw std::invalid_argument("unknown pair op " + std::to_string(op));
   }
   dml_tensor v = wrap(std::get<0>(r));
@@ -349,8 +349,8 @@ dml_status dml_index_op(int op, dml_tensor a, int64_t dim, dml_tensor idx, dml_t
   DML_TRY
   at::Tensor r;
   switch (op) {
-    case 0: r = T(a).index_select(dim, T(idx)); break;
-    case 1: r = T(a).gather(dim, T(idx)); break;
+    case DML_INDEX_SELECT: r = T(a).index_select(dim, T(idx)); break;
+    case DML_INDEX_GATHER: r = T(a).gather(dim, T(idx)); break;
     default: throw std::invalid_argument("unknown index op " + std::to_string(op));
   }
   *out = wrap(std::move(r));
@@ -361,8 +361,8 @@ dml_status dml_scatter(int op, dml_tensor a, int64_t dim, dml_tensor idx, dml_te
   DML_TRY
   at::Tensor r;
   switch (op) {
-    case 0: r = T(a).scatter(dim, T(idx), T(src)); break;
-    case 1: r = T(a).scatter_add(dim, T(idx), T(src)); break;
+    case DML_SCATTER_SET: r = T(a).scatter(dim, T(idx), T(src)); break;
+    case DML_SCATTER_ADD: r = T(a).scatter_add(dim, T(idx), T(src)); break;
     default: throw std::invalid_argument("unknown scatter op " + std::to_string(op));
   }
   *out = wrap(std::move(r));
@@ -409,8 +409,8 @@ dml_status dml_cat(int op, const dml_tensor* ts, int n, int64_t dim, dml_tensor*
   for (int i = 0; i < n; i++) v.push_back(T(ts[i]));
   at::Tensor r;
   switch (op) {
-    case 0: r = at::cat(v, dim); break;
-    case 1: r = at::stack(v, dim); break;
+    case DML_CAT_CAT: r = at::cat(v, dim); break;
+    case DML_CAT_STACK: r = at::stack(v, dim); break;
     default: throw std::invalid_argument("unknown cat op " + std::to_string(op));
   }
   *out = wrap(std::move(r));

@@ -42,36 +42,36 @@ inline c10::optional<at::Tensor> opt(dml_tensor h) {
 
 inline at::ScalarType scalar_type(int code) {
   switch (code) {
-    case 0: return at::kFloat;
-    case 1: return at::kDouble;
-    case 2: return at::kLong;
-    case 3: return at::kInt;
-    case 4: return at::kByte;
-    case 5: return at::kBool;
-    case 6: return at::kBFloat16;
-    case 7: return at::kHalf;
+    case DML_DTYPE_FLOAT32: return at::kFloat;
+    case DML_DTYPE_FLOAT64: return at::kDouble;
+    case DML_DTYPE_INT64: return at::kLong;
+    case DML_DTYPE_INT32: return at::kInt;
+    case DML_DTYPE_UINT8: return at::kByte;
+    case DML_DTYPE_BOOL: return at::kBool;
+    case DML_DTYPE_BFLOAT16: return at::kBFloat16;
+    case DML_DTYPE_FLOAT16: return at::kHalf;
   }
   throw std::invalid_argument("unknown dtype code " + std::to_string(code));
 }
 
 inline int dtype_code(at::ScalarType s) {
   switch (s) {
-    case at::kFloat: return 0;
-    case at::kDouble: return 1;
-    case at::kLong: return 2;
-    case at::kInt: return 3;
-    case at::kByte: return 4;
-    case at::kBool: return 5;
-    case at::kBFloat16: return 6;
-    case at::kHalf: return 7;
+    case at::kFloat: return DML_DTYPE_FLOAT32;
+    case at::kDouble: return DML_DTYPE_FLOAT64;
+    case at::kLong: return DML_DTYPE_INT64;
+    case at::kInt: return DML_DTYPE_INT32;
+    case at::kByte: return DML_DTYPE_UINT8;
+    case at::kBool: return DML_DTYPE_BOOL;
+    case at::kBFloat16: return DML_DTYPE_BFLOAT16;
+    case at::kHalf: return DML_DTYPE_FLOAT16;
     default: break;
   }
   throw std::invalid_argument(std::string("dtype not supported by dmlrun: ") + c10::toString(s));
 }
 
 inline at::Device device(int type, int index) {
-  if (type == 0) return at::Device(at::kCPU);
-  if (type == 1) return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+  if (type == DML_DEVICE_CPU) return at::Device(at::kCPU);
+  if (type == DML_DEVICE_CUDA) return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
   throw std::invalid_argument("unknown device type code " + std::to_string(type));
 }
 

@@ -42,8 +42,8 @@ dml_status dml_pool2d(int op, dml_tensor x, const int64_t* p, int ceil, dml_tens
   at::IntArrayRef k(p, 2), s(p + 2, 2), pad(p + 4, 2);
   at::Tensor r;
   switch (op) {
-    case 0: r = at::max_pool2d(T(x), k, s, pad, {1, 1}, ceil != 0); break;
-    case 1: r = at::avg_pool2d(T(x), k, s, pad, ceil != 0, /*count_include_pad=*/true); break;
+    case DML_POOL_MAX: r = at::max_pool2d(T(x), k, s, pad, {1, 1}, ceil != 0); break;
+    case DML_POOL_AVG: r = at::avg_pool2d(T(x), k, s, pad, ceil != 0, /*count_include_pad=*/true); break;
     default: throw std::invalid_argument("unknown pool op " + std::to_string(op));
   }
   *out = wrap(std::move(r));
@@ -54,8 +54,8 @@ dml_status dml_adaptive_pool2d(int op, dml_tensor x, int64_t h, int64_t w, dml_t
   DML_TRY
   at::Tensor r;
   switch (op) {
-    case 0: r = at::adaptive_avg_pool2d(T(x), {h, w}); break;
-    case 1: r = std::get<0>(at::adaptive_max_pool2d(T(x), {h, w})); break;
+    case DML_ADAPTIVE_POOL_AVG: r = at::adaptive_avg_pool2d(T(x), {h, w}); break;
+    case DML_ADAPTIVE_POOL_MAX: r = std::get<0>(at::adaptive_max_pool2d(T(x), {h, w})); break;
     default: throw std::invalid_argument("unknown adaptive pool op " + std::to_string(op));
   }
   *out = wrap(std::move(r));
@@ -178,14 +178,14 @@ dml_status dml_inplace(int op, dml_tensor t, dml_tensor src, double v) {
   at::NoGradGuard guard;
   const at::Tensor& x = T(t);
   switch (op) {
-    case 0: x.copy_(T(src)); break;
-    case 1: x.add_(T(src), v); break;
-    case 2: {
+    case DML_INPLACE_COPY: x.copy_(T(src)); break;
+    case DML_INPLACE_ADD: x.add_(T(src), v); break;
+    case DML_INPLACE_SET_DATA: {
       at::Tensor target = x;  // set_data is non-const on older releases
       target.set_data(T(src));
       break;
     }
-    case 3: x.mul_(T(src)); break;
+    case DML_INPLACE_MUL: x.mul_(T(src)); break;
     default: throw std::invalid_argument("unknown in-place op " + std::to_string(op));
   }
   DML_CATCH
@@ -196,12 +196,12 @@ dml_status dml_inplace_scalar(int op, dml_tensor t, double v) {
   at::NoGradGuard guard;
   const at::Tensor& x = T(t);
   switch (op) {
-    case 0: x.mul_(v); break;
-    case 1: x.add_(v); break;
-    case 2: x.fill_(v); break;
-    case 3: x.sqrt_(); break;
-    case 4: x.div_(v); break;
-    case 5: x.zero_(); break;
+    case DML_INPLACE_SCALAR_MUL: x.mul_(v); break;
+    case DML_INPLACE_SCALAR_ADD: x.add_(v); break;
+    case DML_INPLACE_SCALAR_FILL: x.fill_(v); break;
+    case DML_INPLACE_SCALAR_SQRT: x.sqrt_(); break;
+    case DML_INPLACE_SCALAR_DIV: x.div_(v); break;
+    case DML_INPLACE_SCALAR_ZERO: x.zero_(); break;
     default: throw std::invalid_argument("unknown in-place scalar op " + std::to_string(op));
   }
   DML_CATCH
@@ -212,8 +212,8 @@ dml_status dml_inplace3(int op, dml_tensor t, dml_tensor a, dml_tensor b, double
   at::NoGradGuard guard;
   const at::Tensor& x = T(t);
   switch (op) {
-    case 0: x.addcmul_(T(a), T(b), v); break;
-    case 1: x.addcdiv_(T(a), T(b), v); break;
+    case DML_INPLACE3_ADDCMUL: x.addcmul_(T(a), T(b), v); break;
+    case DML_INPLACE3_ADDCDIV: x.addcdiv_(T(a), T(b), v); break;
     default: throw std::invalid_argument("unknown in-place op3 " + std::to_string(op));
   }
   DML_CATCH
