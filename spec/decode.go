@@ -58,6 +58,7 @@ type decoder struct {
 	checks []*checkDecl
 
 	ev                   *evaluator
+	kindList             []string // the known block types, sorted (see kinds)
 	varNames, localNames []string // sorted declared names, made on the first message that lists them
 
 	nerrs   int  // error diagnostics in diags
@@ -200,14 +201,38 @@ func interruptedDiag(ctx context.Context) *hcl.Diagnostic {
 // ends decoding early; Err is the context's cause (context.Canceled, for example).
 type Interrupted struct{ Err error }
 
-// rootSchema lists the top-level block types: the reserved ones and every registered stage.
-func rootSchema() *hcl.BodySchema {
+// lookup returns the stage of a block type, from LoadOptions.Registry or, while callers
+// pass none, the global registry.
+func (d *decoder) lookup(kind string) (*stage.Def, bool) {
+	if d.opts.Registry != nil {
+		return d.opts.Registry.Lookup(kind)
+	}
+	return stage.Lookup(kind) // FIXME(issue 12): goes with the global registry (see LoadOptions.Registry)
+}
+
+// kinds lists the known block types, sorted; made once per file.
+func (d *decoder) kinds() []string {
+	if d.kindList == nil {
+		if d.opts.Registry != nil {
+			d.kindList = d.opts.Registry.Kinds()
+		} else {
+			d.kindList = stage.Kinds() // FIXME(issue 12): goes with the global registry
+		}
+		if d.kindList == nil {
+			d.kindList = []string{}
+		}
+	}
+	return d.kindList
+}
+
+// rootSchema lists the top-level block types: the reserved ones and every known stage.
+func (d *decoder) rootSchema() *hcl.BodySchema {
 	s := &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 		{Type: blockVariable, LabelNames: []string{"name"}},
 		{Type: blockLocals},
 		{Type: blockCheck, LabelNames: []string{"name"}},
 	}}
-	for _, k := range stage.Kinds() {
+	for _, k := range d.kinds() {
 		if isReserved(k) {
 			continue // reported by decodeFile
 		}
@@ -225,13 +250,13 @@ func isReserved(kind string) bool {
 }
 
 func (d *decoder) decodeFile(body hcl.Body, exp *Experiment) {
-	for _, k := range stage.Kinds() {
+	for _, k := range d.kinds() {
 		if isReserved(k) {
 			d.errorf(nil, "Invalid stage registration",
 				"A stage registered the block type %q, which is reserved by the experiment file format; this is a bug in that stage.", k)
 		}
 	}
-	content, diags := body.Content(rootSchema())
+	content, diags := body.Content(d.rootSchema())
 	d.add(diags...)
 
 	// Variables first, then locals: stage blocks may use both.
@@ -267,7 +292,7 @@ func (d *decoder) decodeFile(body hcl.Body, exp *Experiment) {
 			d.scope, d.scopeRange = "check."+strings.Join(b.Labels, "."), nil
 			d.decodeCheck(b)
 		default:
-			def, ok := stage.Lookup(b.Type)
+			def, ok := d.lookup(b.Type)
 			if !ok {
 				continue // cannot happen: the schema only holds registered kinds
 			}
@@ -681,7 +706,7 @@ func (d *decoder) checkTraversals(expr hcl.Expression) bool {
 				ok = false
 			}
 		default:
-			if _, isStage := stage.Lookup(root); isStage {
+			if _, isStage := d.lookup(root); isStage {
 				d.errorf(&rng, "Block reference in a value",
 					"%s refers to a %s block. References to blocks are edges of the experiment graph, not values: they may only be written in reference arguments (such as dataset = dataset.cub) and in depends_on.",
 					traversalString(t), root)

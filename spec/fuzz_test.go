@@ -46,7 +46,7 @@ func addSeeds(f *testing.F, pattern string) {
 
 func checkFuzz(t *testing.T, name string, src []byte) {
 	yamlFile := filepath.Ext(name) == ".yaml"
-	exp, diags := Parse(name, src, LoadOptions{LookupEnv: noEnv, evalBudget: fuzzBudget})
+	exp, diags := Parse(name, src, LoadOptions{Registry: testRegistry, LookupEnv: noEnv, evalBudget: fuzzBudget})
 	if exp == nil {
 		t.Fatal("nil Experiment")
 	}

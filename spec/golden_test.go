@@ -20,7 +20,7 @@ func TestDiagnosticsGolden(t *testing.T) {
 	files, _ := filepath.Glob("testdata/invalid/*")
 	var buf bytes.Buffer
 	for _, path := range files {
-		exp, diags := Load(path, LoadOptions{LookupEnv: noEnv})
+		exp, diags := Load(path, LoadOptions{Registry: testRegistry, LookupEnv: noEnv})
 		fmt.Fprintf(&buf, "==== %s (%d diagnostics)\n", path, len(diags))
 		if err := WriteDiagnostics(&buf, exp.Files, diags, 100, false); err != nil {
 			t.Fatal(err)
@@ -33,7 +33,7 @@ func TestDiagnosticsGolden(t *testing.T) {
 func TestDiagnosticsJSONGolden(t *testing.T) {
 	var all []byte
 	for _, path := range []string{"testdata/invalid/references.hcl", "testdata/invalid/references.yaml"} {
-		_, diags := Load(path, LoadOptions{LookupEnv: noEnv})
+		_, diags := Load(path, LoadOptions{Registry: testRegistry, LookupEnv: noEnv})
 		js, err := DiagnosticsJSON(diags)
 		if err != nil {
 			t.Fatal(err)

@@ -196,7 +196,7 @@ func (d *decoder) refTarget(param string, e hcl.Expression) *refTarget {
 // resolveRefs finds the block of every reference target; unknown ones are reported at the
 // reference, naming the block that wrote it and the missing target.
 func (d *decoder) resolveRefs() {
-	kinds := stage.Kinds()
+	kinds := d.kinds()
 	for _, bd := range d.blocks {
 		for _, rp := range bd.refs {
 			want := ""
@@ -221,7 +221,7 @@ func (d *decoder) resolveRefs() {
 
 // resolve sets t.block, or reports why it cannot; from names the referring argument.
 func (d *decoder) resolve(t *refTarget, from string, kinds []string) bool {
-	if _, ok := stage.Lookup(t.kind); !ok {
+	if _, ok := d.lookup(t.kind); !ok {
 		d.errorf(t.rng.Ptr(), "Reference to unknown block type",
 			"%s refers to %s, but there are no %q blocks.%s Block types: %s.",
 			from, t.addr(), t.kind, didYouMean(t.kind, kinds), listOrNone(kinds))
@@ -296,7 +296,7 @@ func (d *decoder) decodeCheck(b *hcl.Block) {
 }
 
 func (d *decoder) resolveChecks(exp *Experiment) {
-	kinds := stage.Kinds()
+	kinds := d.kinds()
 	for _, c := range d.checks {
 		from := "check." + c.name
 		ok := c.baseline != nil && c.candidate != nil && c.tolerances != nil

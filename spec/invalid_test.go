@@ -43,7 +43,7 @@ func TestInvalidFiles(t *testing.T) {
 			if len(want) == 0 {
 				t.Fatal("case file announces no errors")
 			}
-			_, diags := Parse(path, src, LoadOptions{LookupEnv: noEnv})
+			_, diags := Parse(path, src, LoadOptions{Registry: testRegistry, LookupEnv: noEnv})
 			got := map[int][]string{}
 			for _, d := range diags {
 				if d.Subject == nil {
@@ -79,7 +79,7 @@ func TestInvalidFiles(t *testing.T) {
 			}
 			if t.Failed() {
 				var buf bytes.Buffer
-				exp, _ := Parse(path, src, LoadOptions{LookupEnv: noEnv})
+				exp, _ := Parse(path, src, LoadOptions{Registry: testRegistry, LookupEnv: noEnv})
 				_ = WriteDiagnostics(&buf, exp.Files, diags, 0, false)
 				t.Log("\n" + buf.String())
 			}

@@ -96,13 +96,13 @@ func TestDeepNesting(t *testing.T) {
 			if c.name == "-var expression" {
 				// A -var value for a list variable is an HCL expression too.
 				src := "variable \"v\" { default = [] }\n"
-				errs := errorsOf(t, "x.hcl", src, LoadOptions{Vars: map[string]string{"v": r("[", n) + r("]", n)}})
+				errs := errorsOf(t, "x.hcl", src, LoadOptions{Registry: testRegistry, Vars: map[string]string{"v": r("[", n) + r("]", n)}})
 				if len(errs) != 1 || errs[0].Summary != "Invalid value for variable" || !strings.Contains(errs[0].Detail, "nests more than 128 levels") {
 					t.Fatalf("got %v", errs)
 				}
 				return
 			}
-			errs := errorsOf(t, c.file, c.src, LoadOptions{})
+			errs := errorsOf(t, c.file, c.src, LoadOptions{Registry: testRegistry})
 			if c.line == 0 {
 				if len(errs) != 1 || errs[0].Summary != "Too deeply nested" {
 					t.Fatalf("got %v", errs)
@@ -133,7 +133,7 @@ func blockYAML(depth int) string {
 // source and as a value.
 func TestNestingAtTheLimit(t *testing.T) {
 	src := "locals {\n  x = " + strings.Repeat("[", 127) + strings.Repeat("]", 127) + "\n}\n"
-	if errs := errorsOf(t, "x.hcl", src, LoadOptions{}); len(errs) != 0 {
+	if errs := errorsOf(t, "x.hcl", src, LoadOptions{Registry: testRegistry}); len(errs) != 0 {
 		t.Fatalf("127 brackets: %v", errs)
 	}
 }
@@ -148,7 +148,7 @@ func TestValueDepth(t *testing.T) {
 	}
 	b.WriteString("}\n")
 	// a_k is k+1 levels deep: a128 (line 130) is the first past 128.
-	wantOne(t, errorsOf(t, "x.hcl", b.String(), LoadOptions{}), "Value nested too deeply", 130, 3)
+	wantOne(t, errorsOf(t, "x.hcl", b.String(), LoadOptions{Registry: testRegistry}), "Value nested too deeply", 130, 3)
 }
 
 // TestBudget: inputs whose evaluation would take minutes to hours, or more memory than the
@@ -199,7 +199,7 @@ func TestBudget(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			errs := errorsOf(t, c.file, c.src, LoadOptions{Vars: c.vars})
+			errs := errorsOf(t, c.file, c.src, LoadOptions{Registry: testRegistry, Vars: c.vars})
 			if c.line == 0 {
 				if len(errs) != 1 || errs[0].Summary != "Evaluation budget exceeded" {
 					t.Fatalf("got %v", errs)
@@ -216,7 +216,7 @@ func TestBudget(t *testing.T) {
 	t.Run("-var expression", func(t *testing.T) {
 		src := "variable \"v\" { default = [] }\n"
 		v := r("[for i in ["+r("0, ", 100)+"] : ", 4) + "1" + r("]", 4)
-		errs := errorsOf(t, "x.hcl", src, LoadOptions{Vars: map[string]string{"v": v}})
+		errs := errorsOf(t, "x.hcl", src, LoadOptions{Registry: testRegistry, Vars: map[string]string{"v": v}})
 		if len(errs) != 1 || errs[0].Summary != "Invalid value for variable" || !strings.Contains(errs[0].Detail, "evaluation budget") {
 			t.Fatalf("got %v", errs)
 		}
@@ -231,7 +231,7 @@ func TestBudget(t *testing.T) {
 			fmt.Fprintf(&b, "train \"t%d\" {\n  dataset = dataset.d\n  schedule = local.common\n  loss \"nir\" {}\n}\n", i)
 		}
 		b.WriteString("train \"sweep\" {\n  dataset = dataset.d\n  seeds = range(100)\n  matrix = { embed_dim = local.dims }\n  loss \"nir\" {}\n}\n")
-		exp, _ := load(t, "big.hcl", b.String(), LoadOptions{})
+		exp, _ := load(t, "big.hcl", b.String(), LoadOptions{Registry: testRegistry})
 		if got := len(exp.Nodes); got != 1+200+1000 {
 			t.Fatalf("%d nodes", got)
 		}
@@ -287,10 +287,10 @@ func TestInterrupted(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		for _, name := range []string{"x.hcl", "x.yaml"} {
-			exp, diags := ParseContext(ctx, name, []byte("locals { a = 1 }"), LoadOptions{LookupEnv: noEnv})
+			exp, diags := ParseContext(ctx, name, []byte("locals { a = 1 }"), LoadOptions{Registry: testRegistry, LookupEnv: noEnv})
 			checkInterrupted(t, exp, diags)
 		}
-		exp, diags := LoadContext(ctx, "testdata/valid/cub200.hcl", LoadOptions{LookupEnv: noEnv})
+		exp, diags := LoadContext(ctx, "testdata/valid/cub200.hcl", LoadOptions{Registry: testRegistry, LookupEnv: noEnv})
 		checkInterrupted(t, exp, diags)
 	})
 
@@ -310,7 +310,7 @@ func TestInterrupted(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := newCancelAfter(20)
-			exp, diags := ParseContext(ctx, c.file, []byte(c.src), LoadOptions{LookupEnv: noEnv})
+			exp, diags := ParseContext(ctx, c.file, []byte(c.src), LoadOptions{Registry: testRegistry, LookupEnv: noEnv})
 			if ctx.calls < ctx.at {
 				t.Fatalf("decoding polled its context %d times; the test needs %d", ctx.calls, ctx.at)
 			}
@@ -368,7 +368,7 @@ func TestTooManyErrors(t *testing.T) {
 		fmt.Fprintf(&b, "  a%d = local.b%d\n", i, i)
 	}
 	b.WriteString("}\n")
-	errs := errorsOf(t, "x.hcl", b.String(), LoadOptions{})
+	errs := errorsOf(t, "x.hcl", b.String(), LoadOptions{Registry: testRegistry})
 	if len(errs) != maxErrors+1 || errs[len(errs)-1].Summary != "Too many errors" {
 		t.Fatalf("%d errors, last %q", len(errs), errs[len(errs)-1].Summary)
 	}
@@ -395,25 +395,27 @@ train "b" {
   loss "nir" {}
 }
 `
-	wantOne(t, errorsOf(t, "x.hcl", src, LoadOptions{}), "Experiment too large", 8, 7)
+	wantOne(t, errorsOf(t, "x.hcl", src, LoadOptions{Registry: testRegistry}), "Experiment too large", 8, 7)
 }
 
 // TestFileTooLarge: the source is refused past 1 MiB, at the first byte over.
 func TestFileTooLarge(t *testing.T) {
 	line := "# " + strings.Repeat("x", 1021) + "\n" // 1024 bytes
 	src := strings.Repeat(line, 1024) + "locals {}\n"
-	wantOne(t, errorsOf(t, "x.hcl", src, LoadOptions{}), "Experiment file too large", 1025, 1)
-	wantOne(t, errorsOf(t, "x.yaml", src, LoadOptions{}), "Experiment file too large", 1025, 1)
+	wantOne(t, errorsOf(t, "x.hcl", src, LoadOptions{Registry: testRegistry}), "Experiment file too large", 1025, 1)
+	wantOne(t, errorsOf(t, "x.yaml", src, LoadOptions{Registry: testRegistry}), "Experiment file too large", 1025, 1)
 }
 
 // TestMinimumDefault: a stage whose default is below its own minimum is a stage bug,
 // reported as such.
 func TestMinimumDefault(t *testing.T) {
-	stage.Register(&stage.Def{Kind: "zz_min", Version: 1, Params: []stage.Param{
+	reg, err := testRegistry.With(&stage.Def{Kind: "zz_min", Version: 1, Run: notRun, Params: []stage.Param{
 		{Name: "n", Type: stage.Int, Default: int64(0), Min: new(1.0)},
 	}})
-	defer stage.Unregister("zz_min")
-	_, diags := Parse("x.hcl", []byte("zz_min \"a\" {}\n"), LoadOptions{LookupEnv: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, diags := Parse("x.hcl", []byte("zz_min \"a\" {}\n"), LoadOptions{Registry: reg, LookupEnv: noEnv})
 	if len(diags) != 1 || diags[0].Summary != "Invalid stage schema" || !strings.Contains(diags[0].Detail, "minimum") {
 		t.Fatalf("got %v", diags)
 	}

@@ -20,6 +20,14 @@ type LoadOptions struct {
 	Vars map[string]string
 	// LookupEnv reads DMLRUN_VAR_<name> for each declared variable; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Registry is the set of stages whose blocks the file may declare: their block types,
+	// schemas and Decode functions. nil means the stages registered globally with
+	// stage.Register.
+	//
+	// FIXME(issue 12): the nil fallback to the global registry goes when cmd/ builds the
+	// registry value and passes it here (a later step of issue 12); Registry then becomes
+	// required.
+	Registry *stage.Registry
 
 	// evalBudget replaces evalBudget when positive; the fuzz targets lower it to stay fast.
 	evalBudget int

@@ -204,7 +204,7 @@ dataset:
 `
 
 func TestEquivalentFiles(t *testing.T) {
-	ref, _ := load(t, "ref.hcl", cubHCL, LoadOptions{})
+	ref, _ := load(t, "ref.hcl", cubHCL, LoadOptions{Registry: testRegistry})
 	want := views(ref)
 	if len(want) != 1+3+3+6+1 {
 		t.Fatalf("got %d nodes, want 14", len(want))
@@ -215,7 +215,7 @@ func TestEquivalentFiles(t *testing.T) {
 		{"yaml reordered, defaults spelled out", "c.yml", cubYAMLReordered},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			exp, _ := load(t, tc.file, tc.src, LoadOptions{})
+			exp, _ := load(t, tc.file, tc.src, LoadOptions{Registry: testRegistry})
 			got := views(exp)
 			// Node order is declaration order, which differs between these files; the
 			// meaning is the set of nodes.
@@ -241,7 +241,7 @@ func TestEquivalentFiles(t *testing.T) {
 }
 
 func TestCanonicalTypes(t *testing.T) {
-	exp, _ := load(t, "x.hcl", cubHCLReordered, LoadOptions{})
+	exp, _ := load(t, "x.hcl", cubHCLReordered, LoadOptions{Registry: testRegistry})
 	n := exp.Node("train.nir[seed=1]")
 	if n == nil {
 		t.Fatal("no node train.nir[seed=1]")
@@ -403,7 +403,7 @@ train "t" {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			exp, _ := load(t, "x.hcl", tc.src, LoadOptions{})
+			exp, _ := load(t, "x.hcl", tc.src, LoadOptions{Registry: testRegistry})
 			var addrs []string
 			for _, n := range exp.Nodes {
 				addrs = append(addrs, n.Addr.String())
@@ -472,11 +472,11 @@ train "t" {
 		fp16   bool
 		nodes  int
 	}{
-		{"defaults and env for the required one", LoadOptions{LookupEnv: env(map[string]string{"DMLRUN_VAR_name": "x"})}, "/data/x", 10, false, 2},
-		{"-var converts to the default's type", LoadOptions{
+		{"defaults and env for the required one", LoadOptions{Registry: testRegistry, LookupEnv: env(map[string]string{"DMLRUN_VAR_name": "x"})}, "/data/x", 10, false, 2},
+		{"-var converts to the default's type", LoadOptions{Registry: testRegistry,
 			Vars:      map[string]string{"name": "y", "epochs": "3", "fp16": "true", "seeds": "[1, 2, 3]"},
 			LookupEnv: env(nil)}, "/data/y", 3, true, 4},
-		{"-var beats env", LoadOptions{
+		{"-var beats env", LoadOptions{Registry: testRegistry,
 			Vars:      map[string]string{"name": "cli", "root": "/r"},
 			LookupEnv: env(map[string]string{"DMLRUN_VAR_name": "env", "DMLRUN_VAR_epochs": "7"})}, "/r/cli", 7, false, 2},
 	} {
@@ -502,11 +502,11 @@ train "t" {
 		name, summary string
 		opts          LoadOptions
 	}{
-		{"required variable unset", "No value for required variable", LoadOptions{LookupEnv: env(nil)}},
-		{"bad number", "Invalid value for variable", LoadOptions{Vars: map[string]string{"name": "x", "epochs": "ten"}, LookupEnv: env(nil)}},
-		{"bad bool from env", "Invalid value for variable", LoadOptions{LookupEnv: env(map[string]string{"DMLRUN_VAR_name": "x", "DMLRUN_VAR_fp16": "yes please"})}},
-		{"list var not a list", "Invalid value for variable", LoadOptions{Vars: map[string]string{"name": "x", "seeds": "3"}, LookupEnv: env(nil)}},
-		{"undeclared -var", "Value for undeclared variable", LoadOptions{Vars: map[string]string{"name": "x", "epoch": "3"}, LookupEnv: env(nil)}},
+		{"required variable unset", "No value for required variable", LoadOptions{Registry: testRegistry, LookupEnv: env(nil)}},
+		{"bad number", "Invalid value for variable", LoadOptions{Registry: testRegistry, Vars: map[string]string{"name": "x", "epochs": "ten"}, LookupEnv: env(nil)}},
+		{"bad bool from env", "Invalid value for variable", LoadOptions{Registry: testRegistry, LookupEnv: env(map[string]string{"DMLRUN_VAR_name": "x", "DMLRUN_VAR_fp16": "yes please"})}},
+		{"list var not a list", "Invalid value for variable", LoadOptions{Registry: testRegistry, Vars: map[string]string{"name": "x", "seeds": "3"}, LookupEnv: env(nil)}},
+		{"undeclared -var", "Value for undeclared variable", LoadOptions{Registry: testRegistry, Vars: map[string]string{"name": "x", "epoch": "3"}, LookupEnv: env(nil)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, diags := Parse("v.hcl", []byte(src), tc.opts)
@@ -524,7 +524,7 @@ train "t" {
 // TestYAMLRanges checks that YAML positions (line, column, byte) point at the source.
 func TestYAMLRanges(t *testing.T) {
 	src := "dataset:\n  cub: { kind: cub200 }\ntrain:\n  \"a b\":\n    dataset: 'dataset.cub'\n    loss: { oproxy: {} }\n    embed_dim: \"abc\"\n"
-	_, diags := Parse("r.yaml", []byte(src), LoadOptions{LookupEnv: noEnv})
+	_, diags := Parse("r.yaml", []byte(src), LoadOptions{Registry: testRegistry, LookupEnv: noEnv})
 	if len(diags) != 1 {
 		t.Fatalf("want 1 diagnostic, got %v", diags)
 	}
@@ -532,7 +532,7 @@ func TestYAMLRanges(t *testing.T) {
 		t.Fatalf("got %s", diags[0].Summary)
 	}
 	src = strings.Replace(src, "\"a b\"", "nir", 1) + "    arch: \"résnet\" # é\n"
-	exp, diags := Parse("r.yaml", []byte(src), LoadOptions{LookupEnv: noEnv})
+	exp, diags := Parse("r.yaml", []byte(src), LoadOptions{Registry: testRegistry, LookupEnv: noEnv})
 	if len(diags) != 2 {
 		t.Fatalf("want 2 diagnostics, got %v", diags)
 	}
@@ -591,7 +591,7 @@ check "nir_not_worse" {
   baseline   = train.baseline
   candidate  = train.nir
   tolerances = { "e_recall@1" = 0.02, nmi = 1 }
-}`, LoadOptions{})
+}`, LoadOptions{Registry: testRegistry})
 	c, ok := exp.Checks["nir_not_worse"]
 	if !ok {
 		t.Fatal("check not decoded")
@@ -604,15 +604,15 @@ check "nir_not_worse" {
 
 func TestEmptyAndFormats(t *testing.T) {
 	for _, name := range []string{"e.hcl", "e.yaml", "e.yml"} {
-		exp, diags := Parse(name, nil, LoadOptions{LookupEnv: noEnv})
+		exp, diags := Parse(name, nil, LoadOptions{Registry: testRegistry, LookupEnv: noEnv})
 		if diags.HasErrors() || len(exp.Nodes) != 0 {
 			t.Errorf("%s: empty file gave %v", name, diags)
 		}
 	}
-	if _, diags := Parse("e.json", nil, LoadOptions{}); !diags.HasErrors() {
+	if _, diags := Parse("e.json", nil, LoadOptions{Registry: testRegistry}); !diags.HasErrors() {
 		t.Error("unknown extension accepted")
 	}
-	if _, diags := Load(filepath.Join(t.TempDir(), "missing.hcl"), LoadOptions{}); !diags.HasErrors() {
+	if _, diags := Load(filepath.Join(t.TempDir(), "missing.hcl"), LoadOptions{Registry: testRegistry}); !diags.HasErrors() {
 		t.Error("missing file accepted")
 	}
 }
@@ -681,7 +681,7 @@ train:
 
 func mustLoad(t *testing.T, name, src string) *Experiment {
 	t.Helper()
-	exp, _ := load(t, name, src, LoadOptions{})
+	exp, _ := load(t, name, src, LoadOptions{Registry: testRegistry})
 	return exp
 }
 
@@ -719,12 +719,12 @@ train "a" {
   loss "oproxy" {}
 }
 `
-	list, _ := load(t, "list.hcl", head+`evaluate "e" { models = [train.a] }`, LoadOptions{})
-	single, _ := load(t, "single.hcl", head+`evaluate "e" { models = train.a }`, LoadOptions{})
+	list, _ := load(t, "list.hcl", head+`evaluate "e" { models = [train.a] }`, LoadOptions{Registry: testRegistry})
+	single, _ := load(t, "single.hcl", head+`evaluate "e" { models = train.a }`, LoadOptions{Registry: testRegistry})
 	yml, _ := load(t, "single.yaml", `dataset: { cub: { kind: cub200 } }
 train: { a: { dataset: dataset.cub, seeds: [0, 1], loss: { oproxy: {} } } }
 evaluate: { e: { models: train.a } }
-`, LoadOptions{})
+`, LoadOptions{Registry: testRegistry})
 	want := views(list)
 	if got := views(single); !reflect.DeepEqual(got, want) {
 		t.Errorf("HCL single reference:\n got %+v\nwant %+v", got, want)

@@ -1,20 +1,39 @@
 package spec
 
-import "dmlrun/stage"
+import (
+	"fmt"
 
-// Test-only stage definitions with schemas shaped like the real stages (stages/load,
-// stages/train, stages/evaluate, stages/report), so that spec is tested without them.
-func init() {
-	stage.Register(&stage.Def{
-		Kind: "dataset", Version: 1,
+	"dmlrun/stage"
+)
+
+// testRegistry holds test-only stage definitions with schemas shaped like the real stages
+// (stages/load, stages/train, stages/evaluate, stages/report), so that spec is tested
+// without them and without the global registry.
+var testRegistry = mustRegistry(testDefs()...)
+
+func mustRegistry(defs ...*stage.Def) *stage.Registry {
+	r, err := stage.NewRegistry(defs...)
+	if err != nil {
+		panic(err) // a test definition is malformed: every test would fail anyway
+	}
+	return r
+}
+
+// notRun is the Run of test stages: spec never runs a stage.
+func notRun(ctx *stage.Context) error {
+	return fmt.Errorf("test stage %s: spec tests do not run stages", ctx.Addr)
+}
+
+func testDefs() []*stage.Def {
+	return []*stage.Def{{
+		Kind: "dataset", Version: 1, Run: notRun,
 		Params: []stage.Param{
 			{Name: "kind", Type: stage.String, Required: true, Enum: []string{"cub200", "cars196", "online_products", "synthetic"}, Doc: "which benchmark"},
 			{Name: "root", Type: stage.String, Default: "../Datasets", Doc: "folder holding the dataset"},
 			{Name: "subset", Type: stage.Int, Default: 0, Doc: "use only the first n classes (0 = all)"},
 		},
-	})
-	stage.Register(&stage.Def{
-		Kind: "train", Version: 1, Resumable: true, Exclusive: true,
+	}, {
+		Kind: "train", Version: 1, Resumable: true, Exclusive: true, Run: notRun,
 		Params: []stage.Param{
 			{Name: "dataset", Type: stage.Ref, RefKind: "dataset", Required: true},
 			{Name: "arch", Type: stage.String, Default: "resnet50_frozen_normalize",
@@ -44,19 +63,17 @@ func init() {
 				{Name: "warmup", Type: stage.Int, Default: 0},
 			}},
 		},
-	})
-	stage.Register(&stage.Def{
-		Kind: "evaluate", Version: 1, ExpandOver: "models",
+	}, {
+		Kind: "evaluate", Version: 1, ExpandOver: "models", Run: notRun,
 		Params: []stage.Param{
 			{Name: "models", Type: stage.RefList, RefKind: "train", Required: true},
 			{Name: "metrics", Type: stage.StringList, Default: []string{"e_recall@1", "e_recall@2", "e_recall@4", "e_recall@10", "nmi", "f1", "mAP_1000"}},
 		},
-	})
-	stage.Register(&stage.Def{
-		Kind: "report", Version: 1,
+	}, {
+		Kind: "report", Version: 1, Run: notRun,
 		Params: []stage.Param{
 			{Name: "from", Type: stage.Ref, RefKind: "evaluate", Required: true},
 			{Name: "formats", Type: stage.StringList, Default: []string{"table"}, Enum: []string{"table", "markdown", "csv", "json"}},
 		},
-	})
+	}}
 }
