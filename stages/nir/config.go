@@ -139,60 +139,100 @@ func splitLen1(d int) int {
 	return h
 }
 
-// ParamSchema is the parameter schema of a `loss "nir" { ... }` block, named after the
-// original's flags with the loss_nir_ / loss_ prefix dropped (loss_oproxy_pos_alpha becomes
-// oproxy_pos_alpha). Dead flags have no default so that ConfigFromParams can tell whether the
-// file set them.
-func ParamSchema() []stage.Param {
+// LossParams is the typed `loss "nir" { ... }` block: one field per parameter, named after
+// the original's flags with the loss_nir_ / loss_ prefix dropped (loss_oproxy_pos_alpha
+// becomes oproxy_pos_alpha), defaults from DefaultLossParams. The tags' bounds are what the
+// criterion needs to be buildable (Config.Validate says the same at construction), so a bad
+// value is reported by `dmlrun validate` at its file:line:col instead of failing at apply.
+// Dead flags are pointers without a default, so that Config can tell whether the file set
+// them.
+type LossParams struct {
+	WAlign       float64 `param:"w_align" doc:"Weight on the ProxyAnchor term (the flow term has weight 1)."`
+	ProxyLRMulti float64 `param:"proxy_lrmulti" above:"0" doc:"Proxy learning rate = lr x this."`
+	FlowLRMulti  float64 `param:"lrmulti" above:"0" doc:"Flow and cond-prep learning rate = lr x this."`
+	Noise        float64 `param:"noise" min:"0" doc:"Sigma of Uniform[0,1) noise added to the flow input, then renormalised; 0 = off."`
+	// The enum repeats CondModes (a tag cannot name a variable); TestLossParamsEnums keeps
+	// the two equal.
+	CondMode  string  `param:"nf_cond_mode" enum:"dense,dense_embed,dense_embed_multi,dense_embed_multi_stacked,start,mid,end" doc:"How the class proxy conditions the flow blocks."`
+	Depth     int     `param:"nf_fc_depth" min:"2" doc:"Linear layers per coupling subnet."`
+	Width     int     `param:"nf_fc_width" min:"1" doc:"Hidden width of the coupling subnets."`
+	Blocks    int     `param:"nf_cblocks" min:"1" doc:"Number of (permute, GLOW coupling) blocks."`
+	Clamp     float64 `param:"nf_clamp_alpha" above:"0" doc:"Soft clamp of the coupling log-scales: clamp*0.636*atan(s)."`
+	FcInit    string  `param:"nf_fc_init" doc:"\"xavier\": Xavier-uniform weights and zero bias for all subnet layers but the first; anything else: PyTorch default."`
+	Objective string  `param:"objective" enum:"exp_nll,nll" doc:"exp_nll: mean(exp(NLL)) as the original code; nll: mean NLL as the paper states."`
+	PosAlpha  float64 `param:"oproxy_pos_alpha" doc:"ProxyAnchor positive scale (the original's loss_oproxy_pos_alpha)."`
+	NegAlpha  float64 `param:"oproxy_neg_alpha" doc:"ProxyAnchor negative scale (loss_oproxy_neg_alpha)."`
+	PosDelta  float64 `param:"oproxy_pos_delta" doc:"ProxyAnchor positive margin (loss_oproxy_pos_delta)."`
+	NegDelta  float64 `param:"oproxy_neg_delta" doc:"ProxyAnchor negative margin (loss_oproxy_neg_delta)."`
+
+	// The original's dead flags (DeadFlags, in that order).
+	Logmatch    *float64 `param:"logmatch" doc:"Accepted for compatibility with the original; has no effect."`
+	PosAlphaOld *float64 `param:"pos_alpha" doc:"Accepted for compatibility with the original; has no effect."`
+	NegAlphaOld *float64 `param:"neg_alpha" doc:"Accepted for compatibility with the original; has no effect."`
+	Margin      *float64 `param:"margin" doc:"Accepted for compatibility with the original; has no effect."`
+	Delta       *float64 `param:"delta" doc:"Accepted for compatibility with the original; has no effect."`
+	PairPerc    *float64 `param:"pair_perc" doc:"Accepted for compatibility with the original; has no effect."`
+	FcDropout   *float64 `param:"nf_fc_dropout" doc:"Accepted for compatibility with the original; has no effect."`
+}
+
+// DefaultLossParams returns the original's defaults (DefaultConfig's values).
+func DefaultLossParams() LossParams {
 	d := DefaultConfig(0, 0)
-	ps := []stage.Param{
-		{Name: "w_align", Type: stage.Float, Default: d.WAlign, Doc: "Weight on the ProxyAnchor term (the flow term has weight 1)."},
-		{Name: "proxy_lrmulti", Type: stage.Float, Default: d.ProxyLRMulti, Doc: "Proxy learning rate = lr x this."},
-		{Name: "lrmulti", Type: stage.Float, Default: d.FlowLRMulti, Doc: "Flow and cond-prep learning rate = lr x this."},
-		{Name: "noise", Type: stage.Float, Default: d.Noise, Doc: "Sigma of Uniform[0,1) noise added to the flow input, then renormalised; 0 = off."},
-		{Name: "nf_cond_mode", Type: stage.String, Default: d.CondMode, Enum: CondModes, Doc: "How the class proxy conditions the flow blocks."},
-		{Name: "nf_fc_depth", Type: stage.Int, Default: int64(d.Depth), Doc: "Linear layers per coupling subnet."},
-		{Name: "nf_fc_width", Type: stage.Int, Default: int64(d.Width), Doc: "Hidden width of the coupling subnets."},
-		{Name: "nf_cblocks", Type: stage.Int, Default: int64(d.Blocks), Doc: "Number of (permute, GLOW coupling) blocks."},
-		{Name: "nf_clamp_alpha", Type: stage.Float, Default: d.Clamp, Doc: "Soft clamp of the coupling log-scales: clamp*0.636*atan(s)."},
-		{Name: "nf_fc_init", Type: stage.String, Default: d.FcInit, Doc: "\"xavier\": Xavier-uniform weights and zero bias for all subnet layers but the first; anything else: PyTorch default."},
-		{Name: "objective", Type: stage.String, Default: d.Objective, Enum: []string{ObjectiveExpNLL, ObjectiveNLL}, Doc: "exp_nll: mean(exp(NLL)) as the original code; nll: mean NLL as the paper states."},
-		{Name: "oproxy_pos_alpha", Type: stage.Float, Default: d.PosAlpha, Doc: "ProxyAnchor positive scale (the original's loss_oproxy_pos_alpha)."},
-		{Name: "oproxy_neg_alpha", Type: stage.Float, Default: d.NegAlpha, Doc: "ProxyAnchor negative scale (loss_oproxy_neg_alpha)."},
-		{Name: "oproxy_pos_delta", Type: stage.Float, Default: d.PosDelta, Doc: "ProxyAnchor positive margin (loss_oproxy_pos_delta)."},
-		{Name: "oproxy_neg_delta", Type: stage.Float, Default: d.NegDelta, Doc: "ProxyAnchor negative margin (loss_oproxy_neg_delta)."},
+	return LossParams{
+		WAlign: d.WAlign, ProxyLRMulti: d.ProxyLRMulti, FlowLRMulti: d.FlowLRMulti, Noise: d.Noise,
+		CondMode: d.CondMode, Depth: d.Depth, Width: d.Width, Blocks: d.Blocks, Clamp: d.Clamp,
+		FcInit: d.FcInit, Objective: d.Objective,
+		PosAlpha: d.PosAlpha, NegAlpha: d.NegAlpha, PosDelta: d.PosDelta, NegDelta: d.NegDelta,
 	}
-	for _, n := range DeadFlags {
-		ps = append(ps, stage.Param{Name: n, Type: stage.Float, Doc: "Accepted for compatibility with the original; has no effect."})
+}
+
+// deadFlags pairs each dead flag's name with its field.
+func (p *LossParams) deadFlags() []struct {
+	name string
+	v    *float64
+} {
+	return []struct {
+		name string
+		v    *float64
+	}{{"logmatch", p.Logmatch}, {"pos_alpha", p.PosAlphaOld}, {"neg_alpha", p.NegAlphaOld}, {"margin", p.Margin},
+		{"delta", p.Delta}, {"pair_perc", p.PairPerc}, {"nf_fc_dropout", p.FcDropout}}
+}
+
+// Config returns the criterion's configuration for embedding dimension d and c classes,
+// validated (Config.Validate). Set dead flags end up in Config.Ignored.
+func (p LossParams) Config(d, c int) (Config, error) {
+	cfg := DefaultConfig(d, c)
+	cfg.WAlign, cfg.ProxyLRMulti, cfg.FlowLRMulti, cfg.Noise = p.WAlign, p.ProxyLRMulti, p.FlowLRMulti, p.Noise
+	cfg.CondMode, cfg.Depth, cfg.Width, cfg.Blocks = p.CondMode, p.Depth, p.Width, p.Blocks
+	cfg.Clamp, cfg.FcInit, cfg.Objective = p.Clamp, p.FcInit, p.Objective
+	cfg.PosAlpha, cfg.NegAlpha, cfg.PosDelta, cfg.NegDelta = p.PosAlpha, p.NegAlpha, p.PosDelta, p.NegDelta
+	for _, f := range p.deadFlags() {
+		if f.v != nil {
+			cfg.Ignored = append(cfg.Ignored, f.name)
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+// ParamSchema is the parameter schema of a `loss "nir" { ... }` block, declared by
+// LossParams' tags.
+func ParamSchema() []stage.Param {
+	ps, err := stage.SchemaOf(DefaultLossParams())
+	if err != nil {
+		panic("nir: LossParams' tags are malformed (a bug): " + err.Error())
 	}
 	return ps
 }
 
 // ConfigFromParams builds a Config from a decoded `loss "nir"` block (ParamSchema, defaults
-// filled) for embedding dimension d and c classes. Set dead flags end up in Config.Ignored.
+// filled; missing members take their defaults) for embedding dimension d and c classes. A
+// value outside its bounds is an error naming it.
 func ConfigFromParams(d, c int, p stage.Params) (Config, error) {
-	cfg := DefaultConfig(d, c)
-	cfg.WAlign = p.Float("w_align")
-	cfg.ProxyLRMulti = p.Float("proxy_lrmulti")
-	cfg.FlowLRMulti = p.Float("lrmulti")
-	cfg.Noise = p.Float("noise")
-	cfg.CondMode = p.String("nf_cond_mode")
-	cfg.Depth = int(p.Int("nf_fc_depth"))
-	cfg.Width = int(p.Int("nf_fc_width"))
-	cfg.Blocks = int(p.Int("nf_cblocks"))
-	cfg.Clamp = p.Float("nf_clamp_alpha")
-	cfg.FcInit = p.String("nf_fc_init")
-	cfg.Objective = p.String("objective")
-	cfg.PosAlpha = p.Float("oproxy_pos_alpha")
-	cfg.NegAlpha = p.Float("oproxy_neg_alpha")
-	cfg.PosDelta = p.Float("oproxy_pos_delta")
-	cfg.NegDelta = p.Float("oproxy_neg_delta")
-	for _, n := range DeadFlags {
-		if p.Has(n) && p[n] != nil {
-			cfg.Ignored = append(cfg.Ignored, n)
-		}
+	lp := DefaultLossParams()
+	if probs := stage.DecodeParams(p, &lp); len(probs) > 0 {
+		return Config{}, fmt.Errorf("nir config: %w", probs.Err())
 	}
-	return cfg, cfg.Validate()
+	return lp.Config(d, c)
 }
 
 func contains(list []string, s string) bool {

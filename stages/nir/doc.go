@@ -19,8 +19,11 @@
 //     channel permutations bit-exactly.
 //   - Inspect: how non-isotropic each learned class density is (covariance spectrum of
 //     samples), with a printable Report.
-//   - Config, DefaultConfig, ParamSchema, ConfigFromParams: the criterion's parameters with
-//     the original's defaults; the original's dead flags are accepted and warned about.
+//   - Config, DefaultConfig: the criterion's configuration with the original's defaults.
+//     LossParams is the typed `loss "nir" { ... }` block (tagged fields whose bounds make
+//     `dmlrun validate` report what Config.Validate would refuse); ParamSchema and
+//     ConfigFromParams are derived from it. The original's dead flags are accepted and
+//     warned about.
 //
 // What it is not: it does not train (stages/train owns the loop, the optimiser and the
 // GradScaler step skipping), parse experiment files, or touch the store. It is a library the
