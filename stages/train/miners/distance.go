@@ -4,6 +4,24 @@ import (
 	"dmlrun/torch"
 )
 
+var distanceMiner = Define(Spec[distanceParams]{
+	Name:     "distance",
+	Aliases:  []string{"distance_weighted", "distanceweighted"},
+	Doc:      "Distance-weighted sampling (Wu et al. 2017), the original's default: a negative drawn by the inverse-sphere density of its distance, then a random positive.",
+	Defaults: distanceParams{LowerCutoff: 0.5, UpperCutoff: 1.4},
+	New: func(c *distanceParams, src Sources) (Miner, error) {
+		if err := needNumPy(src); err != nil {
+			return nil, err
+		}
+		return &Distance{LowerCutoff: c.LowerCutoff, rng: src.NumPy}, nil
+	},
+})
+
+type distanceParams struct {
+	LowerCutoff float64 `param:"lower_cutoff" doc:"Distances are clamped from below to this value before the inverse-sphere density (miner_distance_lower_cutoff)."`
+	UpperCutoff float64 `param:"upper_cutoff" doc:"Accepted for compatibility; unused, as in the original (miner_distance_upper_cutoff)."`
+}
+
 // Distance is the original's default "distance" miner (distance-weighted sampling, Wu et
 // al. 2017; reference §7): for every anchor i a negative is drawn with probability
 // q_j ∝ exp(log w_j − max log w) where
@@ -39,49 +57,6 @@ func (m *Distance) Mine(emb *torch.Tensor, labels []int64) [][3]int {
 				pos = where(labels, l, true, i)
 			}
 			out = append(out, [3]int{i, pos[m.rng.Choice(len(pos))], neg})
-		}
-	})
-	return out
-}
-
-// RhoDistance is the original's "rho_distance" miner (reference §7): for every anchor i a
-// Bernoulli(CP) draw (np.random.choice(2, p=[1−cp, cp]), made for every i); anchors whose
-// class has another sample in the batch then give either (i, i, j) with j a uniformly drawn
-// *same-class* sample (CP branch, pushing a positive away), or a uniformly drawn positive
-// followed by a distance-weighted negative as in Distance. Distances are
-// sqrt(clamp(., min 1e-4)) clamped below at LowerCutoff.
-//
-// Deviation: as Distance, no negative available means no triplet for that anchor.
-type RhoDistance struct {
-	LowerCutoff float64
-	CP          float64
-	rng         *NumpyRandom
-}
-
-// Mine implements Miner.
-func (m *RhoDistance) Mine(emb *torch.Tensor, labels []int64) [][3]int {
-	checkBatch("rho_distance", emb, labels)
-	var out [][3]int
-	s := torch.NewScope()
-	defer s.Close()
-	torch.NoGrad(func() {
-		d := pdist(emb, 1e-4).ClampMin(m.LowerCutoff)
-		q := inverseSphere(d, labels, emb.Size(1))
-		pc := []float64{1 - m.CP, m.CP}
-		for i, l := range labels {
-			useContr := m.rng.ChoiceP(pc) == 1
-			others := where(labels, l, true, i)
-			if len(others) == 0 {
-				continue
-			}
-			if useContr {
-				out = append(out, [3]int{i, i, others[m.rng.Choice(len(others))]})
-				continue
-			}
-			p := others[m.rng.Choice(len(others))]
-			if n := m.rng.ChoiceP(q[i]); n >= 0 {
-				out = append(out, [3]int{i, p, n})
-			}
 		}
 	})
 	return out

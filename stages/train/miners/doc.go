@@ -27,6 +27,11 @@
 // for semihard, fewer than B candidate triplets for random) these miners skip the anchor or
 // sample all candidates instead; each type's comment says which.
 //
+// Each miner is one file that declares it as one value (Define(Spec{...}): name, aliases for
+// "did you mean", documentation, typed parameters with the original's defaults, constructor);
+// builtin.go lists them, and a Table built from such a list is what the train stage's
+// batch_mining accepts (Builtin is dmlrun's). docs/PLUGINS.md says how to add one.
+//
 // This package does not compute losses (criteria does) and does not own the generators'
 // seeding schedule (the train loop does).
 package miners

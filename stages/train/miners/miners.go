@@ -2,10 +2,7 @@ package miners
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 
-	"dmlrun/stage"
 	"dmlrun/torch"
 )
 
@@ -17,104 +14,6 @@ import (
 // Mine panics with *torch.Error if a tensor operation fails (wrap the step in torch.Catch).
 type Miner interface {
 	Mine(emb *torch.Tensor, labels []int64) [][3]int
-}
-
-// Names lists the miners New knows, sorted.
-func Names() []string {
-	var out []string
-	for n := range Variants() {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Variants are the miners' parameter schemas with the original's defaults (reference §1.3),
-// named after the flags without the miner_<name>_ prefix. The train stage may expose them
-// as `batch_mining "distance" { lower_cutoff = 0.5 }`; New fills absent ones with these
-// defaults, so a nil Params means "the original's defaults".
-func Variants() map[string][]stage.Param {
-	return map[string][]stage.Param{
-		"distance": {
-			{Name: "lower_cutoff", Type: stage.Float, Default: 0.5, Doc: "Distances are clamped from below to this value before the inverse-sphere density (miner_distance_lower_cutoff)."},
-			{Name: "upper_cutoff", Type: stage.Float, Default: 1.4, Doc: "Accepted for compatibility; unused, as in the original (miner_distance_upper_cutoff)."},
-		},
-		"rho_distance": {
-			{Name: "lower_cutoff", Type: stage.Float, Default: 0.5, Doc: "Distances are clamped from below to this value (miner_rho_distance_lower_cutoff)."},
-			{Name: "upper_cutoff", Type: stage.Float, Default: 1.4, Doc: "Accepted for compatibility; unused, as in the original (miner_rho_distance_upper_cutoff)."},
-			{Name: "cp", Type: stage.Float, Default: 0.2, Doc: "Probability of a (i, i, same-class j) triplet that pushes a positive away (miner_rho_distance_cp)."},
-		},
-		"semihard": {
-			{Name: "margin", Type: stage.Float, Default: 0.2, Doc: "Semihard window: negatives with d_ap < d_an < d_ap + margin (miner_semihard_margin)."},
-		},
-		"softhard": {},
-		"random":   {},
-		"npair":    {},
-	}
-}
-
-type options struct {
-	py PyRandom
-}
-
-// Option configures New.
-type Option func(*options)
-
-// WithPython gives the miners their CPython random source; only "random" uses it (the
-// original's random miner calls Python's random.sample on the global generator the batch
-// sampler also draws from). Pass the sampler's generator (stages/load's *PyRandom works).
-func WithPython(py PyRandom) Option { return func(o *options) { o.py = py } }
-
-// New builds the miner called name (one of Names) with parameters p (nil or a subset of the
-// variant's fields; missing ones take the original's defaults). Every miner but "random"
-// draws from rng, which must not be nil; "random" needs WithPython.
-func New(name string, p stage.Params, rng *NumpyRandom, opts ...Option) (Miner, error) {
-	var o options
-	for _, f := range opts {
-		f(&o)
-	}
-	schema, ok := Variants()[name]
-	if !ok {
-		return nil, fmt.Errorf("batch miner %q: unknown; known miners are %s", name, strings.Join(Names(), ", "))
-	}
-	vals := map[string]float64{}
-	for _, f := range schema {
-		v := f.Default.(float64)
-		if p != nil && p.Has(f.Name) && p[f.Name] != nil {
-			fv, ok := p[f.Name].(float64)
-			if !ok {
-				return nil, fmt.Errorf("batch miner %q: parameter %s must be a number, got %T", name, f.Name, p[f.Name])
-			}
-			v = fv
-		}
-		vals[f.Name] = v
-	}
-	if name == "random" {
-		if o.py == nil {
-			return nil, fmt.Errorf("batch miner \"random\": needs a Python random source (miners.WithPython), the generator the batch sampler uses")
-		}
-		return &Random{py: o.py}, nil
-	}
-	if rng == nil {
-		return nil, fmt.Errorf("batch miner %q: needs a NumPy generator (nil *NumpyRandom)", name)
-	}
-	switch name {
-	case "distance":
-		return &Distance{LowerCutoff: vals["lower_cutoff"], rng: rng}, nil
-	case "rho_distance":
-		cp := vals["cp"]
-		if cp < 0 || cp > 1 {
-			return nil, fmt.Errorf("batch miner \"rho_distance\": cp = %g must be a probability in [0, 1]", cp)
-		}
-		return &RhoDistance{LowerCutoff: vals["lower_cutoff"], CP: cp, rng: rng}, nil
-	case "semihard":
-		return &Semihard{Margin: vals["margin"], rng: rng}, nil
-	case "softhard":
-		return &Softhard{rng: rng}, nil
-	case "npair":
-		return &NPair{rng: rng}, nil
-	}
-	panic("miners: schema and constructor disagree on " + name + " (programmer error)")
 }
 
 // pdist is the original miners' distance matrix, computed with libtorch exactly as they do

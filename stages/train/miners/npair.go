@@ -6,6 +6,18 @@ import (
 	"dmlrun/torch"
 )
 
+var npairMiner = Define(Spec[struct{}]{
+	Name:    "npair",
+	Aliases: []string{"n_pair", "n-pair"},
+	Doc:     "One (anchor, positive) pair per class, each pair's negatives the other pairs' positives (for the npair loss; dmlrun's fix, the original has none).",
+	New: func(_ *struct{}, src Sources) (Miner, error) {
+		if err := needNumPy(src); err != nil {
+			return nil, err
+		}
+		return &NPair{rng: src.NumPy}, nil
+	},
+})
+
 // NPair builds N-pair tuples (Sohn 2016): one (anchor, positive) pair per class that has at
 // least two samples in the batch, and for each pair the positives of all other pairs as its
 // negatives. It returns them as triplets (a, p, n), one per negative, grouped by pair in

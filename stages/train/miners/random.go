@@ -1,11 +1,23 @@
 package miners
 
 import (
+	"fmt"
 	"sort"
 
 	"dmlrun/rng"
 	"dmlrun/torch"
 )
+
+var randomMiner = Define(Spec[struct{}]{
+	Name: "random",
+	Doc:  "B triplets sampled uniformly from all valid ones with CPython's random.sample, on the batch sampler's generator as in the original.",
+	New: func(_ *struct{}, src Sources) (Miner, error) {
+		if src.Python == nil {
+			return nil, fmt.Errorf("needs a Python random source (miners.WithPython, Sources.Python), the generator the batch sampler uses")
+		}
+		return &Random{py: src.Python}, nil
+	},
+})
 
 // Random is the original's "random" miner (reference §7): it enumerates every triplet
 // (a, p, n) with y_a = y_p, a ≠ p, y_n ≠ y_a — classes in ascending label order, for each

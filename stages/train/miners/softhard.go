@@ -4,49 +4,17 @@ import (
 	"dmlrun/torch"
 )
 
-// Semihard is the original's "semihard" miner (reference §7): for every anchor i a positive
-// p uniformly among the other samples of its class, then a negative uniformly among those
-// with d_ip < d_in < d_ip + Margin, or among all negatives when that window is empty.
-// Distances are float32 as in the original (NumPy compares the float32 matrix with the
-// float64 bound d_ip + margin rounded to float32).
-//
-// Deviation: anchors without another same-class sample or without any negative yield no
-// triplet (the original raises in np.random.choice).
-type Semihard struct {
-	Margin float64
-	rng    *NumpyRandom
-}
-
-// Mine implements Miner.
-func (m *Semihard) Mine(emb *torch.Tensor, labels []int64) [][3]int {
-	checkBatch("semihard", emb, labels)
-	var dist [][]float32
-	s := torch.NewScope()
-	torch.NoGrad(func() { dist = rows(pdist(emb, 0)) })
-	s.Close()
-	var out [][3]int
-	for i, l := range labels {
-		d := dist[i]
-		pos := where(labels, l, true, i)
-		neg := where(labels, l, false, -1)
-		if len(pos) == 0 || len(neg) == 0 {
-			continue
+var softhardMiner = Define(Spec[struct{}]{
+	Name:    "softhard",
+	Aliases: []string{"soft_hard", "soft-hard"},
+	Doc:     "A random hard positive (farther than the nearest negative) and a random hard negative (nearer than the farthest positive).",
+	New: func(_ *struct{}, src Sources) (Miner, error) {
+		if err := needNumPy(src); err != nil {
+			return nil, err
 		}
-		p := pos[m.rng.Choice(len(pos))]
-		hi := float32(m.Margin + float64(d[p]))
-		var window []int
-		for _, j := range neg {
-			if d[j] > d[p] && d[j] < hi {
-				window = append(window, j)
-			}
-		}
-		if len(window) == 0 {
-			window = neg
-		}
-		out = append(out, [3]int{i, p, window[m.rng.Choice(len(window))]})
-	}
-	return out
-}
+		return &Softhard{rng: src.NumPy}, nil
+	},
+})
 
 // Softhard is the original's "softhard" miner (reference §7): anchors with another
 // same-class sample; hard positives are same-class samples farther than the nearest
