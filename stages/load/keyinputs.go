@@ -4,20 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-
-	"dmlrun/stage"
 )
-
-// layouts describes, per kind, what a dataset folder must hold; errors about an
-// unreadable folder end with it.
-var layouts = map[string]string{
-	KindCUB200:  "<root>/images/<NNN.Class>/<image>",
-	KindCars196: "<root>/images/<Class Name Year>/<image>",
-	KindSOP:     "<root>/Info_Files/Ebay_train.txt, <root>/Info_Files/Ebay_test.txt and <root>/images/<path in the info files>",
-	KindFolder:  "<root>/<class>/<image> (at least 2 class folders)",
-	KindIDX:     "<root>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]",
-	KindEmoji:   "<root>/<vendor>/package/emoji.json and <root>/<vendor>/package/img/<vendor>/64/<image> (scripts/fetch-data.sh)",
-}
 
 // ReadError is a dataset folder that cannot be listed or digested: missing, not in the
 // kind's layout, or with a listed file missing or unreadable.
@@ -27,7 +14,11 @@ type ReadError struct {
 }
 
 func (e *ReadError) Error() string {
-	return fmt.Sprintf("cannot read dataset: %v; expected layout %s", e.Err, layouts[e.Kind])
+	layout := "(unknown kind)"
+	if k := lookupKind(e.Kind); k != nil {
+		layout = k.Layout
+	}
+	return fmt.Sprintf("cannot read dataset: %v; expected layout %s", e.Err, layout)
 }
 func (e *ReadError) Unwrap() error { return e.Err }
 
@@ -98,14 +89,4 @@ func Digest(ctx context.Context, o Options) (string, error) {
 		return "", &DigestMismatchError{Root: root, Want: o.Digest, Got: d}
 	}
 	return d, nil
-}
-
-// keyInputs is the dataset stage's stage.Def.KeyInputs: the folder's Digest enters the
-// node's key, so changed images make a new key and plan says "dataset content changed".
-func keyInputs(ctx context.Context, p stage.Params) (string, error) {
-	o, err := OptionsFromParams(p)
-	if err != nil {
-		return "", err
-	}
-	return Digest(ctx, o)
 }

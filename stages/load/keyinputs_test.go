@@ -200,7 +200,7 @@ func TestStatCacheIdentity(t *testing.T) {
 // datasetParams fills the dataset stage's schema defaults as spec would.
 func datasetParams(kind, root string) stage.Params {
 	p := stage.Params{}
-	for _, d := range Params {
+	for _, d := range Def().Params {
 		if d.Default != nil {
 			p[d.Name] = d.Default
 		}

@@ -111,12 +111,13 @@ func TestImageSizeBounds(t *testing.T) {
 			}
 		}
 	}
-	// The stage itself (params as spec fills them) refuses base = 100000 at its start.
+	// The stage itself (params as spec fills them) refuses base = 100000 when it decodes
+	// its config, at the argument's path.
 	d, _ := stage.Lookup("dataset")
 	params := datasetParams(KindFolder, root)
 	params["base"] = int64(100000)
 	ctx := &stage.Context{Context: context.Background(), Addr: "dataset.x", Params: params, OutDir: t.TempDir(), Log: io.Discard}
-	if err := d.Run(ctx); err == nil || !strings.Contains(err.Error(), "base = 100000 is outside 8..1024") {
+	if err := d.Run(ctx); err == nil || !strings.Contains(err.Error(), `dataset.x: base: Value out of range: "base" must be at most 1024; got 100000.`) {
 		t.Fatalf("stage run: %v", err)
 	}
 	// A dataset.json claiming base = 100000 is refused by Open.
