@@ -124,6 +124,17 @@ func (m *inception) forward(x *torch.Tensor, train bool) *torch.Tensor {
 	return torch.Cat([]*torch.Tensor{m.b1.forward(x, train), b3, d, m.proj.forward(pool, train)}, 1)
 }
 
+var bninceptionBackbone = Backbone{
+	Name:      "bninception",
+	Modifiers: []string{"frozen", "normalize", "double", "lp2", "lp3"},
+	Doc:       "pretrainedmodels' BN-Inception, 1024 pooled features, ImageNet-pretrained in the original (which always loads the weights; dmlrun honours not_pretrained).",
+	Weights:   "bn_inception-239d2248",
+	build: func(a Arch) (trunk, int64, error) {
+		n, f := newBNInception(a.Frozen)
+		return n, f, nil
+	},
+}
+
 type bnInception struct {
 	stem    []*cbr
 	modules []*inception

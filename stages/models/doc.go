@@ -3,10 +3,17 @@
 // average or "double" max+average pooling), the `last_linear` embedding head with optional
 // L2 normalisation, and `smallcnn`, a small from-scratch network for CPU runs and tests.
 //
-// A Model is built by New from an arch string (substring-matched as in the original:
-// "resnet50_frozen_normalize", "resnet18_frozen_normalize_double", "smallcnn_normalize"),
-// consuming the torch CPU generator in the same order as torchvision's constructors, so that
-// after torch.ManualSeed(s) its initial weights equal the original's. Pretrained torchvision
+// A Model is built by New from an arch string ("resnet50_frozen_normalize",
+// "resnet18_frozen_normalize_double", "smallcnn_normalize"), consuming the torch CPU
+// generator in the same order as torchvision's constructors, so that after
+// torch.ManualSeed(s) its initial weights equal the original's. The arch is a backbone name
+// and modifiers joined by "_". Each backbone family is one file that declares its Backbone
+// value (name, accepted modifiers, documentation, default ImageNet weights, constructor):
+// resnet.go (resnet50, resnet18), bninception.go, smallcnn.go; builtin.go lists them.
+// ParseArch accepts exactly those tokens, where the original matched substrings and so
+// silently ignored a misspelt modifier ("smallcnn_normalise" trained without
+// normalisation); CheckArch reports the same as a validation problem with the nearest
+// valid arch. Pretrained torchvision
 // weights are loaded by key name from a `.pth` file (LoadPretrained); missing or unexpected
 // keys are errors that name them.
 //

@@ -9,46 +9,6 @@ import (
 	"dmlrun/torch"
 )
 
-// Arch is a parsed arch string (reference §4: substring-matched).
-type Arch struct {
-	Name      string // as written, e.g. "resnet50_frozen_normalize"
-	Base      string // "resnet50", "resnet18", "bninception", "smallcnn"
-	Frozen    bool   // BatchNorm always in eval mode (affine params still trainable)
-	Normalize bool   // L2-normalise the embedding
-	Double    bool   // max pool + average pool (summed) instead of average pool
-	LP2, LP3  bool   // bninception only: add global LP-pooling with p = 2 / p = 3
-}
-
-// ParseArch selects the backbone as the original does: "resnet18" if the name contains it,
-// else "resnet50", else "bninception"; dmlrun adds "smallcnn". Modifiers are substrings.
-func ParseArch(name string) (Arch, error) {
-	a := Arch{
-		Name:      name,
-		Frozen:    strings.Contains(name, "frozen"),
-		Normalize: strings.Contains(name, "normalize"),
-		Double:    strings.Contains(name, "double"),
-		LP2:       strings.Contains(name, "lp2"),
-		LP3:       strings.Contains(name, "lp3"),
-	}
-	switch {
-	case strings.Contains(name, "resnet18"):
-		a.Base = "resnet18"
-	case strings.Contains(name, "resnet50"):
-		a.Base = "resnet50"
-	case strings.Contains(name, "bninception"):
-		a.Base = "bninception"
-	case strings.Contains(name, "smallcnn"):
-		a.Base = "smallcnn"
-	default:
-		return a, fmt.Errorf("models: arch %q names no backbone: it must contain resnet50, resnet18, bninception or smallcnn", name)
-	}
-	return a, nil
-}
-
-// PretrainedDefault says whether the arch is normally ImageNet-pretrained (the ResNets and
-// BN-Inception; smallcnn always trains from scratch).
-func (a Arch) PretrainedDefault() bool { return a.Base != "smallcnn" }
-
 // Output is what a forward pass returns (reference §4.1's dict).
 type Output struct {
 	Embeds      *torch.Tensor // z: B x D (L2-normalised for "normalize" archs)
@@ -89,27 +49,13 @@ func New(arch string, dim int64, dev torch.Device) (m *Model, err error) {
 		return nil, fmt.Errorf("models: embed_dim must be positive, got %d", dim)
 	}
 	m = &Model{Arch: a, Dim: dim}
+	b, _ := backboneNamed(a.Base)
 	err = torch.WithScope(func() error {
-		switch a.Base {
-		case "resnet18", "resnet50":
-			depth := 50
-			if a.Base == "resnet18" {
-				depth = 18
-			}
-			r, f, err := newResNet(depth, a.Frozen)
-			if err != nil {
-				return err
-			}
-			m.trunk, m.FeatDim = r, f
-		case "smallcnn":
-			s, f := newSmallCNN(a.Frozen)
-			m.trunk, m.FeatDim = s, f
-		case "bninception":
-			n, f := newBNInception(a.Frozen)
-			m.trunk, m.FeatDim = n, f
-		default:
-			panic("models: unhandled base " + a.Base + " (bug)")
+		t, f, err := b.build(a)
+		if err != nil {
+			return err
 		}
+		m.trunk, m.FeatDim = t, f
 		m.head = newLinearDefault(m.FeatDim, dim)
 		b := &builder{}
 		m.trunk.register(b)

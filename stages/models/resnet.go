@@ -6,6 +6,22 @@ import (
 	"dmlrun/torch"
 )
 
+var resnet50Backbone = Backbone{
+	Name:      "resnet50",
+	Modifiers: []string{"frozen", "normalize", "double"},
+	Doc:       "torchvision's ResNet50 (bottleneck stride on the 3x3 conv), 2048 pooled features, ImageNet-pretrained in the original.",
+	Weights:   "resnet50-19c8e357",
+	build:     func(a Arch) (trunk, int64, error) { return newResNet(50, a.Frozen) },
+}
+
+var resnet18Backbone = Backbone{
+	Name:      "resnet18",
+	Modifiers: []string{"frozen", "normalize", "double"},
+	Doc:       "torchvision's ResNet18, 512 pooled features, ImageNet-pretrained in the original.",
+	Weights:   "resnet18-5c106cde",
+	build:     func(a Arch) (trunk, int64, error) { return newResNet(18, a.Frozen) },
+}
+
 // block is a torchvision BasicBlock (ResNet18) or Bottleneck (ResNet50, stride on the 3x3).
 type block struct {
 	convs      []*conv // 2 (basic) or 3 (bottleneck)
@@ -141,43 +157,6 @@ func (r *resnet) forward(x *torch.Tensor, train bool) *torch.Tensor {
 	for li := range r.layers {
 		for _, bl := range r.layers[li] {
 			x = bl.forward(x, train)
-		}
-	}
-	return x
-}
-
-// smallCNN is the from-scratch network documented in doc.go.
-type smallCNN struct {
-	convs []*conv
-	bns   []*bn
-}
-
-func newSmallCNN(frozen bool) (*smallCNN, int64) {
-	s := &smallCNN{}
-	in := int64(3)
-	for _, out := range []int64{16, 32, 64, 128} {
-		s.convs = append(s.convs, newConvDefault(out, in, 3, 1, 1))
-		s.bns = append(s.bns, newBN(out, frozen))
-		in = out
-	}
-	for _, c := range s.convs {
-		c.kaimingNormalFanOut()
-	}
-	return s, in
-}
-
-func (s *smallCNN) register(b *builder) {
-	for i := range s.convs {
-		b.param(fmt.Sprintf("conv%d.weight", i+1), &s.convs[i].W)
-		s.bns[i].register(b, fmt.Sprintf("bn%d", i+1))
-	}
-}
-
-func (s *smallCNN) forward(x *torch.Tensor, train bool) *torch.Tensor {
-	for i := range s.convs {
-		x = s.bns[i].forward(s.convs[i].forward(x), train).Relu()
-		if i < len(s.convs)-1 {
-			x = torch.MaxPool2d(x, [2]int64{2, 2}, [2]int64{2, 2}, [2]int64{0, 0}, false)
 		}
 	}
 	return x
