@@ -42,7 +42,7 @@ func Def() *stage.Def {
 			{Name: "from", Type: stage.RefList, RefKind: "embed", Required: true,
 				Doc: "Embed blocks whose embeddings are evaluated (one evaluate node per embed instance)."},
 			{Name: "metrics", Type: stage.StringList, Default: append([]string(nil), metrics.Default...),
-				Doc: "Metric names: " + metrics.Names + "."},
+				Doc: "Metric names: " + metrics.Summary() + "."},
 			{Name: "kmeans_classes", Type: stage.Int, Default: int64(0),
 				Doc: "Number of k-means clusters for nmi and f1; 0 uses the number of TRAINING classes recorded by the embed artifact (embed.json train_classes), as the original does."},
 			{Name: "faiss_rand_int", Type: stage.String, Default: "modulo", Enum: []string{"modulo", "mulshift"},

@@ -4,112 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
-	"strings"
 )
-
-// Default is the original's default evaluation metric list.
-var Default = []string{"e_recall@1", "e_recall@2", "e_recall@4", "e_recall@10", "nmi", "f1", "mAP_1000"}
-
-// Names documents the accepted metric names (for error messages and docs).
-const Names = "e_recall@K, c_recall@K, mAP_K (e.g. mAP_1000), c_mAP_K, mAP@R, c_mAP@R, nmi, f1, " +
-	"dists@intra, dists@inter, dists@intra_over_inter, rho_spectrum@M (M a non-zero integer, optional suffix @embeds)"
-
-type kind int
-
-const (
-	kRecall kind = iota
-	kMAPK
-	kMAPR
-	kNMI
-	kF1
-	kDists
-	kRho
-)
-
-// spec is one parsed metric name.
-type spec struct {
-	name   string
-	kind   kind
-	cosine bool
-	k      int    // recall k, mAP k, rho mode
-	mode   string // dists mode
-}
-
-// Parse checks metric names and returns an error naming every bad one.
-func Parse(names []string) error {
-	_, err := parse(names)
-	return err
-}
-
-func parse(names []string) ([]spec, error) {
-	var out []spec
-	var bad []string
-	seen := map[string]bool{}
-	for _, n := range names {
-		if seen[n] {
-			bad = append(bad, n+" (duplicate)")
-			continue
-		}
-		seen[n] = true
-		s, ok := parseOne(n)
-		if !ok {
-			bad = append(bad, strconv.Quote(n))
-			continue
-		}
-		out = append(out, s)
-	}
-	if len(bad) > 0 {
-		return nil, fmt.Errorf("unknown metric %s; known: %s", strings.Join(bad, ", "), Names)
-	}
-	return out, nil
-}
-
-func parseOne(n string) (spec, bool) {
-	s := spec{name: n}
-	rest := n
-	if r, ok := strings.CutPrefix(n, "c_"); ok {
-		s.cosine, rest = true, r
-	}
-	posInt := func(v string) (int, bool) {
-		k, err := strconv.Atoi(v)
-		return k, err == nil && k >= 1 && strconv.Itoa(k) == v
-	}
-	switch {
-	case strings.HasPrefix(n, "e_recall@") || strings.HasPrefix(n, "c_recall@"):
-		k, ok := posInt(n[len("e_recall@"):])
-		s.kind, s.k = kRecall, k
-		return s, ok
-	case rest == "mAP@R":
-		s.kind = kMAPR
-		return s, true
-	case strings.HasPrefix(rest, "mAP_"):
-		k, ok := posInt(rest[len("mAP_"):])
-		s.kind, s.k = kMAPK, k
-		return s, ok
-	}
-	if s.cosine {
-		return s, false
-	}
-	switch n {
-	case "nmi":
-		s.kind = kNMI
-		return s, true
-	case "f1":
-		s.kind = kF1
-		return s, true
-	case "dists@intra", "dists@inter", "dists@intra_over_inter":
-		s.kind, s.mode = kDists, n[len("dists@"):]
-		return s, true
-	}
-	if r, ok := strings.CutPrefix(n, "rho_spectrum@"); ok {
-		r = strings.TrimSuffix(r, "@embeds")
-		m, err := strconv.Atoi(r)
-		s.kind, s.k = kRho, m
-		return s, err == nil && m != 0
-	}
-	return s, false
-}
 
 // Options configure Compute.
 type Options struct {
@@ -153,18 +48,11 @@ func Compute(x Matrix, labels []int64, names []string, opt Options) (map[string]
 	kNeed := [2]int{} // [euclid, cosine]
 	var needKM bool
 	for _, s := range specs {
-		c := 0
-		if s.cosine {
-			c = 1
+		if s.neighbours != nil {
+			c := cosineIndex(s.cosine)
+			kNeed[c] = max(kNeed[c], s.neighbours(labels))
 		}
-		switch s.kind {
-		case kRecall, kMAPK:
-			kNeed[c] = max(kNeed[c], s.k)
-		case kMAPR:
-			kNeed[c] = max(kNeed[c], MaxClassSize(labels)-1, 1)
-		case kNMI, kF1:
-			needKM = true
-		}
+		needKM = needKM || s.kmeans
 	}
 	var nn [2]Neighbours
 	for c := range 2 {
@@ -196,40 +84,20 @@ func Compute(x Matrix, labels []int64, names []string, opt Options) (map[string]
 	}
 	out := map[string]float64{}
 	for _, s := range specs {
-		c := 0
-		if s.cosine {
-			c = 1
-		}
-		var v float64
-		switch s.kind {
-		case kRecall:
-			v = RecallAtK(nn[c], labels, s.k)
-		case kMAPK:
-			v = MAPAtK(nn[c], labels, s.k)
-		case kMAPR:
-			v = MAPAtR(nn[c], labels)
-		case kNMI:
-			v = NMI(labels, km.Labels)
-		case kF1:
-			v = F1(labels, km.Labels)
-		case kDists:
-			switch s.mode {
-			case "intra":
-				v = DistsIntra(x, labels)
-			case "inter":
-				v = DistsInter(x, labels)
-			default:
-				v = DistsIntraOverInter(x, labels)
-			}
-		case kRho:
-			v, err = RhoSpectrum(x, s.k)
-			if err != nil {
-				return nil, err
-			}
+		v, err := s.value(&inputs{x: x, labels: labels, nn: nn[cosineIndex(s.cosine)], km: km})
+		if err != nil {
+			return nil, err
 		}
 		out[s.name] = v
 	}
 	return out, nil
+}
+
+func cosineIndex(cosine bool) int {
+	if cosine {
+		return 1
+	}
+	return 0
 }
 
 // normalizeRows is sklearn.preprocessing.normalize (L2, rows; zero rows stay zero).

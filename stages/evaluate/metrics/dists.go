@@ -1,9 +1,36 @@
 package metrics
 
 import (
+	"errors"
 	"math"
 	"sort"
+	"strings"
 )
+
+var distsMetric = Metric{
+	Names:   []string{"dists@intra", "dists@inter", "dists@intra_over_inter"},
+	Summary: "dists@intra, dists@inter, dists@intra_over_inter",
+	Doc: "Embedding-space statistics of the original: the mean cosine distance within classes (intra), between " +
+		"L2-normalised class means (inter), and their ratio (intra_over_inter).",
+	parse: func(name string) (metric, bool, error) {
+		mode, ok := strings.CutPrefix(name, "dists@")
+		if !ok {
+			return metric{}, false, nil
+		}
+		var f func(Matrix, []int64) float64
+		switch mode {
+		case "intra":
+			f = DistsIntra
+		case "inter":
+			f = DistsInter
+		case "intra_over_inter":
+			f = DistsIntraOverInter
+		default:
+			return metric{}, true, errors.New(`the dists metrics are dists@intra, dists@inter and dists@intra_over_inter`)
+		}
+		return metric{value: func(in *inputs) (float64, error) { return f(in.x, in.labels), nil }}, true, nil
+	},
+}
 
 // cosineMeanOffDiag returns Σ_{i,j} cosdist(v_i, v_j) / (n² − n) for unit vectors v (the
 // diagonal contributes 0), using Σ_{i,j} (1 − v_i·v_j) = n² − |Σ v_i|². This is scipy's

@@ -3,6 +3,12 @@
 // c_recall@k, mAP_k and c_mAP_k (mAP_1000), MAP@R (Musgrave et al.), nmi, f1, dists@intra,
 // dists@inter, dists@intra_over_inter and rho_spectrum@mode.
 //
+// Each metric family is one file (recall.go, mapk.go, mapr.go, nmi.go, f1.go, dists.go,
+// spectrum.go) that declares a Metric (its name patterns, documentation and how a name
+// becomes a computation) listed in builtinMetrics (metric.go). Parse, Check, Names, Summary
+// and Candidates ("did you mean") come from that table, and Compute does the shared work
+// (neighbour searches, k-means) once for all the families a list of names asks for.
+//
 // Fidelity to the original:
 //   - Nearest neighbours are searched over the evaluated set itself with k_max+1 results and
 //     the first is dropped as "self" (DropFirst); ties are ordered by lower index first (see

@@ -1,10 +1,34 @@
 package metrics
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
+	"strings"
 )
+
+var rhoMetric = Metric{
+	Names:   []string{"rho_spectrum@M"},
+	Param:   "M",
+	Summary: "rho_spectrum@M (M a non-zero integer, optional suffix @embeds)",
+	Doc: "The original's spectral decay rho_spectrum@M: the singular values of the embeddings without the first " +
+		"|M|-1, normalised to sum 1, compared with the uniform spectrum by KL divergence (KL(uniform || s) for " +
+		"M > 0, KL(s || uniform) for M < 0). Exact singular values, where the original's CPU path approximated them.",
+	Examples: []string{"rho_spectrum@1", "rho_spectrum@-1"},
+	parse: func(name string) (metric, bool, error) {
+		r, ok := strings.CutPrefix(name, "rho_spectrum@")
+		if !ok {
+			return metric{}, false, nil
+		}
+		m, err := strconv.Atoi(strings.TrimSuffix(r, "@embeds"))
+		if err != nil || m == 0 {
+			return metric{}, true, errors.New("M must be a non-zero integer (rho_spectrum@0 would be the whole spectrum, a vector)")
+		}
+		return metric{value: func(in *inputs) (float64, error) { return RhoSpectrum(in.x, m) }}, true, nil
+	},
+}
 
 // SingularValues returns the min(N, D) singular values of x, largest first, computed exactly
 // (up to float64 round-off) as the square roots of the eigenvalues of the D x D Gram matrix
