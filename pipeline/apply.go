@@ -142,6 +142,8 @@ func (e *Executor) Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error
 			return nil, &StalePlanError{pn.Addr, "no longer in the experiment"}
 		case n.Key != pn.Key:
 			return nil, &StalePlanError{pn.Addr, fmt.Sprintf("key %s… is now %s…", pn.Key[:min(12, len(pn.Key))], n.Key[:12])}
+		case inPlan[n]:
+			return nil, &StalePlanError{pn.Addr, "listed twice in the plan"}
 		}
 		nodes = append(nodes, n)
 		inPlan[n] = true
@@ -156,20 +158,11 @@ func (e *Executor) Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error
 	sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].order < nodes[j].order })
 
 	jobs := max(e.Jobs, 1)
-	pending := map[*Node]int{}
-	dependents := map[*Node][]*Node{}
-	for _, n := range nodes {
-		pending[n] = len(n.Inputs)
-		for _, in := range n.Inputs {
-			dependents[in.From] = append(dependents[in.From], n)
-		}
-	}
-	var ready []*Node
-	for _, n := range nodes {
-		if pending[n] == 0 {
-			ready = append(ready, n)
-		}
-	}
+	// The tracker hands out each plan node once, when its inputs are done, in plan
+	// (topological) order; which ready node starts next (-j, exclusive stages) is decided
+	// here.
+	tracker := g.dag.Tracker(nodes)
+	ready := tracker.Ready()
 
 	type done struct {
 		n   *Node
@@ -231,12 +224,7 @@ func (e *Executor) Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error
 			errs = append(errs, d.res.Err)
 			continue
 		}
-		for _, dep := range dependents[d.n] {
-			pending[dep]--
-			if pending[dep] == 0 {
-				ready = append(ready, dep)
-			}
-		}
+		ready = append(ready, tracker.Done(d.n)...)
 		sort.SliceStable(ready, func(i, j int) bool { return ready[i].order < ready[j].order })
 	}
 

@@ -1,15 +1,29 @@
 // Package pipeline turns an experiment's expanded nodes into a DAG with content keys,
 // decides what must run (the plan) and runs it (the executor).
 //
+// Graph: Build makes a Graph from declarations in named steps (add nodes, connect
+// references, order, key). FromSpec makes the declarations from a validated
+// spec.Experiment and keeps what spec knows: each node's typed address (spec.Addr: kind,
+// name, instance), the range of its block header (Node.DeclRange) and the range of each
+// reference (Edge.Range). The structure lives in one dag.Graph (package dag), which gives
+// the topological order (stable: ties in declaration order), the cycle report, the
+// ancestors of --target nodes (Select), the executor's ready set and lineage walks
+// (Graph.Lineage: for an evaluate node, its embed and train ancestors). Problems that keep
+// Build from making a graph are *GraphErrors carrying those ranges; Diagnostics turns them
+// into hcl diagnostics. For an experiment spec accepted they cannot happen (spec reports
+// unknown block types, undeclared references and cycles at their source first), so
+// pipeline checks only what it needs to build the graph and adds no validation of its own.
+//
 // Keys: a node's key is SHA-256 over a canonical encoding (see Hasher) of its stage kind,
 // the stage's implementation version, its parameters with defaults filled, the digest of
 // the external content it reads (what its stage's stage.Def.KeyInputs hook returns, e.g.
 // a dataset folder's digest; absent for stages without the hook) and its inputs' keys in
 // the order written. A hook that fails (a dataset folder missing on this machine) leaves
 // the node and everything downstream without a key (Node.KeyErr): plan shows them with the
-// error as their reason, apply refuses to start. Node addresses, file names and spelling are not part of a key,
-// so two files that mean the same thing give the same keys, and two nodes that compute the
-// same thing share one artifact. Setting DMLRUN_DEBUG_KEYS=1 (the CLI passes
+// error as their reason, apply refuses to start. Node addresses, file names and spelling
+// are not part of a key, so two files that mean the same thing give the same keys, and two
+// nodes that compute the same thing share one artifact. ManifestKey recomputes a stored
+// artifact's key with the same hashing. Setting DMLRUN_DEBUG_KEYS=1 (the CLI passes
 // BuildOptions.KeyDebug) prints every field fed into every key.
 //
 // Plan: MakePlan gives each node an Action (cached, create, re-run, resume) and a reason
@@ -18,12 +32,11 @@
 //
 // Executor: Apply runs nodes in topological order, -j at a time, stage.Def.Exclusive
 // stages one at a time; after a failure or cancellation it starts nothing new and lets
-// running nodes finish. Each stage gets a stage.Context with its inputs' artifact
-// directories, an output directory from the store, a log (kept as log.txt in the
-// artifact) and a progress sink.
+// running nodes finish. Each stage gets a stage.Context with its inputs' artifact directories, an output
+// directory from the store, a log (kept as log.txt in the artifact) and a progress sink.
 //
 // What it is not: pipeline does not parse experiment files (package spec does; FromSpec
-// adapts its result), never reads a stage's parameters by name, never imports a stage or
-// libtorch (the caller supplies the libtorch version for provenance), and does not know
-// the store's layout (package store does).
+// adapts its result), never reads a stage's parameters by name, never imports a stage or libtorch (the caller supplies
+// the libtorch version for provenance), and does not know the store's layout (package
+// store does). Graph algorithms are package dag's.
 package pipeline

@@ -5,41 +5,62 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 
+	"dmlrun/dag"
+	"dmlrun/spec"
 	"dmlrun/stage"
+
+	"github.com/hashicorp/hcl/v2"
 )
 
 // Decl declares one node as spec produced it: an expanded instance of a stage block and
-// the references it makes. FromSpec builds these from a spec.Experiment; tests write them
-// by hand.
+// the references it makes. FromSpec builds these from a spec.Experiment, with typed
+// addresses and source ranges; tests write them by hand with address strings and no ranges.
 type Decl struct {
-	Addr   string       // "train.nir[seed=1]"
-	Kind   string       // "train": the registered stage
-	Name   string       // "nir": the block name
-	Params stage.Params // canonical values, defaults filled
-	Inputs []DeclRef    // in the order written
+	// Address is the node's typed address. When it is the zero Addr, the address is parsed
+	// from Addr, and Kind and Name, when set, must agree with it (hand-written Decls).
+	Address spec.Addr
+	Addr    string // "train.nir[seed=1]"; ignored when Address is set
+	Kind    string // "train": the registered stage; ignored when Address is set
+	Name    string // "nir": the block name; ignored when Address is set
+
+	Params    stage.Params // canonical values, defaults filled
+	Inputs    []DeclRef    // in the order written
+	DeclRange hcl.Range    // the block header in the experiment file; zero for hand-written Decls
 }
 
 // DeclRef is one reference of a Decl to another node.
 type DeclRef struct {
-	Param  string // the parameter that wrote it ("dataset", "models", "depends_on")
-	Target string // the referenced node's address
+	Param string // the parameter that wrote it ("dataset", "models", "depends_on")
+	// Address is the referenced node's typed address; when zero, it is parsed from Target.
+	Address spec.Addr
+	Target  string    // the referenced node's address; ignored when Address is set
+	Range   hcl.Range // the reference expression; zero for hand-written Decls
 }
 
 // Block returns "kind.name", the address of all instances of the block.
-func (d Decl) Block() string { return d.Kind + "." + d.Name }
+func (d Decl) Block() string {
+	if d.Address != (spec.Addr{}) {
+		return d.Address.Block()
+	}
+	return d.Kind + "." + d.Name
+}
 
 // Node is one vertex of the graph with its content key.
 type Node struct {
-	Addr   string
-	Kind   string
-	Name   string
-	Def    *stage.Def
-	Params stage.Params
-	Inputs []Edge
-	Key    string // "" when KeyErr is set
+	Address spec.Addr // typed: stage kind, block name, instance
+	Addr    string    // Address.String(): "train.nir[seed=1]"
+	Kind    string    // Address.Kind: "train"
+	Name    string    // Address.Name: "nir"
+	// DeclRange is the block header the node was expanded from; zero when the graph was
+	// built from hand-written Decls.
+	DeclRange hcl.Range
+	Def       *stage.Def
+	Params    stage.Params
+	Inputs    []Edge
+	Key       string // "" when KeyErr is set
 
 	// KeyInputs is what the stage's Def.KeyInputs hook returned (a digest of the external
 	// content the node reads, e.g. a dataset folder); "" for stages without the hook.
@@ -60,6 +81,8 @@ func (n *Node) Block() string { return n.Kind + "." + n.Name }
 type Edge struct {
 	Param string
 	From  *Node
+	// Range is the reference expression that made the edge; zero for hand-written Decls.
+	Range hcl.Range
 }
 
 // Graph is an experiment's node DAG with keys computed. Nodes are in a topological order
@@ -67,10 +90,14 @@ type Edge struct {
 type Graph struct {
 	Nodes  []*Node
 	byAddr map[string]*Node
+	dag    *dag.Graph[*Node] // nodes in declaration order, an edge per distinct input
 }
 
 // Node returns the node at addr, or nil.
 func (g *Graph) Node(addr string) *Node { return g.byAddr[addr] }
+
+// At returns the node at a typed address, or nil.
+func (g *Graph) At(a spec.Addr) *Node { return g.byAddr[a.String()] }
 
 // BuildOptions tunes Build.
 type BuildOptions struct {
@@ -132,10 +159,16 @@ func (g *Graph) KeyErrors(nodes []*Node) error {
 
 // Build makes the graph in named steps: add nodes (each kind must be a registered stage,
 // each address unique), connect references (each target must exist), order them
-// topologically (reporting any cycle), then compute keys in that order, calling each
-// stage's KeyInputs hook. It reports every problem it finds, joined. A failing hook is not
-// an error of Build: the node (and every node downstream) gets a KeyErr instead, so that a
-// plan can still be shown; only a cancelled Context makes Build fail there.
+// topologically (reporting a cycle), then compute keys in that order, calling each stage's
+// KeyInputs hook. It reports every problem of a step it finds, joined, each a *GraphError
+// (with source ranges when the Decls came from FromSpec; Diagnostics turns them into hcl
+// diagnostics). For an experiment spec accepted, none of these can fail: spec reports
+// unknown block types, undeclared references and cycles at their source first, and
+// pipeline adds no check of its own beyond what it needs to build the graph.
+//
+// A failing hook is not an error of Build: the node (and every node downstream) gets a
+// KeyErr instead, so that a plan can still be shown; only a cancelled Context makes Build
+// fail there.
 func Build(decls []Decl, opts BuildOptions) (*Graph, error) {
 	g, err := addNodes(decls)
 	if err != nil {
@@ -157,114 +190,197 @@ func Build(decls []Decl, opts BuildOptions) (*Graph, error) {
 	return g, nil
 }
 
+// declAddr returns a Decl's typed address: Address, or for a hand-written Decl its Addr
+// parsed, checked against Kind and Name.
+func declAddr(d Decl) (spec.Addr, error) {
+	if d.Address != (spec.Addr{}) {
+		return d.Address, nil
+	}
+	a, err := spec.ParseAddr(d.Addr)
+	if err != nil {
+		return a, err
+	}
+	if (d.Kind != "" && d.Kind != a.Kind) || (d.Name != "" && d.Name != a.Name) {
+		return a, fmt.Errorf("Kind %q and Name %q do not match the address %s; leave them empty or make them agree", d.Kind, d.Name, d.Addr)
+	}
+	return a, nil
+}
+
 func addNodes(decls []Decl) (*Graph, error) {
 	g := &Graph{byAddr: map[string]*Node{}}
+	g.dag = dag.New(func(n *Node) string { return n.Addr })
 	var errs []error
 	for i, d := range decls {
-		def, ok := stage.Lookup(d.Kind)
+		a, err := declAddr(d)
+		if err != nil {
+			errs = append(errs, &GraphError{Addr: d.Addr, Summary: "Invalid node address", Detail: err.Error() + ".", Subject: d.DeclRange})
+			continue
+		}
+		addr := a.String()
+		def, ok := stage.Lookup(a.Kind)
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s: no stage is registered for block type %q (registered: %s)",
-				d.Addr, d.Kind, strings.Join(stage.Kinds(), ", ")))
+			errs = append(errs, &GraphError{Addr: addr, Summary: "Unknown block type", Subject: d.DeclRange,
+				Detail: fmt.Sprintf("no stage is registered for block type %q (registered: %s)", a.Kind, strings.Join(stage.Kinds(), ", "))})
 			continue
 		}
-		if _, dup := g.byAddr[d.Addr]; dup {
-			errs = append(errs, fmt.Errorf("%s: declared twice", d.Addr))
+		if prev, dup := g.byAddr[addr]; dup {
+			detail := "declared twice"
+			if prev.DeclRange != (hcl.Range{}) {
+				detail += " (first at " + prev.DeclRange.String() + ")"
+			}
+			errs = append(errs, &GraphError{Addr: addr, Summary: "Duplicate node", Detail: detail, Subject: d.DeclRange})
 			continue
 		}
-		n := &Node{Addr: d.Addr, Kind: d.Kind, Name: d.Name, Def: def, Params: d.Params, decl: i}
+		n := &Node{Address: a, Addr: addr, Kind: a.Kind, Name: a.Name, DeclRange: d.DeclRange, Def: def, Params: d.Params, decl: i}
 		g.Nodes = append(g.Nodes, n)
-		g.byAddr[d.Addr] = n
+		g.byAddr[addr] = n
+		g.dag.Add(n)
 	}
 	return g, errors.Join(errs...)
 }
 
+// connect turns each reference into an edge; addNodes made one node per Decl, in order.
 func (g *Graph) connect(decls []Decl) error {
 	var errs []error
-	for _, d := range decls {
-		n := g.byAddr[d.Addr]
+	for i, d := range decls {
+		n := g.Nodes[i]
 		for _, r := range d.Inputs {
-			from, ok := g.byAddr[r.Target]
+			target := r.Target
+			if r.Address != (spec.Addr{}) {
+				target = r.Address.String()
+			}
+			from, ok := g.byAddr[target]
 			if !ok {
-				errs = append(errs, fmt.Errorf("%s: %s refers to unknown node %s", d.Addr, r.Param, r.Target))
+				errs = append(errs, &GraphError{Addr: n.Addr, Summary: "Reference to unknown node", Subject: r.Range, Context: n.DeclRange,
+					Detail: fmt.Sprintf("%s refers to unknown node %s; declare it or remove the reference", r.Param, target)})
 				continue
 			}
-			n.Inputs = append(n.Inputs, Edge{Param: r.Param, From: from})
+			n.Inputs = append(n.Inputs, Edge{Param: r.Param, From: from, Range: r.Range})
+			g.dag.Connect(n, from)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// sortTopo orders g.Nodes (Kahn's algorithm, ready nodes by declaration order). Nodes left
-// over lie on or behind a cycle; the first cycle found from the earliest such node is
-// reported with node names, so the message is stable.
+// sortTopo orders g.Nodes: inputs first, ties in declaration order (dag.Graph.Sort). A
+// cycle is reported once, from its earliest declared node along the shortest way round, so
+// that the message is stable.
 func (g *Graph) sortTopo() error {
-	pending := make(map[*Node]int, len(g.Nodes))
-	dependents := make(map[*Node][]*Node)
-	for _, n := range g.Nodes {
-		pending[n] = len(n.Inputs)
-		for _, e := range n.Inputs {
-			dependents[e.From] = append(dependents[e.From], n)
-		}
+	order, err := g.dag.Sort()
+	var ce *dag.CycleError[*Node]
+	if errors.As(err, &ce) {
+		return cycleError(ce)
 	}
-	var ready, out []*Node
-	for _, n := range g.Nodes {
-		if pending[n] == 0 {
-			ready = append(ready, n)
-		}
+	if err != nil {
+		return err
 	}
-	for len(ready) > 0 {
-		sort.SliceStable(ready, func(i, j int) bool { return ready[i].decl < ready[j].decl })
-		n := ready[0]
-		ready = ready[1:]
-		out = append(out, n)
-		for _, d := range dependents[n] {
-			pending[d]--
-			if pending[d] == 0 {
-				ready = append(ready, d)
-			}
-		}
-	}
-	if len(out) != len(g.Nodes) {
-		return fmt.Errorf("dependency cycle: %s", strings.Join(g.findCycle(pending), " -> "))
-	}
-	g.Nodes = out
-	for i, n := range out {
+	g.Nodes = order
+	for i, n := range order {
 		n.order = i
 	}
 	return nil
 }
 
-func (g *Graph) findCycle(pending map[*Node]int) []string {
-	var start *Node
-	for _, n := range g.Nodes {
-		if pending[n] > 0 && (start == nil || n.decl < start.decl) {
-			start = n
+// cycleError renders a cycle the way data flows, "a -> b -> c -> a" (each node an input of
+// the next), naming the reference that makes each step and where it was written.
+func cycleError(ce *dag.CycleError[*Node]) *GraphError {
+	path := ce.Cycle.Path // each node depends on the next: reverse it to follow the data
+	names := make([]string, len(path))
+	for i := range path {
+		names[i] = path[len(path)-1-i].Addr
+	}
+	var steps []string
+	var subject, context hcl.Range
+	for i := len(path) - 1; i > 0; i-- {
+		user, input := path[i-1], path[i]
+		for _, e := range user.Inputs {
+			if e.From != input {
+				continue
+			}
+			step := fmt.Sprintf("%s reads %s through %q", user.Addr, input.Addr, e.Param)
+			if e.Range != (hcl.Range{}) {
+				step += " at " + e.Range.String()
+			}
+			steps = append(steps, step)
+			if len(steps) == 1 {
+				subject, context = e.Range, user.DeclRange
+			}
+			break
 		}
 	}
-	// Walk backwards along unfinished inputs until a node repeats.
-	seen := map[*Node]int{}
-	var path []*Node
-	for n := start; n != nil; {
-		if i, ok := seen[n]; ok {
-			// path runs against the edges; print it along them, from the earliest node.
-			cyc := path[i:]
-			names := []string{cyc[0].Addr}
-			for j := len(cyc) - 1; j >= 1; j-- {
-				names = append(names, cyc[j].Addr)
-			}
-			return append(names, names[0])
-		}
-		seen[n] = len(path)
-		path = append(path, n)
-		var next *Node
-		for _, e := range n.Inputs {
-			if pending[e.From] > 0 && (next == nil || e.From.decl < next.decl) {
-				next = e.From
-			}
-		}
-		n = next
+	detail := fmt.Sprintf("dependency cycle: %s: %s; a node cannot depend on itself, directly or through others, so remove one of these references",
+		strings.Join(names, " -> "), strings.Join(steps, ", "))
+	if ce.Count > 1 {
+		detail += fmt.Sprintf(" (and %d more cycle(s))", ce.Count-1)
 	}
-	return []string{start.Addr} // not reached for a real cycle
+	return &GraphError{Summary: "Dependency cycle", Detail: detail, Subject: subject, Context: context}
+}
+
+// GraphError is a problem that keeps Build from making a graph: a node address that does
+// not parse, a block type without a stage, an address declared twice, a reference to no
+// node, a cycle, parameters that cannot be hashed. Subject is where it was written (the
+// block header, or the reference) and Context the enclosing block; both are zero for
+// hand-written Decls.
+type GraphError struct {
+	Addr    string // the node it is about; "" for a cycle (Detail names every node)
+	Summary string // a few words: "Dependency cycle"
+	Detail  string // what is wrong and how to fix it
+	Subject hcl.Range
+	Context hcl.Range
+}
+
+// Error reads "exp.hcl:12,3-17: teval.e: models refers to unknown node ...", without the
+// range when there is none.
+func (e *GraphError) Error() string {
+	msg := e.Detail
+	if e.Addr != "" {
+		msg = e.Addr + ": " + msg
+	}
+	if e.Subject != (hcl.Range{}) {
+		msg = e.Subject.String() + ": " + msg
+	}
+	return msg
+}
+
+// Diagnostic returns the error as an hcl diagnostic, for spec's renderer (source snippet
+// and --json); Subject and Context are nil when the range is unknown.
+func (e *GraphError) Diagnostic() *hcl.Diagnostic {
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: e.Summary, Detail: e.Detail}
+	if e.Addr != "" {
+		d.Detail = e.Addr + ": " + e.Detail
+	}
+	if !strings.HasSuffix(d.Detail, ".") {
+		d.Detail += "."
+	}
+	if e.Subject != (hcl.Range{}) {
+		d.Subject = e.Subject.Ptr()
+	}
+	if e.Context != (hcl.Range{}) {
+		d.Context = e.Context.Ptr()
+	}
+	return d
+}
+
+// Diagnostics returns the diagnostics of every *GraphError in err (as Build returns them,
+// joined, possibly wrapped); nil when there is none.
+func Diagnostics(err error) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	var walk func(error)
+	walk = func(err error) {
+		switch e := err.(type) {
+		case nil:
+		case *GraphError:
+			out = append(out, e.Diagnostic())
+		case interface{ Unwrap() []error }:
+			for _, x := range e.Unwrap() {
+				walk(x)
+			}
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap())
+		}
+	}
+	walk(err)
+	return out
 }
 
 func (g *Graph) computeKeys(ctx context.Context, opts BuildOptions) error {
@@ -308,7 +424,7 @@ func (g *Graph) computeKeys(ctx context.Context, opts BuildOptions) error {
 		// The one hashing function, shared with ManifestKey (manifestkey.go).
 		key, err := km.hash(n.Addr, debug)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", n.Addr, err))
+			errs = append(errs, &GraphError{Addr: n.Addr, Summary: "Parameters cannot be hashed", Detail: err.Error(), Subject: n.DeclRange})
 			continue
 		}
 		n.Key = key
@@ -339,23 +455,13 @@ func (g *Graph) Select(targets []string) ([]*Node, error) {
 	if len(targets) == 0 {
 		return g.Nodes, nil
 	}
-	want := map[*Node]bool{}
-	var visit func(n *Node)
-	visit = func(n *Node) {
-		if want[n] {
-			return
-		}
-		want[n] = true
-		for _, e := range n.Inputs {
-			visit(e.From)
-		}
-	}
+	var roots []*Node
 	var errs []error
 	for _, t := range targets {
 		found := false
 		for _, n := range g.Nodes {
 			if n.Addr == t || n.Block() == t {
-				visit(n)
+				roots = append(roots, n)
 				found = true
 			}
 		}
@@ -365,6 +471,13 @@ func (g *Graph) Select(targets []string) ([]*Node, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	want := map[*Node]bool{}
+	for _, n := range roots {
+		want[n] = true
+	}
+	for _, n := range g.dag.Ancestors(roots...) {
+		want[n] = true
 	}
 	var out []*Node
 	for _, n := range g.Nodes {
@@ -388,4 +501,44 @@ func (g *Graph) suggest(t string) string {
 		return ""
 	}
 	return " (blocks: " + strings.Join(names, ", ") + ")"
+}
+
+// Lineage is what a node was made from: for each stage kind asked for, the nearest
+// ancestors of that kind, in the graph's (topological) order.
+type Lineage map[string][]*Node
+
+// Only returns the one ancestor of a kind, or nil when there is none or more than one.
+func (l Lineage) Only(kind string) *Node {
+	if ns := l[kind]; len(ns) == 1 {
+		return ns[0]
+	}
+	return nil
+}
+
+// Lineage returns the lineage of the node at addr (see LineageOf); an unknown address is an
+// error that lists the blocks.
+func (g *Graph) Lineage(addr string, kinds ...string) (Lineage, error) {
+	n := g.Node(addr)
+	if n == nil {
+		return nil, fmt.Errorf("no node %s in the experiment%s", addr, g.suggest(addr))
+	}
+	return g.LineageOf(n, kinds...), nil
+}
+
+// LineageOf follows n's inputs and returns, for each kind, the ancestors of that kind that
+// some path reaches without passing another node of that kind: for an evaluate node and
+// the kinds "embed" and "train", the embedding it scored and the train node that embedding
+// came from (not train nodes further up, such as a teacher). A kind with no such ancestor
+// is absent from the answer; n itself never is part of it. n must be a node of g.
+func (g *Graph) LineageOf(n *Node, kinds ...string) Lineage {
+	out := Lineage{}
+	for _, k := range kinds {
+		ns := g.dag.FirstAncestors(n, func(m *Node) bool { return m.Kind == k })
+		if len(ns) == 0 {
+			continue
+		}
+		slices.SortFunc(ns, func(a, b *Node) int { return a.order - b.order })
+		out[k] = ns
+	}
+	return out
 }

@@ -49,6 +49,9 @@ func TestKeysIgnoreSpellingAndOrder(t *testing.T) {
 	c := experiment(1e-5)
 	for i := range c {
 		c[i].Addr = strings.Replace(c[i].Addr, "ttrain.a", "ttrain.renamed", 1)
+		if c[i].Kind == "ttrain" {
+			c[i].Name = "renamed" // the address names the block: they must agree
+		}
 		for j := range c[i].Inputs {
 			c[i].Inputs[j].Target = strings.Replace(c[i].Inputs[j].Target, "ttrain.a", "ttrain.renamed", 1)
 		}
@@ -125,11 +128,11 @@ func TestBuildErrors(t *testing.T) {
 	}{
 		{"unknown kind", []Decl{{Addr: "nope.x", Kind: "nope", Name: "x"}}, `nope.x: no stage is registered for block type "nope"`},
 		{"duplicate", []Decl{{Addr: "tload.x", Kind: "tload", Name: "x"}, {Addr: "tload.x", Kind: "tload", Name: "x"}}, "tload.x: declared twice"},
-		{"unknown target", []Decl{{Addr: "teval.e", Kind: "teval", Name: "e", Inputs: []DeclRef{{"models", "ttrain.zz"}}}}, "teval.e: models refers to unknown node ttrain.zz"},
+		{"unknown target", []Decl{{Addr: "teval.e", Kind: "teval", Name: "e", Inputs: []DeclRef{{Param: "models", Target: "ttrain.zz"}}}}, "teval.e: models refers to unknown node ttrain.zz"},
 		{"cycle", []Decl{
-			{Addr: "teval.a", Kind: "teval", Name: "a", Inputs: []DeclRef{{"models", "teval.c"}}},
-			{Addr: "teval.b", Kind: "teval", Name: "b", Inputs: []DeclRef{{"models", "teval.a"}}},
-			{Addr: "teval.c", Kind: "teval", Name: "c", Inputs: []DeclRef{{"models", "teval.b"}}},
+			{Addr: "teval.a", Kind: "teval", Name: "a", Inputs: []DeclRef{{Param: "models", Target: "teval.c"}}},
+			{Addr: "teval.b", Kind: "teval", Name: "b", Inputs: []DeclRef{{Param: "models", Target: "teval.a"}}},
+			{Addr: "teval.c", Kind: "teval", Name: "c", Inputs: []DeclRef{{Param: "models", Target: "teval.b"}}},
 		}, "dependency cycle: teval.a -> teval.b -> teval.c -> teval.a"},
 		{"bad value", []Decl{{Addr: "tload.x", Kind: "tload", Name: "x", Params: stage.Params{"n": 7}}}, "tload.x: key field params: n: unsupported value type int"},
 	}
