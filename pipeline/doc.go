@@ -15,16 +15,19 @@
 // pipeline checks only what it needs to build the graph and adds no validation of its own.
 //
 // Keys: a node's key is SHA-256 over a canonical encoding (see Hasher) of its stage kind,
-// the stage's implementation version, its parameters with defaults filled, the digest of
+// the stage's implementation version, its parameters with defaults filled except those
+// whose stage.Param is NoKey (at the top level, in an Object or in a variant: they say
+// where content lives, and the content enters the key through KeyInputs), the digest of
 // the external content it reads (what its stage's stage.Def.KeyInputs hook returns, e.g.
 // a dataset folder's digest; absent for stages without the hook) and its inputs' keys in
 // the order written. A hook that fails (a dataset folder missing on this machine) leaves
 // the node and everything downstream without a key (Node.KeyErr): plan shows them with the
 // error as their reason, apply refuses to start. Node addresses, file names and spelling
 // are not part of a key, so two files that mean the same thing give the same keys, and two
-// nodes that compute the same thing share one artifact. ManifestKey recomputes a stored
-// artifact's key with the same hashing. Setting DMLRUN_DEBUG_KEYS=1 (the CLI passes
-// BuildOptions.KeyDebug) prints every field fed into every key.
+// nodes that compute the same thing share one artifact. Manifests record every parameter,
+// NoKey ones included; ManifestKey recomputes a stored artifact's key with the same
+// hashing. Setting DMLRUN_DEBUG_KEYS=1 (the CLI passes BuildOptions.KeyDebug) prints every
+// field fed into every key, and the NoKey parameters left out.
 //
 // Plan: MakePlan gives each node an Action (cached, create, re-run, resume) and a reason
 // for people, using the store's index to say what changed since the node last ran. Apply
@@ -32,11 +35,13 @@
 //
 // Executor: Apply runs nodes in topological order, -j at a time, stage.Def.Exclusive
 // stages one at a time; after a failure or cancellation it starts nothing new and lets
-// running nodes finish. Each stage gets a stage.Context with its inputs' artifact directories, an output
-// directory from the store, a log (kept as log.txt in the artifact) and a progress sink.
+// running nodes finish. Each stage gets a stage.Context with its inputs' artifact
+// directories, an output directory from the store, a log (kept as log.txt in the artifact)
+// and a progress sink.
 //
 // What it is not: pipeline does not parse experiment files (package spec does; FromSpec
-// adapts its result), never reads a stage's parameters by name, never imports a stage or libtorch (the caller supplies
+// adapts its result), never reads a stage's parameters by name (the schema's NoKey marks
+// are the stage's own), never imports a stage or libtorch (the caller supplies
 // the libtorch version for provenance), and does not know the store's layout (package
 // store does). Graph algorithms are package dag's.
 package pipeline

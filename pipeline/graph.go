@@ -393,7 +393,10 @@ func (g *Graph) computeKeys(ctx context.Context, opts BuildOptions) error {
 			}
 			continue
 		}
-		km := keyMaterial{Stage: n.Kind, Version: n.Def.Version, Params: map[string]any(n.Params)}
+		// Parameters marked NoKey (where content lives, not what it is) stay out of the key;
+		// the manifest still records them.
+		params, omitted := keyParams(n.Def.Params, map[string]any(n.Params))
+		km := keyMaterial{Stage: n.Kind, Version: n.Def.Version, Params: params, Omitted: omitted}
 		if n.Def.KeyInputs != nil {
 			var content string
 			var err error

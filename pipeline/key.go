@@ -55,6 +55,13 @@ func (k *Hasher) Add(name string, v any) {
 	}
 }
 
+// note adds a line to the debug record without feeding anything into the key.
+func (k *Hasher) note(line string) {
+	if k.debug != nil {
+		k.lines = append(k.lines, line)
+	}
+}
+
 // Sum returns the key as 64 hex digits, and prints the debug record if one was asked for.
 func (k *Hasher) Sum() (string, error) {
 	if k.err != nil {

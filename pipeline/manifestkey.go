@@ -16,8 +16,11 @@ import (
 type keyMaterial struct {
 	Stage   string
 	Version int
-	// Params are canonical parameter values (package stage), defaults filled.
+	// Params are canonical parameter values (package stage), defaults filled, without the
+	// NoKey ones (keyParams).
 	Params map[string]any
+	// Omitted are the NoKey parameters left out of Params, for the debug record only.
+	Omitted []Field
 	// KeyInputs is the stage's KeyInputs answer. An empty answer means "reads nothing
 	// outside the store" (a train node without pretrained weights) and adds nothing, so
 	// such a node's key is what it was before its stage had the hook.
@@ -36,6 +39,9 @@ func (km keyMaterial) hash(label string, debug io.Writer) (string, error) {
 	h.Add("stage", km.Stage)
 	h.Add("version", int64(km.Version))
 	h.Add("params", km.Params)
+	for _, f := range km.Omitted {
+		h.note(fmt.Sprintf("  params.%s = %s (not in the key: the parameter is NoKey)", f.Path, f.Value))
+	}
 	if km.KeyInputs != "" {
 		h.Add("key_inputs", km.KeyInputs)
 	}
@@ -69,11 +75,76 @@ func ManifestKey(m *store.Manifest) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("params do not fit stage %s version %d: %w", m.Stage, def.Version, err)
 	}
+	// The manifest records NoKey parameters too; the key never covered them.
+	params, _ = keyParams(def.Params, params)
 	km := keyMaterial{Stage: m.Stage, Version: def.Version, Params: params, KeyInputs: m.KeyInputs}
 	for _, in := range m.Inputs {
 		km.Inputs = append(km.Inputs, keyInput{Param: in.Param, Key: in.Key})
 	}
 	return km.hash(m.Addr, nil)
+}
+
+// keyParams returns the parameters a key covers: params without those whose Param is NoKey,
+// at the top level, among an Object's fields or a variant's fields (the schema is the
+// stage's Def.Params). params itself is returned, unchanged, when nothing is left out, so
+// that the keys of stages without NoKey parameters are what they always were; otherwise
+// the objects on the way are copied and params is not modified. omitted lists what was
+// left out, for the debug record.
+func keyParams(schema []stage.Param, params map[string]any) (kept map[string]any, omitted []Field) {
+	kept, _ = withoutNoKey(schema, params, "", &omitted)
+	return kept, omitted
+}
+
+func withoutNoKey(schema []stage.Param, m map[string]any, prefix string, omitted *[]Field) (map[string]any, bool) {
+	out, changed := m, false
+	edit := func() {
+		if !changed {
+			out, changed = make(map[string]any, len(m)), true
+			for k, v := range m {
+				out[k] = v
+			}
+		}
+	}
+	for i := range schema {
+		p := &schema[i]
+		v, ok := m[p.Name]
+		if !ok {
+			continue
+		}
+		path := stage.JoinPath(prefix, p.Name)
+		if p.NoKey {
+			edit()
+			delete(out, p.Name)
+			*omitted = append(*omitted, flatten(path, v)...)
+			continue
+		}
+		obj, isObj := asMap(v)
+		var fields []stage.Param
+		switch {
+		case !isObj:
+			continue
+		case p.Variants != nil:
+			kind, _ := obj["kind"].(string)
+			fields = p.Variants[kind]
+		case p.Type == stage.Object:
+			fields = p.Fields
+		}
+		if sub, subChanged := withoutNoKey(fields, obj, path, omitted); subChanged {
+			edit()
+			out[p.Name] = sub
+		}
+	}
+	return out, changed
+}
+
+func asMap(v any) (map[string]any, bool) {
+	switch m := v.(type) {
+	case map[string]any:
+		return m, true
+	case stage.Params:
+		return map[string]any(m), true
+	}
+	return nil, false
 }
 
 // manifestParams turns a manifest's JSON parameters back into canonical values with the
