@@ -299,6 +299,12 @@ func (e *Executor) runNode(ctx context.Context, n *Node, inputs []*store.Artifac
 		e.event("%s: %s; computing it again", n.Addr, me.Reason)
 	}
 
+	// The typed config is decoded before anything is written, so that parameters the stage
+	// rejects cost no temporary directory and no run.
+	config, err := decodeConfig(n)
+	if err != nil {
+		return fail(err)
+	}
 	txn, err := e.Store.Begin(n.Key, n.Def.Resumable)
 	if err != nil {
 		return fail(err)
@@ -311,7 +317,7 @@ func (e *Executor) runNode(ctx context.Context, n *Node, inputs []*store.Artifac
 	e.event("%s: %s (key %s…)", n.Addr, verb, n.Key[:12])
 
 	start := e.now()
-	runErr := e.runStage(ctx, n, txn, inputs)
+	runErr := e.runStage(ctx, n, txn, inputs, config)
 	end := e.now()
 	res.Duration = end.Sub(start)
 	if runErr != nil {
@@ -350,9 +356,31 @@ func (e *Executor) runNode(ctx context.Context, n *Node, inputs []*store.Artifac
 	return res, art
 }
 
+// decodeConfig returns the stage's typed config for n's parameters (Def.Decode; nil for a
+// stage without one). spec decodes every node when the file is validated and reports the
+// problems at their source, so problems here mean the parameters did not come through
+// validation (a hand-built graph) or the stage's Decode disagrees with its own schema: a
+// bug, reported as the node's error. A panic in Decode (DecodeParams panics on a value of
+// the wrong Go type) is such a bug too.
+func decodeConfig(n *Node) (config any, err error) {
+	if n.Def.Decode == nil {
+		return nil, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			config, err = nil, fmt.Errorf("stage %s: decoding the parameters panicked (a bug in the stage, or parameters that did not come from spec): %v", n.Kind, r)
+		}
+	}()
+	config, probs := n.Def.Decode(n.Params)
+	if len(probs) > 0 {
+		return nil, fmt.Errorf("stage %s rejects the parameters (validate reports these at their source, so this is a bug in the stage or parameters that did not come from spec): %w", n.Kind, probs.Err())
+	}
+	return config, nil
+}
+
 // runStage calls the stage with its Context, turning a panic into an error (a stage bug
 // must not take finished siblings down with it).
-func (e *Executor) runStage(ctx context.Context, n *Node, txn *store.Txn, inputs []*store.Artifact) (err error) {
+func (e *Executor) runStage(ctx context.Context, n *Node, txn *store.Txn, inputs []*store.Artifact, config any) (err error) {
 	logf, err := os.OpenFile(filepath.Join(txn.Dir, "log.txt"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
@@ -380,6 +408,7 @@ func (e *Executor) runStage(ctx context.Context, n *Node, txn *store.Txn, inputs
 		Progress: prog,
 		Device:   e.Device,
 		Threads:  e.Threads,
+		Config:   config,
 
 		KeyInputs: n.KeyInputs,
 	}

@@ -35,13 +35,15 @@
 //
 // Executor: Apply runs nodes in topological order, -j at a time, stage.Def.Exclusive
 // stages one at a time; after a failure or cancellation it starts nothing new and lets
-// running nodes finish. Each stage gets a stage.Context with its inputs' artifact
-// directories, an output directory from the store, a log (kept as log.txt in the artifact)
-// and a progress sink.
+// running nodes finish. Before a stage runs, the executor decodes the node's parameters
+// with the stage's Def.Decode and hands the typed config to Run in stage.Context.Config;
+// problems there fail the node (spec reports them at validate time, so here they are a
+// bug). Each stage gets a stage.Context with its inputs' artifact directories, an output
+// directory from the store, a log (kept as log.txt in the artifact) and a progress sink.
 //
 // What it is not: pipeline does not parse experiment files (package spec does; FromSpec
-// adapts its result), never reads a stage's parameters by name (the schema's NoKey marks
-// are the stage's own), never imports a stage or libtorch (the caller supplies
+// adapts its result), never reads a stage's parameters by name (Decode and the schema's
+// NoKey marks are the stage's own), never imports a stage or libtorch (the caller supplies
 // the libtorch version for provenance), and does not know the store's layout (package
 // store does). Graph algorithms are package dag's.
 package pipeline
