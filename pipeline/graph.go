@@ -34,18 +34,20 @@ type Decl struct {
 // DeclRef is one reference of a Decl to another node.
 type DeclRef struct {
 	Param string // the parameter that wrote it ("dataset", "models", "depends_on")
-	// Address is the referenced node's typed address; when zero, it is parsed from Target.
+	// Address is the referenced node's typed address; when zero, Target names the node.
 	Address spec.Addr
 	Target  string    // the referenced node's address; ignored when Address is set
 	Range   hcl.Range // the reference expression; zero for hand-written Decls
 }
 
-// Block returns "kind.name", the address of all instances of the block.
+// Block returns "kind.name", the address of all instances of the block ("" when the
+// address does not parse).
 func (d Decl) Block() string {
-	if d.Address != (spec.Addr{}) {
-		return d.Address.Block()
+	a, err := declAddr(d)
+	if err != nil {
+		return ""
 	}
-	return d.Kind + "." + d.Name
+	return a.Block()
 }
 
 // Node is one vertex of the graph with its content key.
