@@ -19,13 +19,15 @@ type blockDecl struct {
 
 	params map[string]any // decoded values with defaults, without matrix keys or seed
 	refs   []*refParam    // reference arguments and depends_on, in the order written
+	srcs   sources        // where each written parameter path was written
 
-	seeds  []int64 // nil: not expanded by seeds
-	matrix []axis  // sorted by key
+	seeds  *axis  // nil: not expanded by seeds
+	matrix []axis // in the order written
 
-	broken    bool // an error makes expansion pointless (cycle, failed reference)
-	state     int  // expansion: 0 todo, 1 in progress, 2 done
-	instances []*Node
+	broken     bool // an error in its own values or a cycle: no nodes, no stage check
+	refsFailed bool // a reference names no block of the right type: no nodes, but its values are checked
+	state      int  // expansion: 0 todo, 1 in progress, 2 done
+	instances  []*Node
 }
 
 func (b *blockDecl) addr() string { return b.kind + "." + b.name }
@@ -47,8 +49,12 @@ func (t *refTarget) addr() string { return t.kind + "." + t.name }
 
 // axis is one dimension of expansion: a matrix key or the seeds.
 type axis struct {
-	key    string
-	values []any
+	key      string    // the parameter path it sets: "embed_dim", "schedule.lr", "seed"
+	path     []string  // key's components
+	label    string    // its name in instance addresses (see labelAxes)
+	keyRange hcl.Range // where the key was written
+	values   []any
+	srcs     []sources // where each value was written, by parameter path (key and its members)
 }
 
 func commonSchema() *hcl.BodySchema {
@@ -114,6 +120,10 @@ func (d *decoder) decodeStageBlock(b *hcl.Block, def *stage.Def) {
 			d.scopeRange = bs[0].TypeRange.Ptr()
 		}
 	}
+	// Matrix and seeds values note their sources per value (decodeMatrix, decodeSeeds);
+	// the block's own arguments into bd.srcs.
+	bd.srcs = sources{}
+	defer func() { d.srcs, d.supplied, d.attrRange = nil, nil, nil }()
 	if a, ok := common.Attributes[argMatrix]; ok {
 		scope(argMatrix, common.Attributes)
 		bd.matrix = d.decodeMatrix(bd, a, content)
@@ -122,6 +132,11 @@ func (d *decoder) decodeStageBlock(b *hcl.Block, def *stage.Def) {
 		scope(argSeeds, common.Attributes)
 		bd.seeds = d.decodeSeeds(bd, a, content)
 	}
+	d.supplied = map[string]hcl.Range{}
+	for _, ax := range bd.matrix {
+		d.supplied[ax.key] = ax.keyRange
+	}
+	d.srcs = bd.srcs
 	if a, ok := common.Attributes[argDependsOn]; ok && !isNullExpr(a.Expr) {
 		if ts := d.decodeRefs(a, true); ts != nil {
 			bd.refs = append(bd.refs, &refParam{param: argDependsOn, pos: a.NameRange.Start.Byte, targets: ts})
@@ -133,9 +148,11 @@ func (d *decoder) decodeStageBlock(b *hcl.Block, def *stage.Def) {
 			b.Type, def.ExpandOver)
 	}
 
-	inMatrix := map[string]bool{}
+	inMatrix := map[string]bool{} // top-level arguments the matrix supplies whole
 	for _, ax := range bd.matrix {
-		inMatrix[ax.key] = true
+		if len(ax.path) == 1 {
+			inMatrix[ax.key] = true
+		}
 	}
 	for i := range def.Params {
 		p := &def.Params[i]
@@ -159,17 +176,37 @@ func (d *decoder) decodeStageBlock(b *hcl.Block, def *stage.Def) {
 		case inMatrix[p.Name] || (p.Name == "seed" && bd.seeds != nil):
 			// supplied per instance
 		default:
-			if v, set := d.decodeParam(p, p.Name, content, b.Body.MissingItemRange(), b.DefRange); set {
+			if v, set := d.decodeParam(p, p.Name, p.Name, content, b.Body.MissingItemRange(), b.DefRange); set {
 				bd.params[p.Name] = v
 			}
 		}
 	}
+	d.matrixConflicts(bd)
 	sort.SliceStable(bd.refs, func(i, j int) bool { return bd.refs[i].pos < bd.refs[j].pos })
 }
 
+// suppliedWithin reports whether the matrix supplies path or a member of it in every
+// instance, so that a required path is not missing.
+func (d *decoder) suppliedWithin(path string) bool {
+	_, ok := d.suppliedAt(path)
+	return ok
+}
+
+// suppliedAt returns the range of the first matrix key (in sorted order) that supplies
+// path or a member of it.
+func (d *decoder) suppliedAt(path string) (hcl.Range, bool) {
+	for _, k := range sortedKeys(d.supplied) {
+		if within(k, path) {
+			return d.supplied[k], true
+		}
+	}
+	return hcl.Range{}, false
+}
+
 // decodeParam decodes one non-reference parameter from a body's content; it returns the
-// canonical value and whether the parameter has one (written or defaulted).
-func (d *decoder) decodeParam(p *stage.Param, what string, content *hcl.BodyContent, missing, context hcl.Range) (any, bool) {
+// canonical value and whether the parameter has one (written or defaulted). path is the
+// parameter's path ("loss.w_align" for a field of a variant block).
+func (d *decoder) decodeParam(p *stage.Param, what, path string, content *hcl.BodyContent, missing, context hcl.Range) (any, bool) {
 	if p.Variants != nil {
 		blocks := content.Blocks.OfType(p.Name)
 		if len(blocks) == 0 {
@@ -177,7 +214,7 @@ func (d *decoder) decodeParam(p *stage.Param, what string, content *hcl.BodyCont
 				d.missingIn(p, missing, context)
 				return nil, false
 			}
-			return d.defaultValue(p)
+			return d.defaultValue(p, path)
 		}
 		for _, extra := range blocks[1:] {
 			d.add(&hcl.Diagnostic{
@@ -187,17 +224,23 @@ func (d *decoder) decodeParam(p *stage.Param, what string, content *hcl.BodyCont
 				Subject:  extra.DefRange.Ptr(),
 			})
 		}
-		return d.decodeVariant(p, blocks[0])
+		if len(blocks[0].LabelRanges) > 0 {
+			d.noteRange(path, blocks[0].LabelRanges[0])
+		}
+		return d.decodeVariant(p, path, blocks[0])
 	}
 	a, ok := content.Attributes[p.Name]
 	if !ok || isNullExpr(a.Expr) {
-		if p.Required {
+		if p.Required && !d.suppliedWithin(path) {
 			d.missingIn(p, missing, context)
 			return nil, false
 		}
-		return d.defaultValue(p)
+		return d.defaultValue(p, path)
 	}
-	v, ok := d.decodeValue(p, what, a.Expr)
+	outer := d.attrRange
+	d.attrRange = a.Range.Ptr()
+	defer func() { d.attrRange = outer }()
+	v, ok := d.decodeValue(p, what, path, a.Expr)
 	if !ok {
 		return nil, false
 	}
@@ -216,8 +259,9 @@ func (d *decoder) missingIn(p *stage.Param, missing, context hcl.Range) {
 	d.add(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: missing.Ptr(), Context: context.Ptr()})
 }
 
-// decodeVariant decodes `loss "nir" { ... }` into {"kind": "nir", <fields with defaults>}.
-func (d *decoder) decodeVariant(p *stage.Param, b *hcl.Block) (any, bool) {
+// decodeVariant decodes `loss "nir" { ... }` into {"kind": "nir", <fields with defaults>};
+// path is the parameter's path ("loss").
+func (d *decoder) decodeVariant(p *stage.Param, path string, b *hcl.Block) (any, bool) {
 	if isInvalidBlock(b) {
 		return nil, false
 	}
@@ -226,7 +270,7 @@ func (d *decoder) decodeVariant(p *stage.Param, b *hcl.Block) (any, bool) {
 	if !ok {
 		kinds := sortedKeys(p.Variants)
 		d.errorf(b.LabelRanges[0].Ptr(), "Unknown "+p.Name+" kind",
-			"%q is not a %s kind; the kinds are %s.%s", label, p.Name, quoteList(kinds), didYouMean(label, kinds))
+			"%q is not a %s kind; the kinds are %s.%s", label, p.Name, quoteList(kinds), stage.Suggest(label, kinds, p.Aliases))
 		// The body is not checked: without the variant's schema every argument in it would
 		// be reported, which only repeats this error.
 		return nil, false
@@ -242,10 +286,11 @@ func (d *decoder) decodeVariant(p *stage.Param, b *hcl.Block) (any, bool) {
 				"The %s kind %q declares the reference parameter %q; references are only supported at the top of a stage block. This is a bug in the stage.", p.Name, label, f.Name)
 			continue
 		}
-		v, set := d.decodeParam(f, p.Name+"."+f.Name, content, b.Body.MissingItemRange(), b.DefRange)
+		fpath := stage.JoinPath(path, f.Name)
+		v, set := d.decodeParam(f, p.Name+"."+f.Name, fpath, content, b.Body.MissingItemRange(), b.DefRange)
 		if set {
 			out[f.Name] = v
-		} else if f.Required {
+		} else if f.Required && !d.suppliedWithin(fpath) {
 			good = false
 		}
 	}

@@ -57,9 +57,15 @@ type decoder struct {
 	byName map[string]*blockDecl
 	checks []*checkDecl
 
-	ev                   *evaluator
-	kindList             []string // the known block types, sorted (see kinds)
-	varNames, localNames []string // sorted declared names, made on the first message that lists them
+	ev *evaluator
+	// While a stage block decodes: srcs receives the source of every parameter path
+	// decoded (nil: not recording), attrRange is the attribute being decoded (the context
+	// of derived sources), and supplied holds the paths its matrix sets per instance.
+	srcs                 sources
+	attrRange            *hcl.Range
+	supplied             map[string]hcl.Range // matrix key -> where it was written
+	kindList             []string             // the known block types, sorted (see kinds)
+	varNames, localNames []string             // sorted declared names, made on the first message that lists them
 
 	nerrs   int  // error diagnostics in diags
 	tooMany bool // maxErrors reached: decoding stops
@@ -470,6 +476,7 @@ var functions = map[string]function.Function{
 	"length": stdlib.LengthFunc,
 	"lower":  stdlib.LowerFunc,
 	"max":    stdlib.MaxFunc,
+	"merge":  mergeFunc, // deep: see mergeFunc
 	"min":    stdlib.MinFunc,
 	"range":  stdlib.RangeFunc, // capped at 1024 values by cty
 	"upper":  stdlib.UpperFunc,

@@ -13,7 +13,8 @@ import (
 
 // --- seeds and matrix -------------------------------------------------------------------
 
-func (d *decoder) decodeSeeds(bd *blockDecl, a *hcl.Attribute, content *hcl.BodyContent) []int64 {
+// decodeSeeds decodes seeds into the "seed" axis, each seed noted at its element.
+func (d *decoder) decodeSeeds(bd *blockDecl, a *hcl.Attribute, content *hcl.BodyContent) *axis {
 	if isNullExpr(a.Expr) {
 		return nil
 	}
@@ -31,8 +32,11 @@ func (d *decoder) decodeSeeds(bd *blockDecl, a *hcl.Attribute, content *hcl.Body
 			return nil
 		}
 	}
+	d.srcs, d.attrRange = sources{}, a.Range.Ptr()
 	v, ok := d.decodeValue(&stage.Param{Name: argSeeds, Type: stage.IntList,
-		Doc: "one node per seed, e.g. seeds = [0, 1, 2]"}, argSeeds, a.Expr)
+		Doc: "one node per seed, e.g. seeds = [0, 1, 2]"}, argSeeds, argSeeds, a.Expr)
+	noted := d.srcs
+	d.srcs, d.attrRange = nil, nil
 	if !ok {
 		return nil
 	}
@@ -41,17 +45,24 @@ func (d *decoder) decodeSeeds(bd *blockDecl, a *hcl.Attribute, content *hcl.Body
 		d.errorf(a.Expr.Range().Ptr(), "Empty seeds", "seeds must list at least one seed; remove the argument for a single unseeded node.")
 		return nil
 	}
+	ax := &axis{key: "seed", path: []string{"seed"}, keyRange: a.NameRange}
 	seen := map[int64]bool{}
-	for _, s := range seeds {
+	for i, s := range seeds {
 		if seen[s] {
 			d.errorf(a.Expr.Range().Ptr(), "Duplicate seed", "The seed %d is listed twice; each seed makes one node.", s)
 			return nil
 		}
 		seen[s] = true
+		ax.values = append(ax.values, s)
+		ax.srcs = append(ax.srcs, sources{"seed": noted[fmt.Sprintf("%s[%d]", argSeeds, i)]})
 	}
-	return seeds
+	return ax
 }
 
+// decodeMatrix decodes the matrix argument into axes, in the order written. A key is an
+// argument of the block ("embed_dim") or a path into an object argument or a variant block
+// ("schedule.lr", "loss.w_align"); each value is decoded as that parameter, its sources
+// noted per value.
 func (d *decoder) decodeMatrix(bd *blockDecl, a *hcl.Attribute, content *hcl.BodyContent) []axis {
 	if isNullExpr(a.Expr) {
 		return nil
@@ -61,42 +72,26 @@ func (d *decoder) decodeMatrix(bd *blockDecl, a *hcl.Attribute, content *hcl.Bod
 	if !ok {
 		return nil
 	}
-	var valueParams []string
-	for _, p := range bd.def.Params {
-		if p.Type != stage.Ref && p.Type != stage.RefList && p.Variants == nil {
-			valueParams = append(valueParams, p.Name)
-		}
-	}
 	var axes []axis
 	seen := map[string]hcl.Range{}
 	for _, kv := range pairs {
 		what := argMatrix + "." + kv.key
-		p := findParam(bd.def.Params, kv.key)
-		if p == nil {
-			hint := didYouMean(kv.key, valueParams)
-			if kv.key == "seed" {
-				hint = " Use seeds = [...] to expand over seeds."
-			}
-			d.errorf(kv.keyRange.Ptr(), "Unsupported matrix key",
-				"matrix keys must be arguments of %s blocks, and %q is not one.%s Arguments: %s.", bd.kind, kv.key, hint, listOrNone(valueParams))
+		p, path, ok := d.matrixTarget(bd, kv.key, kv.keyRange, content)
+		if !ok {
 			continue
 		}
-		if !contains(valueParams, p.Name) {
-			d.errorf(kv.keyRange.Ptr(), "Invalid matrix key",
-				"%q cannot be varied by matrix: only value arguments can (not references or nested blocks).", kv.key)
-			continue
-		}
-		if prev, dup := seen[kv.key]; dup {
+		key := strings.Join(path, ".")
+		if prev, dup := seen[key]; dup {
 			d.errorf(kv.keyRange.Ptr(), "Duplicate matrix key", "The matrix key %q was already given at %s.", kv.key, prev)
 			continue
 		}
-		seen[kv.key] = kv.keyRange
-		if attr, ok := content.Attributes[p.Name]; ok {
+		seen[key] = kv.keyRange
+		if attr, ok := content.Attributes[p.Name]; ok && len(path) == 1 {
 			d.errorf(attr.NameRange.Ptr(), "Conflicting definitions",
 				"%q is set here and by matrix (at %s); remove one of them.", p.Name, kv.keyRange)
 			continue
 		}
-		elems, ok := d.listElems(&stage.Param{Name: what}, what, "a list of values for "+p.Name, kv.value)
+		elems, ok := d.listElems(&stage.Param{Name: what}, what, "a list of values for "+key, kv.value)
 		if !ok {
 			continue
 		}
@@ -104,16 +99,19 @@ func (d *decoder) decodeMatrix(bd *blockDecl, a *hcl.Attribute, content *hcl.Bod
 			d.errorf(kv.value.Range().Ptr(), "Empty matrix axis", "%s must list at least one value.", what)
 			continue
 		}
-		ax := axis{key: p.Name}
+		ax := axis{key: key, path: path, keyRange: kv.keyRange}
 		labels := map[string]bool{}
 		good := true
 		for i, e := range elems {
 			if isNullExpr(e) {
-				d.errorf(e.Range().Ptr(), "Invalid value", "%s[%d] is null; every matrix value must be a value of %q.", what, i, p.Name)
+				d.errorf(e.Range().Ptr(), "Invalid value", "%s[%d] is null; every matrix value must be a value of %q.", what, i, key)
 				good = false
 				continue
 			}
-			v, ok := d.decodeValue(p, fmt.Sprintf("%s[%d]", what, i), e)
+			d.srcs, d.attrRange = sources{}, a.Range.Ptr()
+			v, ok := d.decodeValue(p, fmt.Sprintf("%s[%d]", what, i), key, e)
+			noted := d.srcs
+			d.srcs, d.attrRange = nil, nil
 			if !ok {
 				good = false
 				continue
@@ -126,13 +124,199 @@ func (d *decoder) decodeMatrix(bd *blockDecl, a *hcl.Attribute, content *hcl.Bod
 				labels[l] = true
 			}
 			ax.values = append(ax.values, v)
+			ax.srcs = append(ax.srcs, noted)
 		}
 		if good {
 			axes = append(axes, ax)
 		}
 	}
-	sort.Slice(axes, func(i, j int) bool { return axes[i].key < axes[j].key })
+	// One key inside another ("schedule" and "schedule.lr") would set the same value twice.
+	for i := range axes {
+		for j := range axes {
+			if i != j && within(axes[j].key, axes[i].key) {
+				d.errorf(axes[j].keyRange.Ptr(), "Conflicting matrix keys",
+					"The matrix sets %q and, at %s, all of %q; sweep one of them.", axes[j].key, axes[i].keyRange, axes[i].key)
+			}
+		}
+	}
 	return axes
+}
+
+// matrixTarget resolves a matrix key to the parameter it sets and its path. A key that is
+// not an argument of the block is read as a path of names joined by dots: the first names
+// an object argument or a variant block, the next its fields (of the kind written, for a
+// variant block), and so on into nested objects. Unknown names are reported at the key
+// with the nearest valid path.
+func (d *decoder) matrixTarget(bd *blockDecl, key string, keyRange hcl.Range, content *hcl.BodyContent) (*stage.Param, []string, bool) {
+	var valueParams, nested []string
+	for _, p := range bd.def.Params {
+		switch {
+		case p.Type == stage.Ref || p.Type == stage.RefList:
+		case p.Variants != nil:
+			nested = append(nested, p.Name)
+		default:
+			valueParams = append(valueParams, p.Name)
+			if p.Type == stage.Object {
+				nested = append(nested, p.Name)
+			}
+		}
+	}
+	if p := findParam(bd.def.Params, key); p != nil {
+		if !contains(valueParams, p.Name) {
+			hint := ""
+			if p.Variants != nil {
+				hint = fmt.Sprintf(" To sweep a field of the %s block, write its path, such as \"%s.<field>\".", p.Name, p.Name)
+			}
+			d.errorf(keyRange.Ptr(), "Invalid matrix key",
+				"%q cannot be varied by matrix: only value arguments can (not references or nested blocks).%s", key, hint)
+			return nil, nil, false
+		}
+		return p, []string{key}, true
+	}
+	parts := strings.Split(key, ".")
+	if len(parts) == 1 {
+		hint := didYouMean(key, valueParams)
+		if key == "seed" {
+			hint = " Use seeds = [...] to expand over seeds."
+		}
+		d.errorf(keyRange.Ptr(), "Unsupported matrix key",
+			"matrix keys must be arguments of %s blocks, and %q is not one.%s Arguments: %s.", bd.kind, key, hint, listOrNone(valueParams))
+		return nil, nil, false
+	}
+	for _, part := range parts {
+		if part == "" {
+			d.errorf(keyRange.Ptr(), "Invalid matrix key",
+				"%q is not a parameter path: a path is names joined by single dots, such as \"schedule.lr\".", key)
+			return nil, nil, false
+		}
+	}
+	cur := findParam(bd.def.Params, parts[0])
+	if cur == nil || cur.Type == stage.Ref || cur.Type == stage.RefList {
+		hint := ""
+		if s := nearest(parts[0], nested); s != "" {
+			hint = fmt.Sprintf(" Did you mean %q?", strings.Join(append([]string{s}, parts[1:]...), "."))
+		}
+		d.errorf(keyRange.Ptr(), "Unsupported matrix key",
+			"A matrix path starts with an object argument or a nested block of %s blocks, and %q is neither.%s Those are: %s.",
+			bd.kind, parts[0], hint, listOrNone(nested))
+		return nil, nil, false
+	}
+	for i := 1; i < len(parts); i++ {
+		at := strings.Join(parts[:i], ".")
+		var fields []string
+		var fieldParams []stage.Param
+		what := fmt.Sprintf("%q", at)
+		switch {
+		case cur.Variants != nil && i == 1:
+			kind, known, absent := d.variantKind(cur, content)
+			if absent {
+				d.errorf(keyRange.Ptr(), "Invalid matrix key",
+					"%q sweeps a field of the %s block, but there is no %s block: write one, such as %s \"<kind>\" {}.", key, cur.Name, cur.Name, cur.Name)
+				return nil, nil, false
+			}
+			if !known {
+				return nil, nil, false // an unknown kind is reported at the block's label
+			}
+			if parts[i] == "kind" {
+				d.errorf(keyRange.Ptr(), "Invalid matrix key",
+					"The kind of a %s block cannot be swept by matrix, because each kind has its own fields; write one block per kind.", cur.Name)
+				return nil, nil, false
+			}
+			fieldParams, what = cur.Variants[kind], fmt.Sprintf("the %q kind of %s", kind, cur.Name)
+		case cur.Variants == nil && cur.Type == stage.Object:
+			fieldParams = cur.Fields
+		default:
+			d.errorf(keyRange.Ptr(), "Invalid matrix key",
+				"%q goes into %q, which is %s and has no fields; a matrix path goes into object arguments and variant blocks.", key, at, article(cur.Type))
+			return nil, nil, false
+		}
+		fields = paramNames(fieldParams)
+		f := findParam(fieldParams, parts[i])
+		if f == nil {
+			hint := ""
+			if s := nearest(parts[i], fields); s != "" {
+				hint = fmt.Sprintf(" Did you mean %q?", strings.Join(append(append([]string{}, parts[:i]...), s), "."))
+			}
+			d.errorf(keyRange.Ptr(), "Unsupported matrix key",
+				"%s has no field %q.%s Its fields are %s.", upperFirst(what), parts[i], hint, listOrNone(fields))
+			return nil, nil, false
+		}
+		cur = f
+	}
+	if cur.Variants != nil || cur.Type == stage.Ref || cur.Type == stage.RefList {
+		d.errorf(keyRange.Ptr(), "Invalid matrix key",
+			"%q cannot be varied by matrix: only values can (not references or nested blocks).", key)
+		return nil, nil, false
+	}
+	return cur, parts, true
+}
+
+// variantKind is the kind of a block's variant parameter: the label written, else the
+// default kind. known is false when the block is written with a kind that is not one of
+// the parameter's (reported where the block is decoded), absent when there is neither a
+// block nor a default kind.
+func (d *decoder) variantKind(p *stage.Param, content *hcl.BodyContent) (kind string, known, absent bool) {
+	if bs := content.Blocks.OfType(p.Name); len(bs) > 0 {
+		if isInvalidBlock(bs[0]) || len(bs[0].Labels) == 0 {
+			return "", false, false
+		}
+		kind = bs[0].Labels[0]
+	} else {
+		switch x := p.Default.(type) {
+		case string:
+			kind = x
+		case map[string]any:
+			kind, _ = x["kind"].(string)
+		}
+		if kind == "" {
+			return "", false, true
+		}
+	}
+	_, known = p.Variants[kind]
+	return kind, known, false
+}
+
+// matrixConflicts reports a value written in the block that a matrix path also sets per
+// instance: `schedule = { lr = 1e-3 }` beside `matrix = { "schedule.lr" = [...] }`.
+func (d *decoder) matrixConflicts(bd *blockDecl) {
+	for _, ax := range bd.matrix {
+		if len(ax.path) == 1 {
+			continue // checked when the matrix was decoded
+		}
+		for _, path := range sortedKeys(bd.srcs) {
+			if !within(path, ax.key) {
+				continue
+			}
+			s := bd.srcs[path]
+			d.add(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Conflicting definitions",
+				Detail:   fmt.Sprintf("%q is set here and by matrix (at %s); remove one of them.", path, ax.keyRange),
+				Subject:  s.subject.Ptr(),
+				Context:  s.context,
+			})
+			break
+		}
+	}
+}
+
+// labelAxes names each axis in instance addresses: the last component of its path when no
+// other axis of the block ends in the same name (lr for "schedule.lr"), else the whole path;
+// then sorts the axes by label, which is the order of addresses' key=value pairs and of
+// nodes (the first label varies slowest).
+func labelAxes(axes []axis) {
+	count := map[string]int{}
+	for _, ax := range axes {
+		count[ax.path[len(ax.path)-1]]++
+	}
+	for i := range axes {
+		last := axes[i].path[len(axes[i].path)-1]
+		axes[i].label = last
+		if count[last] > 1 {
+			axes[i].label = axes[i].key
+		}
+	}
+	sort.SliceStable(axes, func(i, j int) bool { return axes[i].label < axes[j].label })
 }
 
 // --- references -------------------------------------------------------------------------
@@ -205,13 +389,13 @@ func (d *decoder) resolveRefs() {
 			}
 			for _, t := range rp.targets {
 				if !d.resolve(t, fmt.Sprintf("%q of %s", rp.param, bd.addr()), kinds) {
-					bd.broken = true
+					bd.refsFailed = true
 					continue
 				}
 				if want != "" && t.kind != want {
 					d.errorf(t.rng.Ptr(), "Wrong reference type",
 						"The argument %q of %s must refer to a %s block, but %s is a %s block.", rp.param, bd.addr(), want, t.addr(), t.kind)
-					bd.broken = true
+					bd.refsFailed = true
 					t.block = nil
 				}
 			}
@@ -283,7 +467,7 @@ func (d *decoder) decodeCheck(b *hcl.Block) {
 	}
 	if a, ok := content.Attributes["tolerances"]; ok {
 		p := &stage.Param{Name: "tolerances", Type: stage.Map, Doc: "metric name -> largest allowed drop, e.g. { \"e_recall@1\" = 0.02 }"}
-		if v, ok := d.decodeValue(p, "tolerances", a.Expr); ok {
+		if v, ok := d.decodeValue(p, "tolerances", "tolerances", a.Expr); ok {
 			c.tolerances = v.(map[string]float64)
 			for _, k := range sortedKeys(c.tolerances) {
 				if c.tolerances[k] < 0 {
@@ -471,31 +655,41 @@ func (d *decoder) expandBlock(bd *blockDecl) {
 	}
 	bd.state = 1
 	defer func() { bd.state = 2 }()
+	// A block whose own arguments decoded but whose references or their targets failed gets
+	// no nodes, but its stage still checks its values, so that one validation reports every
+	// problem of the file.
+	depBroken := bd.refsFailed
 	for _, rp := range bd.refs {
 		for _, t := range rp.targets {
 			if t.block == nil {
-				bd.broken = true
+				depBroken = true
 				continue
 			}
 			d.expandBlock(t.block)
 			if t.block.broken {
-				bd.broken = true
+				depBroken = true
 			}
 		}
 	}
 	if bd.broken {
 		return
 	}
+	defer func() {
+		if depBroken {
+			bd.broken = true
+		}
+	}()
 
 	type instance struct {
-		label   string
-		overlay map[string]any
-		over    *Node // the referenced node this instance expands over
+		label string
+		vals  []int // the index of its value on each axis
+		over  *Node // the referenced node this instance expands over
 	}
 	var insts []instance
+	var axes []axis
 	if over := bd.def.ExpandOver; over != "" {
 		for _, rp := range bd.refs {
-			if rp.param != over {
+			if rp.param != over || depBroken {
 				continue
 			}
 			for _, t := range rp.targets {
@@ -508,15 +702,11 @@ func (d *decoder) expandBlock(bd *blockDecl) {
 			insts = []instance{{}}
 		}
 	} else {
-		axes := append([]axis(nil), bd.matrix...)
+		axes = append([]axis(nil), bd.matrix...)
 		if bd.seeds != nil {
-			ax := axis{key: "seed"}
-			for _, s := range bd.seeds {
-				ax.values = append(ax.values, s)
-			}
-			axes = append(axes, ax)
-			sort.SliceStable(axes, func(i, j int) bool { return axes[i].key < axes[j].key })
+			axes = append(axes, *bd.seeds)
 		}
+		labelAxes(axes)
 		total := 1
 		for _, ax := range axes {
 			total *= len(ax.values)
@@ -529,16 +719,14 @@ func (d *decoder) expandBlock(bd *blockDecl) {
 		}
 		idx := make([]int, len(axes))
 		for range total {
-			inst := instance{overlay: map[string]any{}}
+			inst := instance{vals: append([]int(nil), idx...)}
 			parts := make([]string, len(axes))
 			for a, ax := range axes {
-				v := ax.values[idx[a]]
-				inst.overlay[ax.key] = v
-				parts[a] = ax.key + "=" + formatValue(v)
+				parts[a] = ax.label + "=" + formatValue(ax.values[idx[a]])
 			}
 			inst.label = strings.Join(parts, ",")
 			insts = append(insts, inst)
-			// Odometer: the last axis turns fastest, so the first (sorted) key is outermost.
+			// Odometer: the last axis turns fastest, so the first (sorted) label is outermost.
 			for a := len(axes) - 1; a >= 0; a-- {
 				idx[a]++
 				if idx[a] < len(axes[a].values) {
@@ -554,9 +742,11 @@ func (d *decoder) expandBlock(bd *blockDecl) {
 	perNode := 1 + valuesIn(map[string]any(bd.params))
 	for _, rp := range bd.refs {
 		for _, t := range rp.targets {
-			if rp.param == bd.def.ExpandOver {
+			switch {
+			case depBroken:
+			case rp.param == bd.def.ExpandOver:
 				perNode++
-			} else {
+			default:
 				perNode += len(t.block.instances)
 			}
 		}
@@ -578,14 +768,29 @@ func (d *decoder) expandBlock(bd *blockDecl) {
 		bd.broken = true
 		return
 	}
-	for _, inst := range insts {
+	seen := map[problemKey]bool{}
+	overlays := make([]sources, len(axes))
+	for i, inst := range insts {
+		if d.stopped() {
+			return
+		}
+		params := stage.Params(deepCopy(bd.params).(map[string]any))
+		for a, ax := range axes {
+			setPath(params, ax.path, deepCopy(ax.values[inst.vals[a]]))
+			overlays[a] = ax.srcs[inst.vals[a]]
+		}
+		// Instances without axes (those of a block expanding over references) share their
+		// parameters, so their stage checks them once.
+		if bd.def.Decode != nil && (len(axes) > 0 || i == 0) {
+			d.checkConfig(bd, params, overlays, seen)
+		}
+		if depBroken {
+			continue
+		}
 		n := &Node{
 			Addr:      Addr{Kind: bd.kind, Name: bd.name, Instance: inst.label},
-			Params:    stage.Params(deepCopy(bd.params).(map[string]any)),
+			Params:    params,
 			DeclRange: bd.declRange,
-		}
-		for k, v := range inst.overlay {
-			n.Params[k] = deepCopy(v)
 		}
 		for _, rp := range bd.refs {
 			for _, t := range rp.targets {
@@ -602,6 +807,21 @@ func (d *decoder) expandBlock(bd *blockDecl) {
 		}
 		bd.instances = append(bd.instances, n)
 	}
+}
+
+// setPath sets the member of params at path (["schedule", "lr"]) to v. The objects on the
+// way exist: decoding filled every object argument, and variant block, that a matrix path
+// goes into (matrixTarget refuses paths into ones that are absent).
+func setPath(params map[string]any, path []string, v any) {
+	m := params
+	for _, name := range path[:len(path)-1] {
+		next, ok := m[name].(map[string]any)
+		if !ok {
+			panic(fmt.Sprintf("spec: matrix path %s goes into %T, not an object (bug)", strings.Join(path, "."), m[name]))
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = v
 }
 
 // unwrapTemplate lets a reference be written as "${dataset.cub}" too, in both formats:

@@ -181,7 +181,8 @@ func fileTooLarge(filename string, src []byte) *hcl.Diagnostic {
 // Evaluating an expression spends, each time it runs, the size of every value it reads
 // through var.<name>, local.<name> or a for variable, and the size of the value it
 // produces; a for expression spends the same for its body, key and condition at every
-// step, plus stepCost for the step itself, and a function call the size of its result. The size of a value counts one for the
+// step, plus stepCost for the step itself, and a function call the size of its result
+// (merge also the size of its arguments, see walksArgs). The size of a value counts one for the
 // value and one for every element, recursively (a string counts one per
 // stringBytesPerValue bytes). Reads are counted because operators such as == walk their
 // operands whatever the size of their result. Literal values written in the file cost
@@ -208,7 +209,7 @@ func newEvaluator(ctx context.Context, budget int) *evaluator {
 	ev := &evaluator{ctx: ctx, left: budget, sizes: map[string]int{}}
 	ev.funcs = make(map[string]function.Function, len(functions))
 	for name, f := range functions {
-		ev.funcs[name] = ev.budgeted(f)
+		ev.funcs[name] = ev.budgeted(f, walksArgs[name])
 	}
 	return ev
 }
@@ -314,9 +315,14 @@ func (e *evaluator) readCost(trs []hcl.Traversal, ctx *hcl.EvalContext) int {
 	return cost
 }
 
-// budgeted wraps a function so that its result is charged and a call after the budget is
-// spent returns an unknown value without running.
-func (e *evaluator) budgeted(f function.Function) function.Function {
+// walksArgs names the functions whose work grows with their arguments rather than with
+// their result: merge walks every argument, however much of it the result keeps, so
+// merge(local.big, local.big, ...) costs each argument.
+var walksArgs = map[string]bool{"merge": true}
+
+// budgeted wraps a function so that its result (and, with args, its arguments) is charged
+// and a call after the budget is spent returns an unknown value without running.
+func (e *evaluator) budgeted(f function.Function, chargeArgs bool) function.Function {
 	return function.New(&function.Spec{
 		Description: f.Description(),
 		Params:      f.Params(),
@@ -325,6 +331,19 @@ func (e *evaluator) budgeted(f function.Function) function.Function {
 		Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
 			if !e.ok() {
 				return cty.UnknownVal(retType), nil
+			}
+			if chargeArgs {
+				n := 0
+				for _, a := range args {
+					if n > e.left {
+						break
+					}
+					m, _ := sizeOf(a, e.left-n+1)
+					n += m
+				}
+				if !e.spend(n) {
+					return cty.UnknownVal(retType), nil
+				}
 			}
 			v, err := f.Call(args)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -406,17 +407,31 @@ func TestFileTooLarge(t *testing.T) {
 	wantOne(t, errorsOf(t, "x.yaml", src, LoadOptions{Registry: testRegistry}), "Experiment file too large", 1025, 1)
 }
 
-// TestMinimumDefault: a stage whose default is below its own minimum is a stage bug,
-// reported as such.
-func TestMinimumDefault(t *testing.T) {
-	reg, err := testRegistry.With(&stage.Def{Kind: "zz_min", Version: 1, Run: notRun, Params: []stage.Param{
-		{Name: "n", Type: stage.Int, Default: int64(0), Min: new(1.0)},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, diags := Parse("x.hcl", []byte("zz_min \"a\" {}\n"), LoadOptions{Registry: reg, LookupEnv: noEnv})
-	if len(diags) != 1 || diags[0].Summary != "Invalid stage schema" || !strings.Contains(diags[0].Detail, "minimum") {
-		t.Fatalf("got %v", diags)
+// TestDefaultBounds: a stage whose default breaks its own bounds, finiteness or enum is a
+// stage bug, reported as such (without a range: the file is not at fault).
+func TestDefaultBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		param  stage.Param
+		detail string
+	}{
+		{"below Min", stage.Param{Name: "n", Type: stage.Int, Default: int64(0), Min: new(1.0)}, "0 breaks the parameter's own bound: it must be at least 1"},
+		{"above Max", stage.Param{Name: "n", Type: stage.Int, Default: int64(10), Max: new(9.0)}, "it must be at most 9"},
+		{"not Above", stage.Param{Name: "x", Type: stage.Float, Default: 0.0, Above: new(0.0)}, "it must be greater than 0"},
+		{"NaN", stage.Param{Name: "x", Type: stage.Float, Default: math.NaN()}, "NaN is not a finite number"},
+		{"an infinite list element", stage.Param{Name: "xs", Type: stage.FloatList, Default: []float64{1, math.Inf(1)}}, "the element +Inf is not a finite number"},
+		{"a list element above Max", stage.Param{Name: "ns", Type: stage.IntList, Default: []int64{1, 5}, Max: new(4.0)}, "the element 5 breaks"},
+		{"not in Enum", stage.Param{Name: "s", Type: stage.String, Default: "c", Enum: []string{"a", "b"}}, `"c" is not one of`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg, err := testRegistry.With(&stage.Def{Kind: "zz_bounds", Version: 1, Run: notRun, Params: []stage.Param{tc.param}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, diags := Parse("x.hcl", []byte("zz_bounds \"a\" {}\n"), LoadOptions{Registry: reg, LookupEnv: noEnv})
+			if len(diags) != 1 || diags[0].Summary != "Invalid stage schema" || !strings.Contains(diags[0].Detail, tc.detail) || diags[0].Subject != nil {
+				t.Fatalf("want one rangeless Invalid stage schema containing %q, got %v", tc.detail, diags)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -16,8 +17,11 @@ import (
 )
 
 // decodeValue decodes a value expression as parameter p and returns its canonical Go
-// value (see stage.Param). what names the value in messages ("schedule.epochs").
-func (d *decoder) decodeValue(p *stage.Param, what string, expr hcl.Expression) (any, bool) {
+// value (see stage.Param). what names the value in messages ("schedule.epochs"); path is
+// its parameter path ("schedule.epochs"), under which it and its members are noted (see
+// note) when the decoder records sources.
+func (d *decoder) decodeValue(p *stage.Param, what, path string, expr hcl.Expression) (any, bool) {
+	d.note(path, expr)
 	switch p.Type {
 	case stage.String, stage.Int, stage.Float, stage.Bool:
 		v, ok := d.value(expr)
@@ -35,6 +39,7 @@ func (d *decoder) decodeValue(p *stage.Param, what string, expr hcl.Expression) 
 		vals := make([]any, 0, len(elems))
 		good := true
 		for i, e := range elems {
+			d.note(fmt.Sprintf("%s[%d]", path, i), e)
 			v, ok := d.value(e)
 			if !ok {
 				good = false
@@ -75,7 +80,7 @@ func (d *decoder) decodeValue(p *stage.Param, what string, expr hcl.Expression) 
 		if !ok {
 			return nil, false
 		}
-		return d.decodeObject(p, what, pairs, expr.Range())
+		return d.decodeObject(p, what, path, pairs, expr.Range())
 	case stage.Map:
 		pairs, ok := d.pairs(p, what, expr)
 		if !ok {
@@ -92,6 +97,7 @@ func (d *decoder) decodeValue(p *stage.Param, what string, expr hcl.Expression) 
 				continue
 			}
 			seen[kv.key] = kv.keyRange
+			d.note(stage.JoinPath(path, kv.key), kv.value)
 			v, ok := d.value(kv.value)
 			if !ok {
 				good = false
@@ -137,7 +143,7 @@ func (d *decoder) scalar(p *stage.Param, what string, v cty.Value, rng hcl.Range
 		}
 		s := cv.AsString()
 		if len(p.Enum) > 0 && !contains(p.Enum, s) {
-			d.errorf(&rng, "Invalid value", "%q must be one of %s; got %q.%s", what, quoteList(p.Enum), s, didYouMean(s, p.Enum))
+			d.errorf(&rng, "Invalid value", "%q must be one of %s; got %q.%s", what, quoteList(p.Enum), s, stage.Suggest(s, p.Enum, p.Aliases))
 			return nil, false
 		}
 		return s, true
@@ -164,9 +170,8 @@ func (d *decoder) scalar(p *stage.Param, what string, v cty.Value, rng hcl.Range
 			d.errorf(&rng, "Invalid value", "%q must be a finite number.", what)
 			return nil, false
 		}
-		if p.Min != nil && bf.Cmp(big.NewFloat(*p.Min)) < 0 {
-			d.errorf(&rng, "Value out of range", "%q must be at least %s; got %s.%s",
-				what, strconv.FormatFloat(*p.Min, 'g', -1, 64), bf.Text('g', 10), docSuffix(p))
+		if msg := outOfRange(p, bf); msg != "" {
+			d.errorf(&rng, "Value out of range", "%q must be %s; got %s.%s", what, msg, bf.Text('g', 10), docSuffix(p))
 			return nil, false
 		}
 		if p.Type == stage.Float {
@@ -235,7 +240,7 @@ func (d *decoder) listElems(p *stage.Param, what, want string, expr hcl.Expressi
 	var out []hcl.Expression
 	for it := v.ElementIterator(); it.Next(); {
 		_, ev := it.Element()
-		out = append(out, hcl.StaticExpr(ev, expr.Range()))
+		out = append(out, derived(hcl.StaticExpr(ev, expr.Range())))
 	}
 	return out, true
 }
@@ -254,6 +259,15 @@ func (d *decoder) pairs(p *stage.Param, what string, expr hcl.Expression) ([]pai
 		good := true
 		for _, kv := range kvs {
 			key := hcl.ExprAsKeyword(kv.Key)
+			if t, diags := hcl.AbsTraversalForExpr(kv.Key); key == "" && !diags.HasErrors() && len(t) > 1 {
+				// hcl refuses a naked dotted key too, but would first report its root as
+				// an unknown variable: say what to write instead.
+				name := traversalString(t)
+				d.errorf(kv.Key.Range().Ptr(), "Ambiguous key",
+					"The key %s of %q reads as a reference. Write a name with dots in quotes, such as \"%s\" = ..., or a reference in parentheses, such as (%s) = ....", name, what, name, name)
+				good = false
+				continue
+			}
 			if key == "" {
 				v, ok := d.value(kv.Key)
 				if !ok {
@@ -294,7 +308,7 @@ func (d *decoder) pairs(p *stage.Param, what string, expr hcl.Expression) ([]pai
 	var out []pair
 	for it := v.ElementIterator(); it.Next(); {
 		k, ev := it.Element()
-		out = append(out, pair{k.AsString(), rng, hcl.StaticExpr(ev, rng)})
+		out = append(out, pair{k.AsString(), rng, derived(hcl.StaticExpr(ev, rng))})
 	}
 	return out, true
 }
@@ -317,8 +331,9 @@ func paramNames(params []stage.Param) []string {
 }
 
 // decodeObject checks an object's members against the parameter's fields and fills the
-// defaults of those not written.
-func (d *decoder) decodeObject(p *stage.Param, what string, pairs []pair, rng hcl.Range) (any, bool) {
+// defaults of those not written. A field that a matrix supplies per instance (d.supplied)
+// is not required here.
+func (d *decoder) decodeObject(p *stage.Param, what, path string, pairs []pair, rng hcl.Range) (any, bool) {
 	out := map[string]any{}
 	seen := map[string]hcl.Range{}
 	good := true
@@ -340,7 +355,7 @@ func (d *decoder) decodeObject(p *stage.Param, what string, pairs []pair, rng hc
 		if isNullExpr(kv.value) {
 			continue
 		}
-		v, ok := d.decodeValue(f, what+"."+f.Name, kv.value)
+		v, ok := d.decodeValue(f, what+"."+f.Name, stage.JoinPath(path, f.Name), kv.value)
 		if !ok {
 			good = false
 			continue
@@ -355,39 +370,74 @@ func (d *decoder) decodeObject(p *stage.Param, what string, pairs []pair, rng hc
 		if _, written := seen[f.Name]; written && !isNullWritten(pairs, f.Name) {
 			continue // failed above
 		}
-		if f.Required {
+		fpath := stage.JoinPath(path, f.Name)
+		if f.Required && !d.suppliedWithin(fpath) {
 			d.errorf(&rng, "Missing required field", "The field %q of %q is required, but no definition was found.%s", f.Name, what, docSuffix(f))
 			good = false
 			continue
 		}
-		if v, ok := d.defaultValue(f); ok {
+		if v, ok := d.defaultValue(f, fpath); ok {
 			out[f.Name] = v
 		}
 	}
 	return out, good
 }
 
-// belowMin reports whether a canonical Int, Float or list value has a number below min.
-func belowMin(v any, min float64) bool {
+// outOfRange returns what a number must be ("at least 1", "greater than 0") when x breaks
+// one of p's bounds (Min, Max, Above), else "". Bounds are float64s; x is compared exactly,
+// so that an int64 far beyond 2^53 is not rounded into range.
+func outOfRange(p *stage.Param, x *big.Float) string {
+	num := func(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+	switch {
+	case p.Min != nil && x.Cmp(big.NewFloat(*p.Min)) < 0:
+		return "at least " + num(*p.Min)
+	case p.Max != nil && x.Cmp(big.NewFloat(*p.Max)) > 0:
+		return "at most " + num(*p.Max)
+	case p.Above != nil && x.Cmp(big.NewFloat(*p.Above)) <= 0:
+		return "greater than " + num(*p.Above)
+	}
+	return ""
+}
+
+// defaultProblem says what is wrong with a stage's canonical default under its own
+// bounds, finiteness and enum, or returns "" (a non-empty answer is a bug in the stage).
+func defaultProblem(p *stage.Param, v any) string {
+	num := func(f float64) string {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Sprintf("%v is not a finite number", f)
+		}
+		if msg := outOfRange(p, big.NewFloat(f)); msg != "" {
+			return fmt.Sprintf("%v breaks the parameter's own bound: it must be %s", f, msg)
+		}
+		return ""
+	}
 	switch x := v.(type) {
 	case int64:
-		return float64(x) < min
+		if msg := outOfRange(p, new(big.Float).SetInt64(x)); msg != "" {
+			return fmt.Sprintf("%d breaks the parameter's own bound: it must be %s", x, msg)
+		}
 	case float64:
-		return x < min
+		return num(x)
 	case []int64:
 		for _, e := range x {
-			if float64(e) < min {
-				return true
+			if msg := outOfRange(p, new(big.Float).SetInt64(e)); msg != "" {
+				return fmt.Sprintf("the element %d breaks the parameter's own bound: it must be %s", e, msg)
 			}
 		}
 	case []float64:
 		for _, e := range x {
-			if e < min {
-				return true
+			if msg := num(e); msg != "" {
+				return "the element " + msg
+			}
+		}
+	case map[string]float64:
+		for _, k := range sortedKeys(x) {
+			if math.IsNaN(x[k]) || math.IsInf(x[k], 0) {
+				return fmt.Sprintf("the value of %q, %v, is not a finite number", k, x[k])
 			}
 		}
 	}
-	return false
+	return ""
 }
 
 func isNullWritten(pairs []pair, key string) bool {
@@ -400,12 +450,15 @@ func isNullWritten(pairs []pair, key string) bool {
 }
 
 // defaultValue returns a parameter's default in canonical form; an Object without a
-// default gets one built from its fields' defaults (when none is required).
-func (d *decoder) defaultValue(p *stage.Param) (any, bool) {
+// default gets one built from its fields' defaults (when none is required, or a matrix
+// supplies the required ones). path is the parameter's path.
+func (d *decoder) defaultValue(p *stage.Param, path string) (any, bool) {
 	if p.Default != nil {
 		v, err := stage.Canonical(*p, p.Default)
-		if err == nil && p.Min != nil && belowMin(v, *p.Min) {
-			err = fmt.Errorf("it is below the parameter's minimum %g", *p.Min)
+		if err == nil {
+			if msg := defaultProblem(p, v); msg != "" {
+				err = errors.New(msg)
+			}
 		}
 		if err != nil {
 			d.errorf(nil, "Invalid stage schema", "The default of parameter %q is invalid: %v. This is a bug in the stage.", p.Name, err)
@@ -417,11 +470,22 @@ func (d *decoder) defaultValue(p *stage.Param) (any, bool) {
 		out := map[string]any{}
 		for i := range p.Fields {
 			f := &p.Fields[i]
+			fpath := stage.JoinPath(path, f.Name)
 			if f.Required {
+				if d.suppliedWithin(fpath) {
+					continue // the matrix sets it in every instance
+				}
+				if at, ok := d.suppliedAt(path); ok {
+					// The matrix sets another field of an object that has no value.
+					d.errorf(&at, "Missing required field",
+						"The matrix sets a field of %q, which is not written, and its field %q is required; write %q with a value for %q.", path, f.Name, path, f.Name)
+				}
 				return nil, false
 			}
-			if v, ok := d.defaultValue(f); ok {
+			if v, ok := d.defaultValue(f, fpath); ok {
 				out[f.Name] = v
+			} else if d.suppliedWithin(fpath) {
+				return nil, false // reported for the field
 			}
 		}
 		return out, true
