@@ -99,18 +99,18 @@ train:
 			},
 		},
 		{
-			name: "the default kind of a variant block that is not written",
-			file: "a.hcl",
-			src:  `probe "pe" { matrix = { "v.w" = [0.5] } }`,
+			name:  "the default kind of a variant block that is not written",
+			file:  "a.hcl",
+			src:   `probe "pe" { matrix = { "v.w" = [0.5] } }`,
 			addrs: []string{"probe.pe[w=0.5]"},
 			params: map[string]map[string]any{
 				"probe.pe[w=0.5]": {"v": map[string]any{"kind": "k", "w": 0.5, "r": int64(0)}},
 			},
 		},
 		{
-			name: "a required field supplied by the matrix, the object not written",
-			file: "a.hcl",
-			src:  `probe "pf" { matrix = { "req.need" = [1, 2] } }`,
+			name:  "a required field supplied by the matrix, the object not written",
+			file:  "a.hcl",
+			src:   `probe "pf" { matrix = { "req.need" = [1, 2] } }`,
 			addrs: []string{"probe.pf[need=1]", "probe.pf[need=2]"},
 			params: map[string]map[string]any{
 				"probe.pf[need=2]": {"req": map[string]any{"need": int64(2), "opt": int64(0)}},
