@@ -68,10 +68,8 @@ func (d *decoder) decodeMatrix(bd *blockDecl, a *hcl.Attribute, content *hcl.Bod
 		return nil
 	}
 	mp := &stage.Param{Name: argMatrix, Type: stage.Object}
-	pairs, ok := d.pairs(mp, argMatrix, a.Expr)
-	if !ok {
-		return nil
-	}
+	// Keys that failed are reported; the others are still checked.
+	pairs, _ := d.pairs(mp, argMatrix, a.Expr)
 	var axes []axis
 	seen := map[string]hcl.Range{}
 	for _, kv := range pairs {
