@@ -6,9 +6,12 @@
 //
 // spec is not the planner: it computes no content keys, sorts nothing topologically beyond
 // finding cycles, and never runs a stage (package pipeline does those). It does not know
-// the stages either: each stage registers its block type and parameter schema with package
-// stage, and spec decodes a block against that schema. It reads no dataset folders; a
-// missing path is found when a stage runs.
+// the stages either: LoadOptions.Registry (a stage.Registry; nil means the global one, until
+// cmd/ builds the registry) gives each block type's parameter schema, which spec decodes and
+// validates the block against, and its Decode, which checks the decoded values the way the
+// stage will (ranges, names in the stage's tables, rules across fields); spec knows no
+// stage's parameter names. It reads no dataset folders; a missing path is found when a
+// stage runs.
 //
 // # The file format
 //
@@ -60,8 +63,11 @@
 // # Arguments of a stage block
 //
 // Each stage declares its arguments (stage.Param): their type, default, whether they are
-// required, allowed values or the smallest allowed number (embed's batch_size is at least
-// 1), and a one-line description. Types and how they are written:
+// required, allowed values (with other spellings that "Did you mean" maps to them: a loss
+// "proxyanchor" suggests "oproxy"), bounds of numbers (at least, at most, greater than:
+// embed's batch_size is at least 1, a learning rate greater than 0; for lists, each
+// element), and a one-line description. Numbers must be finite. Types and how they are
+// written:
 //
 //	string               "text" (numbers and bools convert: 128 becomes "128")
 //	int                  3; 3.0 is accepted as 3, 3.5 is an error
@@ -87,17 +93,30 @@
 // Three arguments are common to every stage block and are not part of a stage's schema:
 //
 //	seeds      = [0, 1, 2]     # expand: one node per seed; the node's params get "seed" (int)
-//	matrix     = { embed_dim = [128, 512], lr = [1e-5, 1e-4] }
-//	                           # expand: one node per combination of the listed values;
-//	                           # each key must be a value argument of the stage and must not
-//	                           # also be written as an argument
+//	matrix     = { embed_dim = [128, 512], "schedule.lr" = [1e-5, 1e-4] }
+//	                           # expand: one node per combination of the listed values
 //	depends_on = [dataset.cub] # extra edges that carry no parameter
 //
+// A matrix key is a value argument of the stage (embed_dim), or a path of names joined by
+// dots into an object argument or a variant block: "schedule.lr" sets the lr field of
+// schedule, "loss.w_align" the w_align field of the loss block (of the kind written, or of
+// the default kind when no block is written), and deeper paths go into nested objects. The
+// rest of the object or block is as written or defaulted; a path is written in quotes in
+// HCL (in YAML, schedule.lr: [...] is a plain key). What a key sets must not also be
+// written in the block: embed_dim = 128 beside a matrix embed_dim, or lr inside schedule
+// beside "schedule.lr", is an error, and so are two keys one inside the other ("schedule"
+// and "schedule.lr"). The kind of a variant block cannot be swept: write one block per
+// kind.
+//
 // seeds and matrix multiply. Each node's address is <kind>.<name>[<instance>], the
-// instance listing key=value pairs sorted by key, for example
-// train.nir[embed_dim=128,seed=0]; nodes come in that order with the first key varying
-// slowest. An unexpanded block has the address <kind>.<name>. A block expands to at most
-// 10000 nodes.
+// instance listing label=value pairs sorted by label, for example
+// train.nir[embed_dim=128,seed=0]; nodes come in that order with the first label varying
+// slowest. An axis's label is the last name of its key (lr for "schedule.lr", so
+// train.nir[lr=0.001,seed=0]) unless another axis of the same block ends in the same name,
+// in which case it is the whole key (matrix = { lr = [...], "schedule.lr" = [...] } gives
+// train.nir[lr=1e-05,schedule.lr=0.001]); seeds are labelled seed. A key that is an argument
+// is its own label, so addresses of files without paths are what they always were. An
+// unexpanded block has the address <kind>.<name>. A block expands to at most 10000 nodes.
 //
 // # References and the graph
 //
@@ -116,19 +135,33 @@
 // Node.Inputs lists edges in the order written: arguments in source order, a list's
 // elements in order, and a target's instances in order. Reference cycles are errors that
 // name every block in the cycle (in file order) and one path around it. A block with an
-// error, and every block that depends on it, gets no nodes.
+// error, and every block that depends on it, gets no nodes; a block whose only errors are
+// in its references (or in the blocks they name) still has its values checked by its stage
+// (see Diagnostics), so that one validation reports every problem.
 //
 // # Expressions
 //
 // HCL expressions work as usual: arithmetic, conditionals, string templates
 // ("${var.data_root}/cub200"), for expressions, and the functions concat, join, length,
-// lower, max, min, range (at most 1024 values) and upper. They may read var.<name> and
-// local.<name>. A variable's default is a constant. A -var or DMLRUN_VAR_<name> value is
-// a string converted to the type of the variable's default: a number, a bool (true,
+// lower, max, merge, min, range (at most 1024 values) and upper. They may read var.<name>
+// and local.<name>. A variable's default is a constant. A -var or DMLRUN_VAR_<name> value
+// is a string converted to the type of the variable's default: a number, a bool (true,
 // false, 1, 0), a string, or for a list or object default an HCL expression such as
 // "[0, 1, 2]". A variable without a default is a string and must be set. -var takes
 // precedence over the environment, which takes precedence over the default; a -var for
 // an undeclared variable is an error.
+//
+// merge(a, b, ...) takes objects and returns one with the members of all of them: a later
+// argument's member replaces an earlier one's, and where both are objects they are merged
+// the same way, member by member, at any depth. Anything else (a number, a list, an object
+// over a number) replaces whole; lists are not concatenated, null is an error. It overrides
+// fields of a shared value:
+//
+//	locals { schedule = { epochs = 100, lr = 1e-5, tau = [100], gamma = 0.1 } }
+//	train "fast" {
+//	  schedule = merge(local.schedule, { lr = 3e-3 })   # epochs 100, lr 3e-3, tau [100], gamma 0.1
+//	  ...
+//	}
 //
 // # YAML
 //
@@ -151,13 +184,17 @@
 //	check:
 //	  nir_not_worse: { baseline: train.baseline, candidate: train.nir, tolerances: { "e_recall@1": 0.02 } }
 //
+// YAML has no expressions or functions of its own; a template string is the only place
+// they appear, and there they are HCL's, merge included: schedule: "${merge(local.schedule,
+// { lr = 3e-3 })}". A matrix path is a plain key: matrix: { schedule.lr: [1e-3, 3e-3] }.
+//
 // The top-level keys are variables, locals, check and the stage kinds. A labelled block
 // type is a mapping from names (or, for variant blocks, kinds) to bodies; a body is a
 // mapping of arguments; an empty body may be written {} or left null. A string containing
 // "${" or "%{" is an HCL template evaluated like the HCL format's (a string that is one
 // interpolation, "${local.epochs}", keeps the value's type). Numbers written in decimal
 // are read exactly as HCL reads them, so 0.0075 is the same float64 in both formats.
-// Aliases (and so merge keys), tags other than the core ones (!!str, !!int, ...) and
+// YAML aliases (and so YAML merge keys, <<), tags other than the core ones (!!str, !!int, ...) and
 // several documents in one file are errors. Unknown keys are reported like unknown HCL arguments.
 //
 // # Diagnostics
@@ -170,6 +207,27 @@
 // an unreadable file) have none. A YAML syntax error points at the line the YAML parser
 // names: the offending line, or for some errors the line where the unfinished mapping,
 // list or flow collection starts. Decoding stops after 200 errors ("Too many errors").
+//
+// After a block decodes without errors, its stage's Decode (stage.Def.Decode) checks the
+// parameters of every node the block expands to, and each problem it returns is reported
+// with the stage's summary and sentence at the source of the problem's parameter path:
+//
+//	embed_dim = -3                       "embed_dim": the value, -3
+//	schedule  = { lr = -1 }              "schedule.lr": the -1
+//	schedule  = local.schedule           "schedule.lr": the expression local.schedule (it
+//	                                     has no source of its own), with the attribute
+//	                                     as context; likewise var.x, merge(...), a for
+//	                                     expression
+//	metrics   = ["nmi", "recal@1"]       "metrics[1]": the "recal@1"
+//	loss "nir" { w_align = 2 }           "loss.w_align": the 2; "loss": the label "nir"
+//	matrix    = { "schedule.lr" = [0, 1e-3] }   "schedule.lr" of the first instances: the 0
+//	seeds     = [0, -1]                  "seed" of the second instance: the -1
+//
+// A path that was not written (a default) goes to the nearest enclosing one that was: a
+// defaulted field of a written object to the object, a defaulted field of a variant block
+// to its label, anything else (and the path "", the block as a whole) to the block's label.
+// A problem that several instances share (the same place, summary and detail: most
+// problems of a seeded block) is reported once.
 //
 // LoadContext and ParseContext stop early when their context is done (dmlrun cancels it on
 // SIGINT and SIGTERM): decoding checks it between blocks, between local values and at
@@ -194,7 +252,8 @@
 //     it). A value counts one plus one for every element, recursively, and a string one
 //     per 64 bytes; an expression spends the size of every value it reads through var.,
 //     local. or a for variable, each time it runs, and the size of what it produces; a
-//     step of a for expression costs 4 more, and a function call the size of its result.
+//     step of a for expression costs 4 more, and a function call the size of its result
+//     (merge also the size of its arguments, which it walks).
 //     Ten locals that each refer to the previous one ten times would be 10^10 values; they
 //     stop at the sixth.
 //   - The expanded experiment has at most 2,000,000 values ("Experiment too large"): every
