@@ -199,3 +199,32 @@ func TestMatrixPathErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMatrixPathsIntoAbsentValues: a path into a variant block that is not written and has
+// no default kind, or into an object that is not written and has other required fields, is
+// an error at the key; a path that supplies the required field is not.
+func TestMatrixPathsIntoAbsentValues(t *testing.T) {
+	for _, tc := range []struct{ src, summary, detail string }{
+		{`probe "p" { matrix = { "nv.w" = [1] } }`, "Invalid matrix key",
+			`"nv.w" sweeps a field of the nv block, but there is no nv block: write one, such as nv "<kind>" {}.`},
+		{`probe "p" { matrix = { "req.opt" = [1] } }`, "Missing required field",
+			`The matrix sets a field of "req", which is not written, and its field "need" is required; write "req" with a value for "need".`},
+		{`probe "p" { req = { opt = 1 } }`, "Missing required field", `The field "need" of "req" is required, but no definition was found.`},
+	} {
+		errs := errorsOf(t, "x.hcl", tc.src, LoadOptions{Registry: probeRegistry})
+		if len(errs) != 1 || errs[0].Summary != tc.summary || errs[0].Detail != tc.detail {
+			t.Errorf("%s:\n got %v\nwant %s: %s", tc.src, errs, tc.summary, tc.detail)
+		}
+	}
+	for _, src := range []string{
+		`probe "p" { matrix = { "req.need" = [1] } }`,
+		`probe "p" {
+  req    = { opt = 2 }
+  matrix = { "req.need" = [1] }
+}`,
+	} {
+		if errs := errorsOf(t, "x.hcl", src, LoadOptions{Registry: probeRegistry}); len(errs) != 0 {
+			t.Errorf("%s: %v", src, errs)
+		}
+	}
+}

@@ -32,6 +32,7 @@ var probeRegistry = func() *stage.Registry {
 			"k": {{Name: "w", Type: stage.Float, Default: 0.0}, {Name: "r", Type: stage.Int, Default: int64(0)}},
 			"j": {{Name: "u", Type: stage.Int, Default: int64(0)}},
 		}},
+		{Name: "nv", Variants: map[string][]stage.Param{"k": {{Name: "w", Type: stage.Float, Default: 0.0}}}},
 		{Name: "seed", Type: stage.Int, Default: int64(0)},
 	}})
 	if err != nil {
