@@ -71,36 +71,42 @@ func run(n, d, classes int, out, device string, threads int, chunk int64) error 
 	if err != nil {
 		return err
 	}
-	if threads > 0 {
-		torch.SetNumThreads(threads)
-	}
-	b := evaluate.TorchBackend{Device: dev, ChunkBytes: chunk}
-	m := metrics.Matrix{Data: x, Rows: n, Cols: d}
+	// TorchBackend's methods run inside torch.Pinned, as in the evaluate stage: it sets the
+	// thread count (threads < 1 leaves libtorch's default) on the OS thread they run on.
+	var res result
+	err = torch.Pinned(threads, func() error {
+		b := evaluate.TorchBackend{Device: dev, ChunkBytes: chunk}
+		m := metrics.Matrix{Data: x, Rows: n, Cols: d}
 
-	// Warm-up outside the timings (libtorch thread pool, first allocation).
-	small := metrics.Matrix{Data: x[:1000*d], Rows: 1000, Cols: d}
-	if _, err := b.Search(small, 11, true); err != nil {
-		return err
-	}
+		// Warm-up outside the timings (libtorch thread pool, first allocation).
+		small := metrics.Matrix{Data: x[:1000*d], Rows: 1000, Cols: d}
+		if _, err := b.Search(small, 11, true); err != nil {
+			return err
+		}
 
-	phases := map[string]float64{"start": peakRSSMB()}
-	t0 := time.Now()
-	rec, err := metrics.Compute(m, labels, []string{"e_recall@1", "e_recall@2", "e_recall@4", "e_recall@10"},
-		metrics.Options{Backend: b})
+		phases := map[string]float64{"start": peakRSSMB()}
+		t0 := time.Now()
+		rec, err := metrics.Compute(m, labels, []string{"e_recall@1", "e_recall@2", "e_recall@4", "e_recall@10"},
+			metrics.Options{Backend: b})
+		if err != nil {
+			return err
+		}
+		t1 := time.Now()
+		phases["search"] = peakRSSMB()
+		nmi, err := metrics.Compute(m, labels, []string{"nmi"}, metrics.Options{Backend: b, KMeansK: classes})
+		if err != nil {
+			return err
+		}
+		t2 := time.Now()
+		rec["nmi"] = nmi["nmi"]
+		res = result{Impl: "dmlrun (Go + libtorch " + torch.Version() + ")", N: n, D: d, Classes: classes,
+			Threads: torch.NumThreads(), SearchSec: t1.Sub(t0).Seconds(), KMeansSec: t2.Sub(t1).Seconds(),
+			TotalSec: t2.Sub(t0).Seconds(), PeakRSSMB: peakRSSMB(), RSSPhases: phases, Metrics: rec, TorchDevice: dev.String()}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	t1 := time.Now()
-	phases["search"] = peakRSSMB()
-	nmi, err := metrics.Compute(m, labels, []string{"nmi"}, metrics.Options{Backend: b, KMeansK: classes})
-	if err != nil {
-		return err
-	}
-	t2 := time.Now()
-	rec["nmi"] = nmi["nmi"]
-	res := result{Impl: "dmlrun (Go + libtorch " + torch.Version() + ")", N: n, D: d, Classes: classes,
-		Threads: torch.NumThreads(), SearchSec: t1.Sub(t0).Seconds(), KMeansSec: t2.Sub(t1).Seconds(),
-		TotalSec: t2.Sub(t0).Seconds(), PeakRSSMB: peakRSSMB(), RSSPhases: phases, Metrics: rec, TorchDevice: dev.String()}
 	enc := json.NewEncoder(os.Stdout)
 	return enc.Encode(res)
 }

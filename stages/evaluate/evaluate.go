@@ -2,18 +2,18 @@ package evaluate
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"dmlrun/internal/failpoint"
-	"dmlrun/safetensors"
 	"dmlrun/stage"
+	"dmlrun/stages/embed"
 	"dmlrun/stages/evaluate/metrics"
 	"dmlrun/torch"
 )
@@ -21,85 +21,108 @@ import (
 // Version is the evaluate stage's implementation version (part of every evaluate key).
 const Version = 1
 
-// Files the stage reads from an embed artifact (docs/ARTIFACTS.md).
-const (
-	EmbeddingsFile = "embeddings.safetensors"
-	EmbedInfoFile  = "embed.json"
-	TrainLogFile   = "train_log.csv"
-)
-
 func init() {
 	stage.Register(Def())
 }
 
+// Config is the evaluate block's typed config.
+type Config struct {
+	// Metrics' description lists the metric table's names (Def sets it).
+	Metrics       []string `param:"metrics"`
+	KMeansClasses int      `param:"kmeans_classes" min:"0" doc:"Number of k-means clusters for nmi and f1; 0 uses the number of TRAINING classes recorded by the embed artifact (embed.json train_classes), as the original does."`
+	FaissRandInt  string   `param:"faiss_rand_int" enum:"modulo,mulshift" doc:"How the replicated faiss k-means draws its initial permutation: modulo (faiss 1.7.x, Debian's 1.7.3) or mulshift (later faiss)."`
+}
+
 // Def returns the evaluate stage definition.
 func Def() *stage.Def {
-	return &stage.Def{
+	d, err := stage.Typed(stage.Def{
 		Kind:    "evaluate",
 		Version: Version,
 		Doc:     "Computes retrieval and clustering metrics (reference-method.md §9) of embedded test sets; writes metrics.json.",
 		Params: []stage.Param{
 			{Name: "from", Type: stage.RefList, RefKind: "embed", Required: true,
 				Doc: "Embed blocks whose embeddings are evaluated (one evaluate node per embed instance)."},
-			{Name: "metrics", Type: stage.StringList, Default: append([]string(nil), metrics.Default...),
-				Doc: "Metric names: " + metrics.Summary() + "."},
-			{Name: "kmeans_classes", Type: stage.Int, Default: int64(0),
-				Doc: "Number of k-means clusters for nmi and f1; 0 uses the number of TRAINING classes recorded by the embed artifact (embed.json train_classes), as the original does."},
-			{Name: "faiss_rand_int", Type: stage.String, Default: "modulo", Enum: []string{"modulo", "mulshift"},
-				Doc: "How the replicated faiss k-means draws its initial permutation: modulo (faiss 1.7.x, Debian's 1.7.3) or mulshift (later faiss)."},
 		},
 		ExpandOver: "from",
 		Exclusive:  true,
-		Run:        run,
+	}, stage.Config[Config]{
+		Defaults: Config{Metrics: slices.Clone(metrics.Default), FaissRandInt: "modulo"},
+		Check:    check,
+	}, run)
+	if err != nil {
+		panic(err) // the declaration above is wrong: a bug, caught by every test
 	}
+	for i := range d.Params {
+		if d.Params[i].Name == "metrics" {
+			d.Params[i].Doc = "Metric names: " + metrics.Summary() + "."
+		}
+	}
+	return d
 }
 
-// embedInfo is the part of embed.json the stage reads.
-type embedInfo struct {
-	Split        string `json:"split"`
-	N            int    `json:"n"`
-	Dim          int    `json:"dim"`
-	ModelBlock   string `json:"model_block"`
-	ModelAddr    string `json:"model_addr"`
-	Seed         int64  `json:"seed"`
-	TrainClasses int    `json:"train_classes"`
+// check looks every metric name up in the metric table: an unknown name gets the nearest
+// valid one as "did you mean", a known family with a bad parameter (e_recall@0) its reason,
+// and a repeated name its first position.
+func check(c *Config) stage.Problems {
+	var probs stage.Problems
+	first := map[string]int{}
+	for i, n := range c.Metrics {
+		at := fmt.Sprintf("metrics[%d]", i)
+		if j, dup := first[n]; dup {
+			probs.Addf(at, "Duplicate metric", "%q is already requested at metrics[%d]; list each metric once.", n, j)
+			continue
+		}
+		first[n] = i
+		var ne *metrics.NameError
+		if err := metrics.Check(n); !errors.As(err, &ne) {
+			continue
+		}
+		if ne.Reason != "" {
+			probs.Addf(at, "Invalid metric", "%q: %s.", n, ne.Reason)
+			continue
+		}
+		probs.Addf(at, "Unknown metric", "%q is not a metric; the metrics are %s.%s",
+			n, metrics.Summary(), stage.Suggest(n, metrics.Candidates(n), nil))
+	}
+	return probs
 }
 
-func run(ctx *stage.Context) error {
+func run(ctx *stage.Context, cfg *Config) error {
 	ins := ctx.InputsOf("from")
 	if len(ins) != 1 {
 		return fmt.Errorf("evaluate %s: expected one embed input, got %d", ctx.Addr, len(ins))
 	}
 	in := ins[0]
-	x, labels, info, err := ReadEmbeddings(in.Dir)
+	e, info, err := embed.Read(in.Dir)
 	if err != nil {
 		return fmt.Errorf("evaluate %s: input %s: %w", ctx.Addr, in.Addr, err)
 	}
-	names := ctx.Params.Strings("metrics")
-	if err := metrics.Parse(names); err != nil {
-		return fmt.Errorf("evaluate %s: %w", ctx.Addr, err)
-	}
-	k := int(ctx.Params.Int("kmeans_classes"))
+	x := metrics.Matrix{Data: e.Data, Rows: e.Rows, Cols: e.Dim}
+	k := cfg.KMeansClasses
 	if k == 0 {
 		k = info.TrainClasses
 	}
 	ri := metrics.RandIntModulo
-	if ctx.Params.String("faiss_rand_int") == "mulshift" {
+	if cfg.FaissRandInt == "mulshift" {
 		ri = metrics.RandIntMulShift
 	}
 	dev, err := torch.ParseDevice(ctx.Device)
 	if err != nil {
 		return fmt.Errorf("evaluate %s: %w", ctx.Addr, err)
 	}
-	if ctx.Threads > 0 {
-		torch.SetNumThreads(ctx.Threads)
-	}
 	fmt.Fprintf(ctx.Log, "evaluate %s: %s split, %d x %d embeddings of %s on %s\n", ctx.Addr, info.Split, x.Rows, x.Cols, info.ModelAddr, dev)
-	vals, err := metrics.Compute(x, labels, names, metrics.Options{
-		KMeansK: k,
-		KMeans:  metrics.KMeansOptions{RandInt: ri},
-		Backend: TorchBackend{Device: dev},
-		Logf:    func(f string, a ...any) { fmt.Fprintf(ctx.Log, f+"\n", a...) },
+	var vals map[string]float64
+	// All of the node's libtorch work runs in one Pinned call: the thread count is set on
+	// the OS thread the backend's ops then run on (TorchBackend's methods run inside it).
+	err = torch.Pinned(ctx.Threads, func() error {
+		var err error
+		vals, err = metrics.Compute(x, e.Labels, cfg.Metrics, metrics.Options{
+			KMeansK: k,
+			KMeans:  metrics.KMeansOptions{RandInt: ri},
+			Backend: TorchBackend{Device: dev},
+			Logf:    func(f string, a ...any) { fmt.Fprintf(ctx.Log, f+"\n", a...) },
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("evaluate %s: %w", ctx.Addr, err)
@@ -112,12 +135,12 @@ func run(ctx *stage.Context) error {
 	for n, v := range vals {
 		res.Metrics[n] = metrics.Value(v)
 	}
-	for _, n := range names {
+	for _, n := range cfg.Metrics {
 		if n == "nmi" || n == "f1" {
 			res.KMeansClasses = k
 		}
 	}
-	if res.TrainLog, err = ReadTrainLog(filepath.Join(in.Dir, TrainLogFile)); err != nil {
+	if res.TrainLog, err = ReadTrainLog(filepath.Join(in.Dir, embed.TrainLogFile)); err != nil {
 		return fmt.Errorf("evaluate %s: input %s: %w", ctx.Addr, in.Addr, err)
 	}
 	for _, n := range metrics.SortedNames(vals) {
@@ -127,42 +150,6 @@ func run(ctx *stage.Context) error {
 		return err
 	}
 	return metrics.WriteResult(ctx.OutDir, res)
-}
-
-// ReadEmbeddings reads an embed artifact directory: embeddings.safetensors (`embeds` F32
-// [N,D], `labels` I64 [N]) and embed.json.
-func ReadEmbeddings(dir string) (metrics.Matrix, []int64, *embedInfo, error) {
-	var x metrics.Matrix
-	b, err := os.ReadFile(filepath.Join(dir, EmbedInfoFile))
-	if err != nil {
-		return x, nil, nil, err
-	}
-	info := &embedInfo{}
-	if err := json.Unmarshal(b, info); err != nil {
-		return x, nil, nil, fmt.Errorf("%s: %w", EmbedInfoFile, err)
-	}
-	ts, _, err := safetensors.Read(filepath.Join(dir, EmbeddingsFile))
-	if err != nil {
-		return x, nil, nil, err
-	}
-	et, ok := ts["embeds"]
-	if !ok || len(et.Shape) != 2 {
-		return x, nil, nil, fmt.Errorf("%s: need tensor \"embeds\" of shape [N,D]", EmbeddingsFile)
-	}
-	lt, ok := ts["labels"]
-	if !ok || len(lt.Shape) != 1 || lt.Shape[0] != et.Shape[0] {
-		return x, nil, nil, fmt.Errorf("%s: need tensor \"labels\" of shape [%d]", EmbeddingsFile, et.Shape[0])
-	}
-	data, err := et.Float32s()
-	if err != nil {
-		return x, nil, nil, fmt.Errorf("%s: %w", EmbeddingsFile, err)
-	}
-	labels, err := lt.Int64s()
-	if err != nil {
-		return x, nil, nil, fmt.Errorf("%s: %w", EmbeddingsFile, err)
-	}
-	x = metrics.Matrix{Data: data, Rows: int(et.Shape[0]), Cols: int(et.Shape[1])}
-	return x, labels, info, nil
 }
 
 // ReadTrainLog parses a train_log.csv (header row, numeric cells, empty cell = missing);

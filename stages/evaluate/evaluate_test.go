@@ -3,17 +3,21 @@ package evaluate
 import (
 	"context"
 	"encoding/json"
+	"flag"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"dmlrun/safetensors"
 	"dmlrun/stage"
+	"dmlrun/stages/embed"
 	"dmlrun/stages/evaluate/metrics"
 	"dmlrun/torch"
 )
@@ -49,6 +53,23 @@ func loadRef(t *testing.T) *refFile {
 
 func cpu() TorchBackend { return TorchBackend{Device: torch.CPUDevice} }
 
+// searchPinned and kmeansPinned call the backend the way the stage does: inside torch.Pinned.
+func searchPinned(b TorchBackend, x metrics.Matrix, k int, ip bool) (out []int32, err error) {
+	err = torch.Pinned(0, func() error {
+		out, err = metrics.SearchSelf(b, x, k, ip)
+		return err
+	})
+	return out, err
+}
+
+func kmeansPinned(x metrics.Matrix, k int, opt metrics.KMeansOptions, b TorchBackend) (res *metrics.KMeansResult, err error) {
+	err = torch.Pinned(0, func() error {
+		res, err = metrics.KMeans(x, k, opt, b)
+		return err
+	})
+	return res, err
+}
+
 // The torch backend must give the same neighbour lists as the pure-Go one through
 // SearchSelf (exact duplicates grouped), up to near-ties decided by float rounding: BLAS
 // and the Go loop sum dot products in different orders.
@@ -68,7 +89,7 @@ func TestTorchSearchMatchesGo(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, b := range []TorchBackend{cpu(), small} {
-					got, err := metrics.SearchSelf(b, m, k, ip)
+					got, err := searchPinned(b, m, k, ip)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -93,7 +114,7 @@ func TestTorchSearchMatchesGo(t *testing.T) {
 		}
 	}
 	// The duplicate rule itself: row 300 is a copy of row 0, so both have neighbours 0, 300.
-	got, _ := metrics.SearchSelf(cpu(), xd, 2, false)
+	got, _ := searchPinned(cpu(), xd, 2, false)
 	if got[0] != 0 || got[1] != 300 || got[600] != 0 || got[601] != 300 {
 		t.Errorf("duplicate rows 0/300: lists %v and %v, want [0 300] for both", got[0:2], got[600:602])
 	}
@@ -124,7 +145,7 @@ func firstDiff(a, b []int32) int {
 func TestTorchKMeansMatchesFaiss(t *testing.T) {
 	for _, c := range loadRef(t).KMeans[:2] { // the tie-free cases (see gen_reference.py)
 		x := metrics.Matrix{Data: c.X, Rows: c.N, Cols: c.D}
-		res, err := metrics.KMeans(x, c.K, metrics.KMeansOptions{Iters: c.Iters}, cpu())
+		res, err := kmeansPinned(x, c.K, metrics.KMeansOptions{Iters: c.Iters}, cpu())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,15 +171,15 @@ func writeEmbed(t *testing.T, dir string, x metrics.Matrix, labels []int64, info
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := safetensors.Write(filepath.Join(dir, EmbeddingsFile), []safetensors.Tensor{e, l}, nil); err != nil {
+	if err := safetensors.Write(filepath.Join(dir, embed.EmbeddingsFile), []safetensors.Tensor{e, l}, nil); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(info)
-	if err := os.WriteFile(filepath.Join(dir, EmbedInfoFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, embed.InfoFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if log != "" {
-		if err := os.WriteFile(filepath.Join(dir, TrainLogFile), []byte(log), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, embed.TrainLogFile), []byte(log), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -217,7 +238,7 @@ func TestStageErrors(t *testing.T) {
 		metrics []string
 		want    string
 	}{
-		{[]string{"e_recall@1", "bogus"}, `unknown metric "bogus"`},
+		{[]string{"e_recall@1", "bogus"}, `metrics[1]: Unknown metric: "bogus" is not a metric`},
 		{[]string{"nmi"}, "number of k-means clusters"},
 	}
 	for _, c := range cases {
@@ -243,5 +264,115 @@ func TestStableOrder(t *testing.T) {
 	stableOrder([]float32{3, 1, 2, 1}, []int64{0, 8, 5, 4}, dst[:4])
 	if want := []int32{4, 8, 5, 0}; !slices.Equal(dst[:4], want) {
 		t.Errorf("got %v, want %v", dst[:4], want)
+	}
+}
+
+// TestSchemaUnchanged pins the evaluate block's parameters as they were declared by hand
+// before the typed config: the canonical parameter map, and so every key, depends on them.
+func TestSchemaUnchanged(t *testing.T) {
+	type p struct {
+		name     string
+		typ      stage.Type
+		def      any
+		required bool
+		enum     []string
+	}
+	want := []p{
+		{"from", stage.RefList, nil, true, nil},
+		{"metrics", stage.StringList, []string{"e_recall@1", "e_recall@2", "e_recall@4", "e_recall@10", "nmi", "f1", "mAP_1000"}, false, nil},
+		{"kmeans_classes", stage.Int, int64(0), false, nil},
+		{"faiss_rand_int", stage.String, "modulo", false, []string{"modulo", "mulshift"}},
+	}
+	d := Def()
+	if len(d.Params) != len(want) || d.ExpandOver != "from" || !d.Exclusive || d.Version != 1 {
+		t.Fatalf("def %+v", d)
+	}
+	for i, w := range want {
+		g := d.Params[i]
+		if g.Name != w.name || g.Type != w.typ || !reflect.DeepEqual(g.Default, w.def) || g.Required != w.required || !slices.Equal(g.Enum, w.enum) || g.Doc == "" {
+			t.Errorf("parameter %d = %+v, want %+v", i, g, w)
+		}
+	}
+	if doc := d.Params[1].Doc; doc != "Metric names: "+metrics.Summary()+"." {
+		t.Errorf("metrics doc %q", doc)
+	}
+}
+
+func TestDecodeProblems(t *testing.T) {
+	type prob struct{ path, summary, detail string }
+	cases := []struct {
+		name string
+		set  stage.Params
+		want []prob
+	}{
+		{"defaults", nil, nil},
+		{"every family", stage.Params{"metrics": []string{"c_recall@3", "c_mAP_1000", "mAP@R", "dists@inter", "rho_spectrum@-2@embeds"}}, nil},
+		{"misspelt", stage.Params{"metrics": []string{"e_recall@1", "recal@1"}},
+			[]prob{{"metrics[1]", "Unknown metric", `"recal@1" is not a metric; the metrics are e_recall@K, c_recall@K,`}}},
+		{"suggestion", stage.Params{"metrics": []string{"recal@1", "map_1000", "NMI", "rho@2"}},
+			[]prob{{"metrics[0]", "Unknown metric", `Did you mean "e_recall@1"?`}, {"metrics[1]", "Unknown metric", `Did you mean "mAP_1000"?`},
+				{"metrics[2]", "Unknown metric", `Did you mean "nmi"?`}, {"metrics[3]", "Unknown metric", ""}}},
+		{"bad parameter", stage.Params{"metrics": []string{"e_recall@0", "rho_spectrum@0", "dists@outer"}},
+			[]prob{{"metrics[0]", "Invalid metric", "K must be a whole number of at least 1"}, {"metrics[1]", "Invalid metric", "M must be a non-zero integer"},
+				{"metrics[2]", "Invalid metric", "the dists metrics are"}}},
+		{"duplicate", stage.Params{"metrics": []string{"nmi", "f1", "nmi"}}, []prob{{"metrics[2]", "Duplicate metric", "already requested at metrics[0]"}}},
+		{"negative kmeans_classes", stage.Params{"kmeans_classes": int64(-1)}, []prob{{"kmeans_classes", "Value out of range", "at least 0"}}},
+		{"rand_int", stage.Params{"faiss_rand_int": "mulshft"}, []prob{{"faiss_rand_int", `Unknown value of "faiss_rand_int"`, `Did you mean "mulshift"?`}}},
+	}
+	d := Def()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := stage.Params{"metrics": slices.Clone(metrics.Default), "kmeans_classes": int64(0), "faiss_rand_int": "modulo"}
+			for k, v := range c.set {
+				p[k] = v
+			}
+			cfg, probs := d.Decode(p)
+			if len(probs) != len(c.want) {
+				t.Fatalf("problems %v, want %d", probs, len(c.want))
+			}
+			for i, w := range c.want {
+				if g := probs[i]; g.Path != w.path || g.Summary != w.summary || !strings.Contains(g.Detail, w.detail) {
+					t.Errorf("problem %d = %+v, want %+v", i, g, w)
+				}
+			}
+			if c.want == nil {
+				if c, ok := cfg.(*Config); !ok || len(c.Metrics) == 0 {
+					t.Errorf("config %+v", cfg)
+				}
+			}
+		})
+	}
+}
+
+var updateReadme = flag.Bool("update-readme", false, "rewrite README.md's generated metric table")
+
+// TestReadmeMetricTable: README.md's metric table is generated from the metric table.
+func TestReadmeMetricTable(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("| names | meaning |\n|---|---|\n")
+	for _, m := range metrics.Metrics() {
+		q := make([]string, len(m.Names))
+		for i, n := range m.Names {
+			q[i] = "`" + n + "`"
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", strings.Join(q, ", "), strings.ReplaceAll(m.Doc, "|", "\\|"))
+	}
+	const begin, end = "<!-- metrics:begin -->\n", "<!-- metrics:end -->"
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	i, j := strings.Index(readme, begin), strings.Index(readme, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md lacks the %q ... %q markers", begin, end)
+	}
+	if want := b.String(); readme[i+len(begin):j] != want {
+		if !*updateReadme {
+			t.Fatalf("README.md's metric table is stale; run: go test ./stages/evaluate -run TestReadmeMetricTable -update-readme")
+		}
+		if err := os.WriteFile("README.md", []byte(readme[:i+len(begin)]+want+readme[j:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package evaluate
 
 import (
 	"fmt"
-	"runtime"
 	"sort"
 
 	"dmlrun/stages/evaluate/metrics"
@@ -19,8 +18,13 @@ import (
 // row whose k-th and (k+1)-th distances are equal (a tie across the cut-off) is redone
 // exactly from its full distance row with metrics.SelectStable.
 //
-// Each call takes torch.Lock (the scope stack is process-wide) and frees every tensor it
-// made before returning.
+// Its methods run inside torch.Pinned, which the caller holds around all of a node's torch
+// work (the evaluate stage's run, bench/eval): Pinned holds torch's lock (the scope stack is
+// process-wide), keeps the goroutine on one OS thread (libtorch's thread count is per
+// thread, and glibc's per-thread malloc arenas would otherwise not reuse the chunk buffers
+// of one call in the next) and has set the thread count on it. The methods take no lock
+// themselves (Pinned's lock is not reentrant), so calling them outside Pinned is a bug.
+// Each call frees every tensor it made before returning.
 type TorchBackend struct {
 	Device torch.Device
 	// ChunkBytes bounds the float32 score matrices alive for one chunk of query rows
@@ -39,7 +43,7 @@ func (b TorchBackend) chunkRows(cols int) int64 {
 	return max(128, budget/(2*4*int64(cols)))
 }
 
-// Search implements metrics.Backend.
+// Search implements metrics.Backend; it runs inside torch.Pinned.
 func (b TorchBackend) Search(x metrics.Matrix, k int, ip bool) (out []int32, err error) {
 	n := x.Rows
 	if k < 1 || k > n {
@@ -53,12 +57,6 @@ func (b TorchBackend) Search(x metrics.Matrix, k int, ip bool) (out []int32, err
 	if !ip {
 		qm, ym = augment(x)
 	}
-	torch.Lock()
-	defer torch.Unlock()
-	// One OS thread for all calls: glibc gives each thread its own malloc arena, and
-	// chunk buffers freed in one arena are not reused by the next call on another thread.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	out = make([]int32, n*k)
 	err = torch.WithScope(func() error {
 		qt, err := b.upload(qm)
@@ -167,15 +165,11 @@ func stableOrder(v []float32, idx []int64, dst []int32) {
 	}
 }
 
-// Assign implements metrics.Backend.
+// Assign implements metrics.Backend; it runs inside torch.Pinned.
 func (b TorchBackend) Assign(x, c metrics.Matrix) (out []int32, err error) {
 	if x.Cols != c.Cols || c.Rows == 0 {
 		return nil, fmt.Errorf("torch assign: points %dx%d vs centroids %dx%d", x.Rows, x.Cols, c.Rows, c.Cols)
 	}
-	torch.Lock()
-	defer torch.Unlock()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	out = make([]int32, x.Rows)
 	err = torch.WithScope(func() error {
 		xt, err := b.upload(x)
