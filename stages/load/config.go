@@ -111,7 +111,7 @@ func check(c *Config) stage.Problems {
 	}{{"mean", c.Mean}, {"std", c.Std}} {
 		if len(ch.v) != 3 {
 			probs.Addf(ch.name, "Wrong number of values",
-				"%s needs exactly 3 values, one per RGB channel (ImageNet ResNet: %v); got %d.", ch.name, defaultOf(ch.name), len(ch.v))
+				"%s needs exactly 3 values, one per RGB channel (ImageNet ResNet: %s); got %d.", ch.name, defaultOf(ch.name), len(ch.v))
 		}
 	}
 	if c.ValSplit >= 1 {
@@ -151,11 +151,13 @@ func kindReadVerb(arg string) string {
 	return kindReaders(arg) + " read"
 }
 
-func defaultOf(name string) []float64 {
+// defaultOf renders the default of mean or std as written in a file: [0.485, 0.456, 0.406].
+func defaultOf(name string) string {
+	v := ResNetStd
 	if name == "mean" {
-		return ResNetMean[:]
+		v = ResNetMean
 	}
-	return ResNetStd[:]
+	return fmt.Sprintf("[%v, %v, %v]", v[0], v[1], v[2])
 }
 
 // checkVendors: at least one vendor, each a folder name under the root, none twice.
