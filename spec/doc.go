@@ -103,10 +103,13 @@
 // the default kind when no block is written), and deeper paths go into nested objects. The
 // rest of the object or block is as written or defaulted; a path is written in quotes in
 // HCL (in YAML, schedule.lr: [...] is a plain key). What a key sets must not also be
-// written in the block: embed_dim = 128 beside a matrix embed_dim, or lr inside schedule
-// beside "schedule.lr", is an error, and so are two keys one inside the other ("schedule"
-// and "schedule.lr"). The kind of a variant block cannot be swept: write one block per
-// kind.
+// written out in the block: embed_dim = 128 beside a matrix embed_dim, or lr inside
+// schedule = { ... } or loss "nir" { ... } beside "schedule.lr" or "loss.lr", is an error,
+// and so are two keys one inside the other ("schedule" and "schedule.lr"). A member of an
+// object computed by an expression (schedule = local.schedule, var.schedule, merge(...)) is
+// not written out: it is the base the matrix overrides in each instance, so that a shared
+// schedule is swept without copying it. The kind of a variant block cannot be swept: write
+// one block per kind.
 //
 // seeds and matrix multiply. Each node's address is <kind>.<name>[<instance>], the
 // instance listing label=value pairs sorted by label, for example

@@ -274,15 +274,18 @@ func (d *decoder) variantKind(p *stage.Param, content *hcl.BodyContent) (kind st
 	return kind, known, false
 }
 
-// matrixConflicts reports a value written in the block that a matrix path also sets per
-// instance: `schedule = { lr = 1e-3 }` beside `matrix = { "schedule.lr" = [...] }`.
+// matrixConflicts reports a value written out in the block that a matrix path also sets
+// per instance: `schedule = { lr = 1e-3 }` beside `matrix = { "schedule.lr" = [...] }`.
+// A member of a value computed by an expression (schedule = local.schedule, var.x, merge(...))
+// is not written out: it is the base that the matrix overrides, so that a shared schedule can
+// be swept without being copied.
 func (d *decoder) matrixConflicts(bd *blockDecl) {
 	for _, ax := range bd.matrix {
 		if len(ax.path) == 1 {
 			continue // checked when the matrix was decoded
 		}
 		for _, path := range sortedKeys(bd.srcs) {
-			if !within(path, ax.key) {
+			if !within(path, ax.key) || bd.srcs[path].derived {
 				continue
 			}
 			s := bd.srcs[path]

@@ -73,6 +73,21 @@ train:
 			},
 		},
 		{
+			name: "a member of a computed object is the base the matrix overrides",
+			file: "a.hcl",
+			src: head + `locals { schedule = { epochs = 10, lr = 1e-5, warmup = 1 } }
+train "po" {
+  dataset  = dataset.d
+  schedule = merge(local.schedule, { warmup = 0 })
+  matrix   = { "schedule.lr" = [1e-3, 3e-3] }
+  loss "oproxy" {}
+}`,
+			addrs: []string{"dataset.d", "train.po[lr=0.001]", "train.po[lr=0.003]"},
+			params: map[string]map[string]any{
+				"train.po[lr=0.003]": {"schedule": sched(3e-3, 0)},
+			},
+		},
+		{
 			name: "an unwritten object gets its defaults around the swept field",
 			file: "a.hcl",
 			src: head + `train "pc" {
@@ -226,5 +241,36 @@ func TestMatrixPathsIntoAbsentValues(t *testing.T) {
 		if errs := errorsOf(t, "x.hcl", src, LoadOptions{Registry: probeRegistry}); len(errs) != 0 {
 			t.Errorf("%s: %v", src, errs)
 		}
+	}
+}
+
+// TestValidSweeps: testdata/valid/sweeps.hcl and its YAML twin (also fuzz seeds) decode to
+// the same nodes, with the addresses the matrix rule gives.
+func TestValidSweeps(t *testing.T) {
+	var got [][]nodeView
+	for _, path := range []string{"testdata/valid/sweeps.hcl", "testdata/valid/sweeps.yaml"} {
+		exp, diags := Load(path, LoadOptions{Registry: testRegistry, LookupEnv: noEnv})
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", path, diags)
+		}
+		got = append(got, views(exp))
+	}
+	if !reflect.DeepEqual(got[0], got[1]) {
+		t.Errorf("HCL and YAML differ:\n%#v\n%#v", got[0], got[1])
+	}
+	var addrs []string
+	for _, v := range got[0] {
+		if strings.HasPrefix(v.Addr, "train.sweep") {
+			addrs = append(addrs, v.Addr)
+		}
+	}
+	want := []string{
+		"train.sweep[gamma=0.1,seed=0,w_align=0.005]", "train.sweep[gamma=0.1,seed=0,w_align=0.01]",
+		"train.sweep[gamma=0.1,seed=1,w_align=0.005]", "train.sweep[gamma=0.1,seed=1,w_align=0.01]",
+		"train.sweep[gamma=0.3,seed=0,w_align=0.005]", "train.sweep[gamma=0.3,seed=0,w_align=0.01]",
+		"train.sweep[gamma=0.3,seed=1,w_align=0.005]", "train.sweep[gamma=0.3,seed=1,w_align=0.01]",
+	}
+	if !slices.Equal(addrs, want) {
+		t.Errorf("train.sweep nodes:\n got %q\nwant %q", addrs, want)
 	}
 }

@@ -118,6 +118,8 @@ func TestProblemRanges(t *testing.T) {
 		{"a matrix value of an object field", "a.hcl", "probe \"p\" {\n  matrix = { \"obj.a\" = [0, -1] }\n}", []string{"2: -1"}},
 		{"a matrix value of a variant field", "a.hcl", "probe \"p\" {\n  v \"k\" {}\n  matrix = { \"v.w\" = [-1, 2] }\n}", []string{"3: -1"}},
 		{"a member of a whole-object matrix value", "a.hcl", "probe \"p\" {\n  matrix = { obj = [{ a = 1 }, { a = -1 }] }\n}", []string{"2: -1"}},
+		{"a matrix value over a member of a computed object", "a.hcl", "locals { o = { a = 1 } }\nprobe \"p\" {\n  obj    = local.o\n  matrix = { \"obj.a\" = [-1] }\n}",
+			[]string{"4: -1"}},
 		{"matrix values from a local", "a.hcl", "locals { ns = [1, -1] }\nprobe \"p\" {\n  matrix = { n = local.ns }\n}",
 			[]string{"3: local.ns | matrix = { n = local.ns }"}},
 		{"a seed", "a.hcl", "probe \"p\" {\n  seeds = [0, -1]\n}", []string{"2: -1"}},

@@ -21,6 +21,9 @@ type source struct {
 	// larger value (local.schedule for the field schedule.lr): the value has no source of
 	// its own, so the diagnostic points at the expression and shows the attribute around it.
 	context *hcl.Range
+	// derived marks a member of a value computed as a whole (see derivedExpr), as opposed
+	// to one written out in the block.
+	derived bool
 }
 
 // sources maps the parameter paths of one block, or of one matrix or seeds value, to where
@@ -40,8 +43,8 @@ func (d *decoder) note(path string, expr hcl.Expression) {
 		return
 	}
 	s := source{subject: expr.Range()}
-	if _, ok := expr.(*derivedExpr); ok && d.attrRange != nil {
-		s.context = d.attrRange
+	if _, ok := expr.(*derivedExpr); ok {
+		s.derived, s.context = true, d.attrRange
 	}
 	d.srcs[path] = s
 }
