@@ -340,7 +340,7 @@ func checkBounds(p Param, v any, path string) Problems {
 	}
 	str := func(s, at string) {
 		if p.Enum != nil && !slices.Contains(p.Enum, s) {
-			probs.OneOf(at, "value of "+quoteName(at), s, p.Enum, p.Aliases)
+			probs.Addf(at, "Invalid value", "%q is not allowed for %s; the values are %s.%s", s, quoteName(at), QuoteList(p.Enum), Suggest(s, p.Enum, p.Aliases))
 		}
 	}
 	switch x := v.(type) {

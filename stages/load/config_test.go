@@ -110,7 +110,7 @@ func TestDecodeProblems(t *testing.T) {
 		{"val_split 1", "cub200", map[string]any{"val_split": 1.0}, []prob{{"val_split", "Value out of range", "below 1"}}},
 		{"negative subset", "cub200", map[string]any{"subset": map[string]any{"classes": int64(-1), "per_class": int64(-2)}},
 			[]prob{{"subset.classes", "Value out of range", "at least 0"}, {"subset.per_class", "Value out of range", "at least 0"}}},
-		{"unknown split", "folder", map[string]any{"split": "halfs"}, []prob{{"split", "Unknown value of \"split\"", `Did you mean "half"?`}}},
+		{"unknown split", "folder", map[string]any{"split": "halfs"}, []prob{{"split", "Invalid value", `Did you mean "half"?`}}},
 		{"first_n without train_classes", "idx", map[string]any{"split": "first_n"}, []prob{{"train_classes", "Missing train_classes", "at least 1"}}},
 		{"negative train_classes", "idx", map[string]any{"train_classes": int64(-1)}, []prob{{"train_classes", "Value out of range", "at least 0"}}},
 		{"split on a fixed-protocol kind", "cub200", map[string]any{"split": "alternate"},
