@@ -114,7 +114,8 @@ type Def struct {
 	// every problem with a parameter path. spec calls it for each node of a block that
 	// decoded without errors, so `validate` reports semantic problems (ranges, names looked
 	// up in a plug-in table, cross-field rules) at file:line:col; the executor calls it again
-	// and hands the config to Run in Context.Config. Typed sets it. nil: no typed config.
+	// and hands the config to Run in Context.Config. It must not modify p (callers pass a
+	// node's own parameters). Typed sets it. nil: no typed config.
 	Decode func(p Params) (config any, problems Problems)
 
 	Run func(ctx *Context) error
