@@ -73,7 +73,7 @@ func TestLossParamsProblems(t *testing.T) {
 		{"zero proxy lr", "proxy_lrmulti", 0.0, `"proxy_lrmulti" must be greater than 0; got 0`},
 		{"negative noise", "noise", -0.1, `"noise" must be at least 0; got -0.1`},
 		{"cond mode", "nf_cond_mode", "dens", `Did you mean "dense"?`},
-		{"objective", "objective", "nl", `"nl" is not a value of "objective"`},
+		{"objective", "objective", "nl", `Did you mean "nll"?`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
