@@ -1,11 +1,3 @@
-// Package embed owns the embed artifact's format: embeddings.safetensors (`embeds` F32
-// [N,D], `labels` I64 [N], dataset order) and embed.json (Info). The embed stage writes it;
-// evaluate, report and diff read it through Read and ReadInfo, so that one struct describes
-// the file.
-//
-// What it is not: the format package needs no libtorch (it reads and writes with package
-// safetensors); the stage that computes embeddings lives beside it and uses the trained
-// model from stages/train.
 package embed
 
 import (
@@ -53,6 +45,23 @@ func WriteInfo(dir string, info Info) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, InfoFile), append(b, '\n'), 0o644)
+}
+
+// WriteEmbeddings writes embeddings.safetensors into dir (atomically: a reader never sees a
+// partial file). e.Data must hold e.Rows x e.Dim values and e.Labels e.Rows.
+func WriteEmbeddings(dir string, e Embeddings) error {
+	if len(e.Data) != e.Rows*e.Dim || len(e.Labels) != e.Rows {
+		return fmt.Errorf("%s: %d values and %d labels for %d x %d embeddings", EmbeddingsFile, len(e.Data), len(e.Labels), e.Rows, e.Dim)
+	}
+	et, err := safetensors.F32("embeds", e.Data, int64(e.Rows), int64(e.Dim))
+	if err != nil {
+		return fmt.Errorf("%s: %w", EmbeddingsFile, err)
+	}
+	lt, err := safetensors.I64("labels", e.Labels, int64(e.Rows))
+	if err != nil {
+		return fmt.Errorf("%s: %w", EmbeddingsFile, err)
+	}
+	return safetensors.Write(filepath.Join(dir, EmbeddingsFile), []safetensors.Tensor{et, lt}, nil)
 }
 
 // ReadInfo reads embed.json from an embed artifact directory.

@@ -206,7 +206,7 @@ func (t *trainer) loadEpoch(path string, epoch int) error {
 	t.consec = consec
 	t.log = rows
 	// MultiStepLR: replay the per-epoch steps so the learning rates are the same floats.
-	if t.cfg.Scheduler != "none" {
+	if t.cfg.Schedule.Scheduler != "none" {
 		for e := 0; e <= epoch; e++ {
 			t.sched.Step()
 		}
@@ -220,10 +220,10 @@ func (t *trainer) saveFinal() error {
 	meta := map[string]string{
 		"arch":      t.cfg.Arch,
 		"embed_dim": strconv.FormatInt(t.cfg.EmbedDim, 10),
-		"loss":      t.cfg.LossKind,
+		"loss":      t.cfg.Loss.Kind,
 		"seed":      strconv.FormatInt(t.cfg.Seed, 10),
 	}
-	return saveAtomic(filepath.Join(t.ctx.OutDir, "checkpoint.safetensors"), names, ts, meta)
+	return saveAtomic(filepath.Join(t.ctx.OutDir, CheckpointFile), names, ts, meta)
 }
 
 // saveAtomic writes to a temporary sibling and renames it into place.
@@ -332,7 +332,7 @@ func writeLog(dir string, groups []string, withRecall bool, rows []logRow) error
 	if err := w.Error(); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "train_log.csv"), buf.Bytes())
+	return writeFileAtomic(filepath.Join(dir, LogFile), buf.Bytes())
 }
 
 func fmtFloat(v float64) string {

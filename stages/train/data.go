@@ -20,7 +20,8 @@ type trainData struct {
 	seed    int64 // run seed: augmentation streams derive from (seed, epoch, batch, position)
 }
 
-func openTrainData(dir string, c *config) (*trainData, error) {
+func openTrainData(dir string, cfg *Config) (*trainData, error) {
+	c := &cfg.Schedule
 	p, err := load.Open(dir)
 	if err != nil {
 		return nil, err
@@ -44,10 +45,10 @@ func openTrainData(dir string, c *config) (*trainData, error) {
 		p.Close()
 		return nil, fmt.Errorf("augmentation %q is not implemented by stages/load (have base, big, adv, red)", c.Augmentation)
 	}
-	d := &trainData{prep: p, split: s, py: load.NewPyRandom(c.Seed), np: load.NewNumpyRandom(uint32(c.Seed)), aug: aug, seed: c.Seed}
+	d := &trainData{prep: p, split: s, py: load.NewPyRandom(cfg.Seed), np: load.NewNumpyRandom(uint32(cfg.Seed)), aug: aug, seed: cfg.Seed}
 	switch c.Sampler {
 	case "class_random":
-		d.sampler, err = load.NewClassRandomSampler(s.ClassIndex(), c.BatchSize, c.SPC, d.py)
+		d.sampler, err = load.NewClassRandomSampler(s.ClassIndex(), c.BatchSize, c.SamplesPerClass, d.py)
 	case "random":
 		d.sampler, err = load.NewRandomSampler(s.ClassIndex(), c.BatchSize, d.py, d.np)
 	default:

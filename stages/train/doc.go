@@ -1,4 +1,4 @@
-// Package train is dmlrun's `train` and `embed` stages.
+// Package train is dmlrun's `train` stage, and the one reader of its artifact.
 //
 // train (Kind "train", resumable, exclusive) reproduces the original's training loop
 // (reference-method.md §8): torch.ManualSeed(seed), the model (stages/models) and its
@@ -17,11 +17,18 @@
 // max_skipped consecutive skipped steps, stop training with an error wrapping
 // ErrNonFinite; the last epoch checkpoint stays for inspection. An inf loss alone is a
 // skipped step. The finished node holds checkpoint.safetensors, model.json and
-// train_log.csv (ARTIFACTS.md).
+// train_log.csv (ARTIFACTS.md). The embed stage is stages/embed.
 //
-// embed (Kind "embed", ExpandOver "models", exclusive) rebuilds a trained model from its
-// artifact and embeds one split of the dataset it was trained on, in dataset order with
-// the evaluation transform, into embeddings.safetensors and embed.json.
+// Config is the train block's typed config (tagged fields, stage.Typed): Def decodes and
+// checks it once, at validate time, with every problem at its parameter's path (ranges,
+// schedule rules such as batch_size a multiple of samples_per_class and warmup < epochs,
+// the arch against the backbone table of stages/models, batch_mining against the miner
+// table, the loss block against the loss table); Run receives the typed value. Def takes
+// the plug-in tables as Options, so tests train with losses and miners of their own.
+//
+// The artifact's readers are here too: ReadModelInfo (model.json) and LoadModel (the
+// network rebuilt from the checkpoint), which stages/embed uses, and EmbedSplit, the
+// embedding loop that embed and training's eval_every share.
 //
 // Content key: train's KeyInputs hook adds the SHA-256 of the pretrained weights file (when
 // pretrained is set and not_pretrained is false), so new weights under the same path make
@@ -29,14 +36,16 @@
 //
 // InspectNIR rebuilds a finished nir model's criterion from its artifact (model.json's
 // loss_params and the checkpoint) and reports how non-isotropic the learned class
-// densities are (nir.Inspect); `dmlrun inspect` prints it.
+// densities are (nir.Inspect); InspectNode does the same for a train node's parameters
+// and artifact (refusing a loss other than nir from the parameters), and `dmlrun inspect`
+// prints it.
 //
 // What it is not: it computes no metrics beyond the optional per-epoch test Recall@1
 // (eval_every, through stages/evaluate/metrics), knows nothing of the store, and
 // owns no loss: criteria and miners are their own packages. Mixed precision (autocast =
 // "bf16" or "f16", the original's --use_float16) wraps forward and loss in CUDA autocast
 // and is refused on the CPU; it has only been exercised on the CPU in a test, never on a
-// GPU. embed always runs in float32.
+// GPU. Embedding (EmbedSplit) always runs in float32.
 //
 // Every node pins its torch work to one OS thread: libtorch's intra-op thread count
 // (OpenMP, and OpenBLAS through it) is a per-OS-thread setting, and without the pin a

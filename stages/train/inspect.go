@@ -1,10 +1,8 @@
 package train
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -38,6 +36,30 @@ func InspectNIR(dir string, classes, samples int, seed uint64) (nir.Report, erro
 	return InspectNIRWith(dir, InspectOptions{Classes: classes, Samples: samples, Seed: seed})
 }
 
+// InspectNode is what `dmlrun inspect` does for one train node: params are the node's
+// canonical parameters (as the plan has them) and dir its finished artifact. A node whose
+// loss is not nir is an error wrapping ErrNotNIR, found from the parameters before the
+// artifact is read; the node's loss block stands in for model.json's loss_params in
+// artifacts older than that field (o.Loss, when nil). Parameters that do not decode are an
+// error naming them (they passed validation, so it means a plan from another dmlrun).
+func InspectNode(params stage.Params, dir string, o InspectOptions) (nir.Report, error) {
+	c, probs := Def().Decode(params)
+	if len(probs) > 0 {
+		return nir.Report{}, fmt.Errorf("inspect: the node's parameters: %w", probs.Err())
+	}
+	cfg := c.(*Config)
+	if cfg.Loss.Kind != "nir" {
+		return nir.Report{}, fmt.Errorf("loss is %q: %w (inspect reads the learned class densities of loss \"nir\")", cfg.Loss.Kind, ErrNotNIR)
+	}
+	if o.Loss == nil {
+		o.Loss = stage.Params{"kind": cfg.Loss.Kind}
+		for k, v := range cfg.loss.Params {
+			o.Loss[k] = v
+		}
+	}
+	return InspectNIRWith(dir, o)
+}
+
 // InspectNIRWith is InspectNIR with options (see InspectOptions.Loss).
 func InspectNIRWith(dir string, o InspectOptions) (nir.Report, error) {
 	if o.Classes == 0 {
@@ -49,16 +71,16 @@ func InspectNIRWith(dir string, o InspectOptions) (nir.Report, error) {
 	if o.Classes < 1 || o.Samples < 2 {
 		return nir.Report{}, fmt.Errorf("inspect: classes %d and samples %d: need at least 1 class and 2 samples", o.Classes, o.Samples)
 	}
-	info, err := readModelInfo(dir)
+	info, err := ReadModelInfo(dir)
 	if err != nil {
 		return nir.Report{}, err
 	}
 	if info.Loss != "nir" {
 		return nir.Report{}, fmt.Errorf("%s: loss is %q: %w (inspect reads the learned class densities of loss \"nir\")", dir, info.Loss, ErrNotNIR)
 	}
-	lp, err := info.lossParams()
+	lp, err := info.LossBlock()
 	if err != nil {
-		return nir.Report{}, fmt.Errorf("%s: model.json: %w", dir, err)
+		return nir.Report{}, fmt.Errorf("%s: %s: %w", dir, ModelInfoFile, err)
 	}
 	if lp == nil {
 		if o.Loss == nil {
@@ -105,40 +127,4 @@ func InspectNIRWith(dir string, o InspectOptions) (nir.Report, error) {
 		return nir.Report{}, fmt.Errorf("inspect %s: %w", dir, err)
 	}
 	return rep, nil
-}
-
-// readModelInfo reads and version-checks model.json.
-func readModelInfo(dir string) (*modelInfo, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "model.json"))
-	if err != nil {
-		return nil, err
-	}
-	var info modelInfo
-	if err := json.Unmarshal(b, &info); err != nil {
-		return nil, fmt.Errorf("%s: model.json: %w", dir, err)
-	}
-	if info.Version != Version {
-		return nil, fmt.Errorf("%s: model.json: train stage version %d, this dmlrun reads %d", dir, info.Version, Version)
-	}
-	return &info, nil
-}
-
-// lossParams returns model.json's loss block in canonical form (stage.CanonicalParams
-// against the loss's schema: JSON numbers decode as float64, the criteria read int64 for
-// Int fields; a field missing from an older model.json gets its default), with "kind", or
-// nil when model.json has none.
-func (m *modelInfo) lossParams() (stage.Params, error) {
-	if m.LossParams == nil {
-		return nil, nil
-	}
-	schema, ok := criteria.Variants()[m.Loss]
-	if !ok {
-		return nil, fmt.Errorf("loss_params: unknown loss %q", m.Loss)
-	}
-	out, err := stage.CanonicalParams(schema, m.LossParams)
-	if err != nil {
-		return nil, fmt.Errorf("loss_params: %w", err)
-	}
-	out["kind"] = m.Loss
-	return out, nil
 }

@@ -94,3 +94,50 @@ func TestInspectNotNIR(t *testing.T) {
 		t.Fatalf("untrained directory: %v", err)
 	}
 }
+
+// TestInspectNode: the node's parameters decide (loss must be nir) before the artifact is
+// read; the node's loss block stands in for an old model.json's missing loss_params.
+func TestInspectNode(t *testing.T) {
+	dir, s := trainTiny(t, "nir")
+	want, err := InspectNIR(dir, 3, 100, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := InspectNode(s.params, dir, InspectOptions{Classes: 3, Samples: 100, Seed: 1})
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("InspectNode: %v", err)
+	}
+	// An artifact without loss_params: the node's block is used.
+	old := t.TempDir()
+	b, _ := os.ReadFile(filepath.Join(dir, ModelInfoFile))
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	delete(m, "loss_params")
+	b, _ = json.Marshal(m)
+	os.WriteFile(filepath.Join(old, ModelInfoFile), b, 0o644)
+	ck, _ := os.ReadFile(filepath.Join(dir, CheckpointFile))
+	os.WriteFile(filepath.Join(old, CheckpointFile), ck, 0o644)
+	if got, err := InspectNode(s.params, old, InspectOptions{Classes: 3, Samples: 100, Seed: 1}); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("InspectNode on an old artifact: %v", err)
+	}
+
+	cases := []struct {
+		name   string
+		set    func(stage.Params)
+		notNIR bool
+		want   string
+	}{
+		{"oproxy", func(p stage.Params) { p["loss"] = lossParams("oproxy", nil) }, true, `loss is "oproxy"`},
+		{"invalid", func(p stage.Params) { p["embed_dim"] = int64(0) }, false, `embed_dim`},
+	}
+	for _, c := range cases {
+		p := validParams()
+		p["loss"] = lossParams("nir", nil)
+		c.set(p)
+		// The directory is empty: these are refused from the parameters alone.
+		_, err := InspectNode(p, t.TempDir(), InspectOptions{})
+		if err == nil || errors.Is(err, ErrNotNIR) != c.notNIR || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
-
-	"dmlrun/stage"
 )
 
 // keyInputs is the train stage's stage.Def.KeyInputs: when the node starts from ImageNet
@@ -18,9 +16,9 @@ import (
 // return "". A missing or unreadable file is an error naming the path: the node has no key,
 // plan shows the error and apply refuses to run. A relative path is resolved against the
 // working directory, as the stage itself resolves it.
-func keyInputs(ctx context.Context, p stage.Params) (string, error) {
-	path := p.String("pretrained")
-	if p.Bool("not_pretrained") || path == "" {
+func keyInputs(ctx context.Context, c *Config) (string, error) {
+	path := c.Pretrained
+	if c.NotPretrained || path == "" {
 		return "", nil
 	}
 	sum, err := cachedSHA256(path)

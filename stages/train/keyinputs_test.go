@@ -25,7 +25,7 @@ func TestKeyInputs(t *testing.T) {
 	os.WriteFile(w, []byte("not really a state dict"), 0o644)
 	want := sha256.Sum256([]byte("not really a state dict"))
 
-	p := fill(trainParams())
+	p := fill(Def().Params)
 	ctx := t.Context()
 	if got, err := d.KeyInputs(ctx, p); err != nil || got != "" {
 		t.Fatalf("no pretrained: %q, %v", got, err)
@@ -54,7 +54,7 @@ func TestKeyInputs(t *testing.T) {
 	// in the error; the file present gives a key that changes with its content.
 	build := func(path string) *pipeline.Node {
 		t.Helper()
-		q := fill(trainParams())
+		q := fill(Def().Params)
 		q["pretrained"] = path
 		g, err := pipeline.Build([]pipeline.Decl{{Addr: "train.r", Kind: "train", Name: "r", Params: q}}, pipeline.BuildOptions{})
 		if err != nil {

@@ -37,7 +37,8 @@ var lossHook func(epoch, step int, loss *torch.Tensor) *torch.Tensor
 // trainer holds one train node's state.
 type trainer struct {
 	ctx   *stage.Context
-	cfg   *config
+	cfg   *Config
+	opts  Options // the plug-in tables
 	dev   torch.Device
 	model *models.Model
 	crit  criteria.Criterion
@@ -59,7 +60,7 @@ type trainer struct {
 
 // newTrainer builds everything in the original's order (reference §8.1): seed, model and
 // network group(s), data, criterion and its groups, Adam, MultiStepLR, grad scaler.
-func newTrainer(ctx *stage.Context, cfg *config) (*trainer, error) {
+func newTrainer(ctx *stage.Context, cfg *Config, o Options) (*trainer, error) {
 	ins := ctx.InputsOf("dataset")
 	if len(ins) != 1 {
 		return nil, fmt.Errorf("want exactly one dataset input, got %d", len(ins))
@@ -71,7 +72,7 @@ func newTrainer(ctx *stage.Context, cfg *config) (*trainer, error) {
 	if cfg.Autocast != "none" && !dev.IsCUDA() && !autocastOnCPU {
 		return nil, fmt.Errorf("autocast = %q needs a CUDA device, but the device is %s", cfg.Autocast, dev)
 	}
-	t := &trainer{ctx: ctx, cfg: cfg, dev: dev, datasetIn: ins[0], scaler: optim.NewGradScaler()}
+	t := &trainer{ctx: ctx, cfg: cfg, opts: o, dev: dev, datasetIn: ins[0], scaler: optim.NewGradScaler()}
 
 	torch.ManualSeed(uint64(cfg.Seed))
 	t.model, err = models.New(cfg.Arch, cfg.EmbedDim, dev)
@@ -86,13 +87,14 @@ func newTrainer(ctx *stage.Context, cfg *config) (*trainer, error) {
 	// or backbone and last_linear apart when fc_lr >= 0.
 	_, backbone := t.model.Params(false)
 	_, head := t.model.Params(true)
+	sc := &cfg.Schedule
 	var groups []optim.Group
-	if cfg.FcLR >= 0 {
+	if sc.FcLR >= 0 {
 		groups = append(groups,
-			optim.Group{Name: "backbone", Params: backbone, LR: cfg.LR, WeightDecay: cfg.Decay},
-			optim.Group{Name: "last_linear", Params: head, LR: cfg.FcLR, WeightDecay: cfg.Decay})
+			optim.Group{Name: "backbone", Params: backbone, LR: sc.LR, WeightDecay: sc.Decay},
+			optim.Group{Name: "last_linear", Params: head, LR: sc.FcLR, WeightDecay: sc.Decay})
 	} else {
-		groups = append(groups, optim.Group{Name: "network", Params: append(append([]*torch.Tensor{}, backbone...), head...), LR: cfg.LR, WeightDecay: cfg.Decay})
+		groups = append(groups, optim.Group{Name: "network", Params: append(append([]*torch.Tensor{}, backbone...), head...), LR: sc.LR, WeightDecay: sc.Decay})
 	}
 
 	t.data, err = openTrainData(t.datasetIn.Dir, cfg)
@@ -101,39 +103,40 @@ func newTrainer(ctx *stage.Context, cfg *config) (*trainer, error) {
 		return nil, fmt.Errorf("dataset %s: %w", t.datasetIn.Addr, err)
 	}
 	t.numClasses = t.data.split.NumClasses()
-	if pr := t.data.split.Protocol; cfg.Augmentation == "big" && pr.Crop != 256 {
+	if pr := t.data.split.Protocol; sc.Augmentation == "big" && pr.Crop != 256 {
 		fmt.Fprintf(ctx.Log, "warning: %s: augmentation \"big\" is the original's crop-256 augmentation, but dataset %s has crop %d (base %d): training uses \"base\" at crop %d; set crop = 256 (and base >= 256) in the dataset block for the original's \"big\"\n",
 			ctx.Addr, t.datasetIn.Addr, pr.Crop, pr.Base, pr.Crop)
 	}
 
 	var miner miners.Miner
-	if criteria.NeedsMiner(cfg.LossKind) {
+	if cfg.loss.NeedsMiner() {
 		t.minerRNG = miners.NewNumpyRandom(uint32(cfg.Seed))
-		miner, err = miners.New(cfg.BatchMining, nil, t.minerRNG, miners.WithPython(t.data.py))
+		miner, err = o.Miners.New(cfg.BatchMining, nil, miners.Sources{NumPy: t.minerRNG, Python: t.data.py})
 		if err != nil {
 			t.close()
 			return nil, fmt.Errorf("batch_mining %q: %w", cfg.BatchMining, err)
 		}
 	}
-	t.crit, err = criteria.New(cfg.LossKind, cfg.Loss, int(cfg.EmbedDim), t.numClasses, miner,
+	t.crit, err = o.Losses.Build(cfg.loss, int(cfg.EmbedDim), t.numClasses, miner,
 		criteria.OnDevice(dev), criteria.FeatureDim(int(t.model.FeatDim)), criteria.Arch(cfg.Arch))
 	if err != nil {
 		t.close()
-		return nil, fmt.Errorf("loss %q: %w", cfg.LossKind, err)
+		return nil, fmt.Errorf("loss %q: %w", cfg.Loss.Kind, err)
 	}
-	groups = append(groups, t.crit.Groups(cfg.LR)...)
+	groups = append(groups, t.crit.Groups(sc.LR)...)
 	for _, g := range groups {
 		t.groupNames = append(t.groupNames, g.Name)
 		t.params = append(t.params, g.Params...)
 	}
 	t.opt = optim.NewAdam(groups, 0.9, 0.999, 1e-8)
-	t.sched = optim.NewMultiStepLR(t.opt, cfg.Tau, cfg.Gamma)
+	t.sched = optim.NewMultiStepLR(t.opt, sc.Tau, sc.Gamma)
 	return t, nil
 }
 
-// threads is the node's libtorch thread count: ctx.Threads, or every CPU when unset. It is
-// set on the node's pinned OS thread every time (the setting is per OS thread).
-func threads(ctx *stage.Context) int {
+// Threads is a node's libtorch thread count: ctx.Threads, or every CPU when unset. It is set
+// on the node's pinned OS thread every time (the setting is per OS thread); train and embed
+// pass it to torch.Pinned.
+func Threads(ctx *stage.Context) int {
 	if ctx.Threads > 0 {
 		return ctx.Threads
 	}
@@ -162,7 +165,7 @@ func (t *trainer) loadPretrained() error {
 		return nil
 	case t.model.Arch.PretrainedDefault():
 		return fmt.Errorf("arch %q starts from ImageNet weights in the original: set pretrained = \"<path>/%s.pth\" or not_pretrained = true",
-			c.Arch, map[string]string{"resnet50": "resnet50-19c8e357", "resnet18": "resnet18-5c106cde", "bninception": "bn_inception-239d2248"}[t.model.Arch.Base])
+			c.Arch, t.model.Arch.DefaultWeights())
 	}
 	return nil
 }
@@ -192,14 +195,14 @@ type epochResult struct {
 // runEpoch trains one epoch (reference §8.4): re-seed, draw the batches, step through them.
 func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 	var res epochResult
-	seed := int64(t.cfg.Epochs)*t.cfg.Seed + int64(epoch)
+	seed := int64(t.cfg.Schedule.Epochs)*t.cfg.Seed + int64(epoch)
 	torch.ManualSeed(uint64(seed))
 	if t.minerRNG != nil {
 		t.minerRNG.Seed(uint32(seed)) // the original seeds NumPy (the miners' source) per epoch
 	}
 	batches := t.data.epoch(seed)
-	warmup := epoch < t.cfg.Warmup
-	bar := t.ctx.Progress.Start(fmt.Sprintf("epoch %d/%d", epoch+1, t.cfg.Epochs), int64(len(batches)))
+	warmup := epoch < t.cfg.Schedule.Warmup
+	bar := t.ctx.Progress.Start(fmt.Sprintf("epoch %d/%d", epoch+1, t.cfg.Schedule.Epochs), int64(len(batches)))
 	defer bar.Finish()
 	var sum float64
 	var nfinite int
@@ -294,7 +297,7 @@ func hasNaN(x *torch.Tensor) bool { return x.Ne(x).Any().Item() != 0 }
 
 // run trains from epoch start to the end, checkpointing after every epoch.
 func (t *trainer) run(start int) error {
-	for epoch := start; epoch < t.cfg.Epochs; epoch++ {
+	for epoch := start; epoch < t.cfg.Schedule.Epochs; epoch++ {
 		lrs := make([]float64, len(t.groupNames))
 		for i := range lrs {
 			lrs[i] = t.opt.LR(i)
@@ -309,7 +312,7 @@ func (t *trainer) run(start int) error {
 			return fmt.Errorf("epoch %d: %w (last good checkpoint: %s)", epoch, err, last)
 		}
 		secs := time.Since(t0).Seconds()
-		if t.cfg.Scheduler != "none" {
+		if t.cfg.Schedule.Scheduler != "none" {
 			t.sched.Step()
 		}
 		row := logRow{Epoch: epoch, Loss: res.loss, Skipped: res.skipped, LRs: lrs, Seconds: secs, Recall: math.NaN()}

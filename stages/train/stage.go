@@ -1,68 +1,73 @@
 package train
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
-	"path/filepath"
 
 	"dmlrun/internal/failpoint"
 	"dmlrun/stage"
+	"dmlrun/stages/models"
 	"dmlrun/torch"
 )
 
-func init() {
-	stage.Register(&stage.Def{
-		Kind:      "train",
-		Version:   Version,
-		Params:    trainParams(),
-		Doc:       "Trains an embedding network (backbone + last_linear) with a DML criterion on a prepared dataset; writes checkpoint.safetensors, model.json and train_log.csv.",
-		Resumable: true,
-		Exclusive: true,
-		Run:       runTrain,
+func init() { stage.Register(Def()) }
 
-		KeyInputs:     keyInputs,
+// Def returns the train stage definition, built from the plug-in tables of opts (later
+// non-nil fields win; none: dmlrun's built-in losses and miners). Tests pass their own
+// tables to train with a loss or miner declared in a test file.
+func Def(opts ...Options) *stage.Def {
+	o := Options{}.withDefaults(opts)
+	defaults := defaultConfig()
+	d, err := stage.Typed(stage.Def{
+		Kind:    "train",
+		Version: Version,
+		Doc:     "Trains an embedding network (backbone + last_linear) with a DML criterion on a prepared dataset; writes checkpoint.safetensors, model.json and train_log.csv.",
+		Params: []stage.Param{
+			{Name: "dataset", Type: stage.Ref, RefKind: "dataset", Required: true, Doc: "The prepared dataset to train on, e.g. dataset.cub."},
+		},
+		Resumable:     true,
+		Exclusive:     true,
 		KeyInputsName: "pretrained weights",
-	})
-	stage.Register(&stage.Def{
-		Kind:       "embed",
-		Version:    EmbedVersion,
-		Params:     embedParams(),
-		Doc:        "Embeds one split of a prepared dataset with a trained model (evaluation transform, no gradients); writes embeddings.safetensors and embed.json.",
-		ExpandOver: "models",
-		Exclusive:  true,
-		Run:        runEmbed,
-	})
-}
-
-// modelInfo is model.json: everything needed to rebuild the network from the artifact.
-type modelInfo struct {
-	Version       int    `json:"version"`
-	Arch          string `json:"arch"`
-	EmbedDim      int64  `json:"embed_dim"`
-	FeatDim       int64  `json:"feat_dim"`
-	Normalize     bool   `json:"normalize"`
-	Loss          string `json:"loss"`
-	Seed          int64  `json:"seed"`
-	Epochs        int    `json:"epochs"`
-	DatasetKey    string `json:"dataset_key"`
-	DatasetAddr   string `json:"dataset_addr"`
-	TrainClasses  int    `json:"train_classes"`
-	Checkpoint    string `json:"checkpoint"`
-	Pretrained    string `json:"pretrained,omitempty"`        // path of the ImageNet weights loaded
-	PretrainedSHA string `json:"pretrained_sha256,omitempty"` // their digest (also in the key, through keyInputs)
-	// LossParams is the loss block's fields (defaults filled, without "kind"), so that the
-	// criterion can be rebuilt from the artifact (InspectNIR). Absent in artifacts written
-	// before it was added.
-	LossParams map[string]any `json:"loss_params,omitempty"`
-}
-
-func runTrain(ctx *stage.Context) error {
-	err := torch.Pinned(threads(ctx), func() error {
-		cfg, err := parseConfig(ctx.Params)
-		if err != nil {
-			return err
+	}, stage.Config[Config]{
+		Defaults: defaults,
+		Check:    o.check,
+		Options:  []stage.SchemaOption{stage.WithVariants("loss", o.Losses.VariantSet())},
+	}, func(ctx *stage.Context, c *Config) error { return train(ctx, c, o) })
+	if err != nil {
+		panic(err) // the declaration above is wrong: a bug, caught by every test
+	}
+	// What struct tags cannot say: documentation and enums generated from the tables.
+	for i := range d.Params {
+		p := &d.Params[i]
+		switch p.Name {
+		case "arch":
+			p.Doc = models.ArchDoc()
+		case "loss":
+			p.Doc = o.lossDoc()
+		case "batch_mining":
+			p.Doc, p.Enum, p.Aliases = o.minersDoc(), o.Miners.Names(), o.Miners.Aliases()
 		}
-		t, err := newTrainer(ctx, cfg)
+	}
+	d.KeyInputs = func(ctx context.Context, p stage.Params) (string, error) {
+		// Only pretrained and not_pretrained matter here; the fields' own problems are
+		// validation's to report, so the cross-field check is not run.
+		c := defaultConfig()
+		stage.DecodeParams(p, &c)
+		return keyInputs(ctx, &c)
+	}
+	return d
+}
+
+// File names inside a train artifact.
+const (
+	ModelInfoFile  = "model.json"
+	CheckpointFile = "checkpoint.safetensors"
+	LogFile        = "train_log.csv"
+)
+
+func train(ctx *stage.Context, cfg *Config, o Options) error {
+	err := torch.Pinned(Threads(ctx), func() error {
+		t, err := newTrainer(ctx, cfg, o)
 		if err != nil {
 			return err
 		}
@@ -79,22 +84,19 @@ func runTrain(ctx *stage.Context) error {
 		if err := t.saveFinal(); err != nil {
 			return err
 		}
-		info := modelInfo{
+		info := ModelInfo{
 			Version: Version, Arch: cfg.Arch, EmbedDim: cfg.EmbedDim, FeatDim: t.model.FeatDim,
-			Normalize: t.model.Arch.Normalize, Loss: cfg.LossKind, Seed: cfg.Seed, Epochs: cfg.Epochs,
+			Normalize: t.model.Arch.Normalize, Loss: cfg.Loss.Kind, Seed: cfg.Seed, Epochs: cfg.Schedule.Epochs,
 			DatasetKey: t.datasetIn.Key, DatasetAddr: t.datasetIn.Addr, TrainClasses: t.numClasses,
-			Checkpoint: "checkpoint.safetensors", LossParams: map[string]any{},
+			Checkpoint: CheckpointFile, LossParams: map[string]any{},
 		}
-		for k, v := range cfg.Loss {
-			if k != "kind" {
-				info.LossParams[k] = v
-			}
+		for k, v := range cfg.loss.Params {
+			info.LossParams[k] = v
 		}
 		if t.pretrainedSHA != "" {
 			info.Pretrained, info.PretrainedSHA = cfg.Pretrained, t.pretrainedSHA
 		}
-		b, _ := json.MarshalIndent(info, "", "  ")
-		if err := writeFileAtomic(filepath.Join(ctx.OutDir, "model.json"), append(b, '\n')); err != nil {
+		if err := writeModelInfo(ctx.OutDir, info); err != nil {
 			return err
 		}
 		if err := writeLog(ctx.OutDir, t.groupNames, cfg.EvalEvery > 0, t.log); err != nil {

@@ -15,75 +15,36 @@ import (
 	"strings"
 	"testing"
 
-	"dmlrun/safetensors"
 	"dmlrun/stage"
-	"dmlrun/stages/load"
 	"dmlrun/stages/models"
 	"dmlrun/stages/train/criteria"
+	"dmlrun/stages/train/traintest"
 	"dmlrun/torch"
 )
 
-// ---- fakes -------------------------------------------------------------------------
+// ---- helpers -----------------------------------------------------------------------
 
-type nopProgress struct{}
-type nopBar struct{}
+type nopProgress = traintest.Progress
 
-func (nopProgress) Start(string, int64) stage.Bar { return nopBar{} }
-func (nopBar) Add(int64)                          {}
-func (nopBar) SetStatus(string)                   {}
-func (nopBar) Finish()                            {}
-
-// writeTinyDataset writes a load artifact (dataset.json + one shard per split, the
-// ARTIFACTS.md contract) with `classes` train and test classes of `per` images each:
-// 40x40 images whose colour and stripe frequency depend on the class, plus noise.
 func writeTinyDataset(t *testing.T, dir string, classes, per int) {
-	t.Helper()
-	const base = 40
-	rng := load.NewPyRandom(7)
-	man := load.Manifest{Format: 1, Kind: "synthetic", Root: "/nowhere", Digest: "sha256:test",
-		Protocol: load.Protocol{Base: base, Crop: 32, Mean: [3]float64{0.485, 0.456, 0.406}, Std: [3]float64{0.229, 0.224, 0.225}},
-		Splits:   map[string]*load.SplitInfo{}}
-	for si, split := range []string{"train", "test"} {
-		var imgs []uint8
-		var labels, index []int64
-		var names []string
-		for c := 0; c < classes; c++ {
-			names = append(names, fmt.Sprintf("class%02d", c+si*classes))
-			k := c + si*classes // test classes are new classes, as in DML benchmarks
-			for i := 0; i < per; i++ {
-				for y := 0; y < base; y++ {
-					for x := 0; x < base; x++ {
-						stripe := ((x + y*(k%3)) / (1 + k%4)) % 2
-						for ch := 0; ch < 3; ch++ {
-							v := 40 + 50*((k>>ch)&1)*2 + 60*stripe + int(rng.RandBelow(40))
-							imgs = append(imgs, uint8(v))
-						}
-					}
-				}
-				labels = append(labels, int64(c))
-				index = append(index, int64(len(index)))
-			}
-		}
-		n := int64(len(labels))
-		a, err := safetensors.U8("images", imgs, n, base, base, 3)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := safetensors.I64("labels", labels, n)
-		c, _ := safetensors.I64("index", index, n)
-		shard := split + "-00000.safetensors"
-		if err := safetensors.Write(filepath.Join(dir, shard), []safetensors.Tensor{a, b, c}, nil); err != nil {
-			t.Fatal(err)
-		}
-		files := split + "-files.txt"
-		os.WriteFile(filepath.Join(dir, files), []byte(strings.Repeat("x\n", int(n))), 0o644)
-		man.Splits[split] = &load.SplitInfo{N: int(n), Classes: names, Shards: []string{shard}, Files: files}
-	}
-	js, _ := json.Marshal(man)
-	if err := os.WriteFile(filepath.Join(dir, "dataset.json"), js, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	traintest.WriteTinyDataset(t, dir, classes, per)
 }
+
+// runTrain runs the built-in train stage on ctx.Params (decoded by Run, as for a node whose
+// executor passes no Config).
+func runTrain(ctx *stage.Context) error { return Def().Run(ctx) }
+
+// parseConfig decodes train parameters as validation does.
+func parseConfig(p stage.Params) (*Config, error) {
+	c, probs := Def().Decode(p)
+	if len(probs) > 0 {
+		return nil, probs.Err()
+	}
+	return c.(*Config), nil
+}
+
+// builtinOptions are the tables the built-in train stage uses.
+var builtinOptions = Options{}.withDefaults(nil)
 
 // canon converts a schema default to its canonical decoded type (as spec does).
 func canon(v any) any {
@@ -131,7 +92,7 @@ type setup struct {
 func newSetup(t *testing.T, classes, per int) *setup {
 	dd := t.TempDir()
 	writeTinyDataset(t, dd, classes, per)
-	p := fill(trainParams())
+	p := fill(Def().Params)
 	p["arch"] = "smallcnn_normalize"
 	p["embed_dim"] = int64(16)
 	p["loss"] = lossParams("oproxy", map[string]any{})
@@ -179,21 +140,22 @@ func loadCkpt(t *testing.T, path string) map[string]*torch.Tensor {
 // ---- tests ---------------------------------------------------------------------------
 
 func TestSchema(t *testing.T) {
-	p := fill(trainParams())
+	p := fill(Def().Params)
 	s := p.Object("schedule")
 	if s.Int("epochs") != 150 || s.Int("batch_size") != 112 || s.Float("lr") != 1e-5 || s.Float("decay") != 4e-4 ||
 		s.Float("gamma") != 0.3 || s.Ints("tau")[0] != 10000 || s.Int("samples_per_class") != 2 || p.Int("embed_dim") != 128 {
 		t.Fatalf("defaults differ from the original's: %v", p)
 	}
-	for _, ps := range [][]stage.Param{trainParams(), embedParams(), scheduleFields()} {
-		for _, q := range ps {
-			if q.Doc == "" {
-				t.Errorf("parameter %s has no Doc", q.Name)
+	var loss stage.Param
+	for _, q := range Def().Params {
+		if q.Doc == "" {
+			t.Errorf("parameter %s has no Doc", q.Name)
+		}
+		for _, f := range q.Fields {
+			if f.Doc == "" {
+				t.Errorf("parameter %s.%s has no Doc", q.Name, f.Name)
 			}
 		}
-	}
-	var loss stage.Param
-	for _, q := range trainParams() {
 		if q.Name == "loss" {
 			loss = q
 		}
@@ -205,14 +167,10 @@ func TestSchema(t *testing.T) {
 	if !ok || !d.Resumable || !d.Exclusive {
 		t.Fatal("train stage not registered as resumable and exclusive")
 	}
-	e, ok := stage.Lookup("embed")
-	if !ok || e.ExpandOver != "models" || !e.Exclusive {
-		t.Fatal("embed stage not registered with ExpandOver models")
-	}
 }
 
-// TestEndToEnd trains smallcnn with oproxy and with nir through the stage's Run, then embeds
-// the test split through the embed stage's Run.
+// TestEndToEnd trains smallcnn with oproxy and with nir through the stage's Run
+// (stages/embed's tests embed such a model).
 func TestEndToEnd(t *testing.T) {
 	for _, kind := range []string{"oproxy", "nir"} {
 		t.Run(kind, func(t *testing.T) {
@@ -252,49 +210,12 @@ func TestEndToEnd(t *testing.T) {
 			if !(l2 < l0) {
 				t.Errorf("%s loss did not fall: %v -> %v", kind, l0, l2)
 			}
-			var info modelInfo
+			var info ModelInfo
 			b, _ := os.ReadFile(filepath.Join(out, "model.json"))
 			if err := json.Unmarshal(b, &info); err != nil || info.TrainClasses != 6 || info.DatasetKey != "dskey" {
 				t.Fatalf("model.json %s (%v)", b, err)
 			}
 
-			eo := t.TempDir()
-			ep := stage.Params{"split": "test", "batch_size": int64(7)}
-			ectx := &stage.Context{Context: context.Background(), Addr: "embed.e[train.test[seed=0]]", Params: ep,
-				Inputs: []stage.Input{
-					{Param: "models", Addr: "train.test[seed=0]", Block: "test", Stage: "train", Key: "k", Dir: out},
-					{Param: "dataset", Addr: "dataset.tiny", Block: "tiny", Stage: "dataset", Key: "dskey", Dir: s.dataDir}},
-				OutDir: eo, Log: io.Discard, Progress: nopProgress{}, Device: "cpu", Threads: 1}
-			if err := runEmbed(ectx); err != nil {
-				t.Fatal(err)
-			}
-			sd := loadCkpt(t, filepath.Join(eo, "embeddings.safetensors"))
-			if e := sd["embeds"]; e == nil || !sameShape(e.Shape(), []int64{48, 16}) || e.DType() != torch.Float32 {
-				t.Fatalf("embeds %v", e)
-			}
-			if l := sd["labels"]; l == nil || l.DType() != torch.Int64 || l.Numel() != 48 {
-				t.Fatalf("labels %v", l)
-			}
-			norms, _ := sd["embeds"].Norm(2, 1, false).Float32s()
-			for _, n := range norms {
-				if math.Abs(float64(n)-1) > 1e-5 {
-					t.Fatalf("normalize arch: embedding norm %v", n)
-				}
-			}
-			var ei embedInfo
-			b, _ = os.ReadFile(filepath.Join(eo, "embed.json"))
-			if err := json.Unmarshal(b, &ei); err != nil || ei.N != 48 || ei.Dim != 16 || ei.Split != "test" || ei.ModelBlock != "test" || ei.TrainClasses != 6 {
-				t.Fatalf("embed.json %s (%v)", b, err)
-			}
-			if _, err := os.Stat(filepath.Join(eo, "train_log.csv")); err != nil {
-				t.Fatal(err)
-			}
-			// A dataset other than the one trained on is refused.
-			ectx.Inputs[1].Key = "other"
-			ectx.OutDir = t.TempDir()
-			if err := runEmbed(ectx); err == nil || !strings.Contains(err.Error(), "trained on") {
-				t.Fatalf("want dataset mismatch error, got %v", err)
-			}
 		})
 	}
 }
@@ -364,28 +285,37 @@ func testResume(t *testing.T, kind string) {
 }
 
 // TestWarmupFreezesBackbone: during warmup epochs only last_linear and the criterion train;
-// with a frozen-BN arch every backbone tensor is bit-identical to its initial value.
+// with a frozen-BN arch every backbone tensor is bit-identical to its initial value after
+// the warmup epoch (epoch-0.safetensors), and the epoch after it trains the backbone.
 func TestWarmupFreezesBackbone(t *testing.T) {
 	s := newSetup(t, 6, 8)
 	s.params["arch"] = "smallcnn_frozen_normalize"
 	sch := s.params.Object("schedule")
-	sch["epochs"], sch["warmup"] = int64(1), int64(1)
+	sch["epochs"], sch["warmup"] = int64(2), int64(1)
 	out := t.TempDir()
+	var afterWarmup map[string]*torch.Tensor
+	afterEpoch = func(e int) error {
+		if e == 0 {
+			afterWarmup = loadCkpt(t, filepath.Join(out, epochCheckpointName(0)))
+		}
+		return nil
+	}
+	defer func() { afterEpoch = nil }()
 	if err := runTrain(s.ctx(t, out, false, nil)); err != nil {
 		t.Fatal(err)
 	}
-	after := loadCkpt(t, filepath.Join(out, "checkpoint.safetensors"))
+	final := loadCkpt(t, filepath.Join(out, "checkpoint.safetensors"))
 	torch.ManualSeed(0)
 	cfg, _ := parseConfig(s.params)
-	tr, err := newTrainer(s.ctx(t, t.TempDir(), false, nil), cfg)
+	tr, err := newTrainer(s.ctx(t, t.TempDir(), false, nil), cfg, builtinOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.close()
 	names, ts := tr.weights()
-	changedHead := false
+	changedHead, trainedLater := false, false
 	for i, n := range names {
-		d := maxAbsDiff(t, ts[i], after[n])
+		d := maxAbsDiff(t, ts[i], afterWarmup[n])
 		switch {
 		case strings.HasPrefix(n, "model.last_linear"):
 			changedHead = changedHead || d > 0
@@ -393,10 +323,14 @@ func TestWarmupFreezesBackbone(t *testing.T) {
 			if d != 0 {
 				t.Errorf("warmup changed backbone tensor %s by %g", n, d)
 			}
+			trainedLater = trainedLater || maxAbsDiff(t, ts[i], final[n]) > 0
 		}
 	}
 	if !changedHead {
 		t.Fatal("warmup did not train last_linear")
+	}
+	if !trainedLater {
+		t.Fatal("the epoch after warmup did not train the backbone")
 	}
 }
 
@@ -507,7 +441,7 @@ func TestConstructionOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := newTrainer(s.ctx(t, t.TempDir(), false, nil), cfg)
+	tr, err := newTrainer(s.ctx(t, t.TempDir(), false, nil), cfg, builtinOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,7 +451,7 @@ func TestConstructionOrder(t *testing.T) {
 	}
 	s.params.Object("schedule")["fc_lr"] = 1e-3
 	cfg2, _ := parseConfig(s.params)
-	tr2, err := newTrainer(s.ctx(t, t.TempDir(), false, nil), cfg2)
+	tr2, err := newTrainer(s.ctx(t, t.TempDir(), false, nil), cfg2, builtinOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,7 +474,7 @@ func TestConstructionOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	c, err := criteria.New(cfg.LossKind, cfg.Loss, int(cfg.EmbedDim), 6, nil)
+	c, err := criteria.New(cfg.Loss.Kind, cfg.Loss.Params, int(cfg.EmbedDim), 6, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -604,7 +538,7 @@ func TestConfigErrors(t *testing.T) {
 		{"resnet needs weights", func(p stage.Params) { p["arch"] = "resnet18_frozen_normalize" }, "not_pretrained = true"},
 		{"missing weights file", func(p stage.Params) { p["arch"] = "resnet18"; p["pretrained"] = "/nonexistent/r18.pth" }, "/nonexistent/r18.pth"},
 		{"autocast on cpu", func(p stage.Params) { p["autocast"] = "bf16" }, "needs a CUDA device"},
-		{"spc must divide bs", func(p stage.Params) { p.Object("schedule")["samples_per_class"] = int64(3) }, "divide batch_size"},
+		{"spc must divide bs", func(p stage.Params) { p.Object("schedule")["samples_per_class"] = int64(3) }, "not a multiple of samples_per_class"},
 		{"unknown arch", func(p stage.Params) { p["arch"] = "vgg" }, "vgg"},
 	}
 	for _, c := range cases {
@@ -673,9 +607,9 @@ func TestAutocastPlumbing(t *testing.T) {
 }
 
 // TestPretrainedResNet trains resnet18_frozen_normalize from torchvision weights (the
-// random-init file of stages/models/testdata/gen_resnet_ref.py in $DMLRUN_REF_DIR) for one
-// warmup epoch: the backbone in the checkpoint must equal the file's tensors bit for bit,
-// and model.json records the file's digest.
+// random-init file of stages/models/testdata/gen_resnet_ref.py in $DMLRUN_REF_DIR) for a
+// warmup epoch and one more: after the warmup epoch the backbone (epoch-0.safetensors) must
+// equal the file's tensors bit for bit, and model.json records the file's digest.
 func TestPretrainedResNet(t *testing.T) {
 	dir := os.Getenv("DMLRUN_REF_DIR")
 	if dir == "" {
@@ -686,8 +620,16 @@ func TestPretrainedResNet(t *testing.T) {
 	s.params["arch"] = "resnet18_frozen_normalize"
 	s.params["pretrained"] = pth
 	sch := s.params.Object("schedule")
-	sch["epochs"], sch["warmup"] = int64(1), int64(1)
+	sch["epochs"], sch["warmup"] = int64(2), int64(1)
 	out := t.TempDir()
+	var got map[string]*torch.Tensor
+	afterEpoch = func(e int) error {
+		if e == 0 {
+			got = loadCkpt(t, filepath.Join(out, epochCheckpointName(0)))
+		}
+		return nil
+	}
+	defer func() { afterEpoch = nil }()
 	if err := runTrain(s.ctx(t, out, false, nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -695,7 +637,6 @@ func TestPretrainedResNet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := loadCkpt(t, filepath.Join(out, "checkpoint.safetensors"))
 	n := 0
 	for k, v := range got {
 		name, ok := strings.CutPrefix(k, "model.")
@@ -710,7 +651,7 @@ func TestPretrainedResNet(t *testing.T) {
 	if n != 100 {
 		t.Fatalf("compared %d backbone tensors, want 100", n)
 	}
-	var info modelInfo
+	var info ModelInfo
 	b, _ := os.ReadFile(filepath.Join(out, "model.json"))
 	if err := json.Unmarshal(b, &info); err != nil || !strings.HasPrefix(info.PretrainedSHA, "sha256:") || info.Pretrained != pth {
 		t.Fatalf("model.json: %s", b)

@@ -1,13 +1,8 @@
 package criteria
 
 import (
-	"fmt"
 	"math"
-	"sort"
-	"strings"
 
-	"dmlrun/stage"
-	"dmlrun/stages/nir"
 	"dmlrun/stages/train/miners"
 	"dmlrun/torch"
 	"dmlrun/torch/optim"
@@ -44,26 +39,6 @@ func Close(c Criterion) {
 	}
 }
 
-// Kinds lists the criteria New knows, sorted.
-func Kinds() []string {
-	var out []string
-	for k := range Variants() {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// NeedsMiner reports whether a criterion kind draws triplets from a batchminer (the
-// original's REQUIRES_BATCHMINER). s2sd says yes because its sub-criteria may.
-func NeedsMiner(kind string) bool {
-	switch kind {
-	case "margin", "triplet", "contrastive", "npair", "s2sd":
-		return true
-	}
-	return false
-}
-
 type options struct {
 	dev        torch.Device
 	featureDim int
@@ -84,108 +59,6 @@ func FeatureDim(n int) Option { return func(o *options) { o.featureDim = n } }
 // Arch is the model's arch string; npair divides the batch by 4 when it contains
 // "bninception", as the original does.
 func Arch(name string) Option { return func(o *options) { o.arch = name } }
-
-// New builds the criterion kind (one of Kinds) from p, the decoded loss block (its Variants
-// fields with defaults filled; extra keys such as "kind" are ignored), for embedding
-// dimension D and C training classes. Parameters (proxies, class maps, s2sd's branches) are
-// drawn from the global torch CPU generator in the original's order, then moved to the
-// OnDevice device; seed and consume the generator as the original did before (backbone,
-// head) for bit-identical initial values. Kinds that NeedsMiner need miner.
-//
-// The parameters survive New: they belong to the scope open when New was called (or to
-// none); Close frees them.
-func New(kind string, p stage.Params, D, C int, miner miners.Miner, opts ...Option) (Criterion, error) {
-	o := options{dev: torch.CPUDevice, featureDim: 2048}
-	for _, f := range opts {
-		f(&o)
-	}
-	if D < 1 || C < 1 {
-		return nil, fmt.Errorf("loss %q: embedding dimension %d and class count %d must be >= 1", kind, D, C)
-	}
-	if _, ok := Variants()[kind]; !ok {
-		return nil, fmt.Errorf("loss %q: unknown; known losses are %s", kind, strings.Join(Kinds(), ", "))
-	}
-	if kind == "nir" {
-		// stages/nir manages its own scope and keeps buffers (the permutation indices) that
-		// Named does not list, so it is built outside ours.
-		c, err := buildNIR(p, D, C, o)
-		if err != nil {
-			return nil, fmt.Errorf("loss %q (D=%d, C=%d): %w", kind, D, C, err)
-		}
-		return c, nil
-	}
-	var c Criterion
-	s := torch.NewScope()
-	defer s.Close()
-	err := torch.Catch(func() error {
-		var err error
-		c, err = build(kind, p, D, C, miner, o)
-		if err != nil {
-			return err
-		}
-		_, ts := c.Named()
-		s.Keep(ts...)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("loss %q (D=%d, C=%d): %w", kind, D, C, err)
-	}
-	return c, nil
-}
-
-func build(kind string, p stage.Params, D, C int, miner miners.Miner, o options) (Criterion, error) {
-	if NeedsMiner(kind) && kind != "s2sd" && miner == nil {
-		return nil, fmt.Errorf("needs a batchminer (batch_mining), got none")
-	}
-	switch kind {
-	case "oproxy":
-		return newOProxy(p, D, C, o)
-	case "multisimilarity":
-		return newMultiSimilarity(p)
-	case "margin":
-		return newMargin(p, C, miner, o)
-	case "triplet":
-		return &triplet{margin: p.Float("margin"), miner: miner}, nil
-	case "contrastive":
-		return &contrastive{posMargin: p.Float("pos_margin"), negMargin: p.Float("neg_margin"), miner: miner}, nil
-	case "softmax":
-		return newSoftmax(p, D, C, o)
-	case "arcface":
-		return newArcFace(p, D, C, o)
-	case "npair":
-		if _, ok := miner.(*miners.NPair); !ok {
-			return nil, fmt.Errorf("needs the npair batchminer (batch_mining = \"npair\"), got %T", miner)
-		}
-		return &npair{l2: p.Float("l2"), quarter: strings.Contains(o.arch, "bninception"), miner: miner}, nil
-	case "s2sd":
-		return newS2SD(p, D, C, miner, o)
-	}
-	panic("criteria: Variants and build disagree on " + kind + " (programmer error)")
-}
-
-func buildNIR(p stage.Params, D, C int, o options) (Criterion, error) {
-	cfg, err := nir.ConfigFromParams(D, C, p)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Device = o.dev
-	c, err := nir.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &nirCriterion{c: c}, nil
-}
-
-// defaults returns a kind's parameters with every default filled (s2sd's sub-criteria).
-func defaults(kind string) stage.Params {
-	p := stage.Params{"kind": kind}
-	for _, f := range Variants()[kind] {
-		if f.Default != nil {
-			p[f.Name] = f.Default
-		}
-	}
-	return p
-}
 
 // param is one named parameter tensor.
 type param struct {
@@ -265,6 +138,19 @@ func tripletIndex(trip [][3]int, dev torch.Device) (a, p, n *torch.Tensor) {
 		ai[k], pi[k], ni[k] = int64(t[0]), int64(t[1]), int64(t[2])
 	}
 	return indexTensor(ai, dev), indexTensor(pi, dev), indexTensor(ni, dev)
+}
+
+// classMap draws the C x D class weights of softmax and arcface as the original:
+// uniform_(−1/√D, 1/√D) on the CPU generator.
+func classMap(D, C int, dev torch.Device) param {
+	return param{"class_map", place(uniformInit([]int64{int64(C), int64(D)}, 1/math.Sqrt(float64(D))), dev)}
+}
+
+// mine runs the miner on the batch (it reads the embeddings without autograd) and returns
+// the triplets with the labels as Go values.
+func mine(m miners.Miner, b Batch) (trip [][3]int, labels []int64) {
+	labels = cpuLabels(b.Labels)
+	return m.Mine(b.Embeds, labels), labels
 }
 
 const normEps = 1e-12 // F.normalize's default

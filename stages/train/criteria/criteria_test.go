@@ -77,6 +77,17 @@ type fixedMiner struct{ trip [][3]int }
 
 func (m fixedMiner) Mine(*torch.Tensor, []int64) [][3]int { return m.trip }
 
+// defaults returns a kind's parameters with every default filled, and "kind".
+func defaults(kind string) stage.Params {
+	p := stage.Params{"kind": kind}
+	for _, f := range Variants()[kind] {
+		if f.Default != nil {
+			p[f.Name] = f.Default
+		}
+	}
+	return p
+}
+
 // params fills a kind's defaults and overrides them with the case's values (JSON numbers
 // become float64 or int64 as the schema says).
 func params(t *testing.T, kind string, over map[string]any) stage.Params {
@@ -378,7 +389,7 @@ func TestNewErrors(t *testing.T) {
 		{"proxyanchor", nil, nil, "unknown"},
 		{"margin", defaults("margin"), nil, "batchminer"},
 		{"npair", defaults("npair"), fixedMiner{}, "npair batchminer"},
-		{"multisimilarity", stage.Params{"dim": int64(2), "pos_weight": 2.0, "neg_weight": 40.0, "margin": 0.1, "pos_thresh": 0.5, "neg_thresh": 0.5}, nil, "dim = 2"},
+		{"multisimilarity", stage.Params{"dim": int64(2), "pos_weight": 2.0, "neg_weight": 40.0, "margin": 0.1, "pos_thresh": 0.5, "neg_thresh": 0.5}, nil, `"dim" must be at most 1; got 2`},
 		{"oproxy", stage.Params{"mode": "nce", "lrmulti": 1.0, "pos_alpha": 1.0, "neg_alpha": 1.0, "pos_delta": 0.0, "neg_delta": 0.0}, nil, "nca"},
 	}
 	for _, tc := range cases {

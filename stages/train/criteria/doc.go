@@ -1,6 +1,14 @@
 // Package criteria holds the train stage's losses: the original's criteria (reference-method
-// §5) behind one interface, each with its parameter schema (Variants, the `loss "<kind>"
-// { ... }` block), its optimiser groups and its named parameters for checkpoints.
+// §5) behind one interface, each with its typed parameters (the `loss "<kind>" { ... }`
+// block), its optimiser groups and its named parameters for checkpoints.
+//
+// Each loss is one file that declares it as one value, Define(Spec{...}): its name, aliases
+// for "did you mean", documentation, typed parameters (a tagged struct with the original's
+// defaults and the bounds validation reports), whether it needs a batchminer (or one
+// particular one), whether s2sd may use it as a sub-criterion, and its constructor.
+// builtin.go lists them. A Table built from such a list is what the train stage offers as
+// its `loss` variants and builds criteria from (Builtin is dmlrun's); tests build their own
+// with extra losses. docs/PLUGINS.md says how to add one.
 //
 // Kinds: oproxy (ProxyAnchor / ProxyNCA), nir (an adapter around dmlrun/stages/nir, which
 // owns the flow and the NIR maths), multisimilarity, margin, triplet, contrastive, softmax,

@@ -10,6 +10,36 @@ import (
 	"dmlrun/torch/optim"
 )
 
+var multiSimilarityLoss = Define(Spec[multiSimilarityParams]{
+	Name:         "multisimilarity",
+	Aliases:      []string{"multi_similarity", "multi-similarity", "ms"},
+	Doc:          "Multi-Similarity loss (Wang et al. 2019) with the original's oddity kept: softplus of the batch mean of the mined log-sum-exp terms.",
+	Defaults:     multiSimilarityParams{Dim: 0, PosWeight: 2, NegWeight: 40, Margin: 0.1, PosThresh: 0.5, NegThresh: 0.5},
+	SubCriterion: true,
+	Check: func(p *multiSimilarityParams, _ TrainBlock) stage.Problems {
+		var probs stage.Problems
+		for _, w := range []struct {
+			name string
+			v    float64
+		}{{"pos_weight", p.PosWeight}, {"neg_weight", p.NegWeight}} {
+			if w.v == 0 {
+				probs.Addf(w.name, "Value out of range", "%q must not be 0: the loss divides its term by |%s|.", w.name, w.name)
+			}
+		}
+		return probs
+	},
+	New: newMultiSimilarity,
+})
+
+type multiSimilarityParams struct {
+	Dim       int64   `param:"dim" min:"0" max:"1" doc:"Reduction dimension of the masked logsumexp, 0 or 1 (loss_multisimilarity_dim)."`
+	PosWeight float64 `param:"pos_weight" doc:"alpha, the positive scale (loss_multisimilarity_pos_weight)."`
+	NegWeight float64 `param:"neg_weight" doc:"beta, the negative scale (loss_multisimilarity_neg_weight)."`
+	Margin    float64 `param:"margin" doc:"Mining margin epsilon (loss_multisimilarity_margin)."`
+	PosThresh float64 `param:"pos_thresh" doc:"lambda of the positive term (loss_multisimilarity_pos_thresh)."`
+	NegThresh float64 `param:"neg_thresh" doc:"lambda of the negative term (loss_multisimilarity_neg_thresh)."`
+}
+
 // multiSimilarity is the original's multisimilarity criterion (reference §5.3) with its
 // oddity kept: softplus of the batch mean of the masked log-sum-exp terms, scaled by 1/|α|
 // and 1/|β| (§14.10). No parameters. With S = X Xᵀ (embeddings as given), P = same class
@@ -24,13 +54,15 @@ type multiSimilarity struct {
 	posThresh, negThresh float64
 }
 
-func newMultiSimilarity(p stage.Params) (*multiSimilarity, error) {
-	d := p.Int("dim")
-	if d != 0 && d != 1 {
-		return nil, fmt.Errorf("dim = %d: must be 0 or 1", d)
+func newMultiSimilarity(p *multiSimilarityParams, _ Env) (Criterion, error) {
+	if p.Dim != 0 && p.Dim != 1 {
+		return nil, fmt.Errorf("dim = %d: must be 0 or 1", p.Dim)
 	}
-	return &multiSimilarity{dim: d, alpha: p.Float("pos_weight"), beta: p.Float("neg_weight"), eps: p.Float("margin"),
-		posThresh: p.Float("pos_thresh"), negThresh: p.Float("neg_thresh")}, nil
+	if p.PosWeight == 0 || p.NegWeight == 0 {
+		return nil, fmt.Errorf("pos_weight = %g, neg_weight = %g: the loss divides by both, so neither may be 0", p.PosWeight, p.NegWeight)
+	}
+	return &multiSimilarity{dim: p.Dim, alpha: p.PosWeight, beta: p.NegWeight, eps: p.Margin,
+		posThresh: p.PosThresh, negThresh: p.NegThresh}, nil
 }
 
 func (c *multiSimilarity) Loss(b Batch) *torch.Tensor {

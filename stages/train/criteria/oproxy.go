@@ -1,11 +1,28 @@
 package criteria
 
 import (
-	"dmlrun/stage"
 	"dmlrun/stages/nir"
 	"dmlrun/torch"
 	"dmlrun/torch/optim"
 )
+
+var oproxyLoss = Define(Spec[oproxyParams]{
+	Name:         "oproxy",
+	Aliases:      []string{"proxyanchor", "proxy_anchor", "proxy-anchor", "pa", "proxynca", "proxy_nca"},
+	Doc:          "ProxyAnchor (mode \"anchor\") or ProxyNCA-like (mode \"nca\") on one learned proxy per class; the baseline NIR is compared with.",
+	Defaults:     oproxyParams{Mode: "anchor", LRMulti: 2000, PosAlpha: 32, NegAlpha: 32, PosDelta: 0.1, NegDelta: -0.1},
+	SubCriterion: true,
+	New:          newOProxy,
+})
+
+type oproxyParams struct {
+	Mode     string  `param:"mode" enum:"anchor,nca" doc:"\"anchor\" is ProxyAnchor (reduce over the batch), \"nca\" ProxyNCA-like (reduce over proxies) (loss_oproxy_mode)."`
+	LRMulti  float64 `param:"lrmulti" above:"0" doc:"Proxy learning rate = lr x this (loss_oproxy_lrmulti)."`
+	PosAlpha float64 `param:"pos_alpha" doc:"Scale alpha+ of the positive term (loss_oproxy_pos_alpha)."`
+	NegAlpha float64 `param:"neg_alpha" doc:"Scale alpha- of the negative term (loss_oproxy_neg_alpha)."`
+	PosDelta float64 `param:"pos_delta" doc:"Margin delta+ of the positive term (loss_oproxy_pos_delta)."`
+	NegDelta float64 `param:"neg_delta" doc:"Margin delta- of the negative term (loss_oproxy_neg_delta)."`
+}
 
 // oproxy is the original's ProxyAnchor / ProxyNCA criterion (reference §5.1). The maths is
 // stages/nir's ProxyLoss (the same function NIR's alignment term uses), so the two cannot
@@ -17,17 +34,17 @@ type oproxy struct {
 	lrmulti float64
 }
 
-func newOProxy(p stage.Params, D, C int, o options) (*oproxy, error) {
-	mode, err := nir.ParseProxyMode(p.String("mode"))
+func newOProxy(p *oproxyParams, env Env) (Criterion, error) {
+	mode, err := nir.ParseProxyMode(p.Mode)
 	if err != nil {
 		return nil, err
 	}
 	return &oproxy{
 		// randn(C, D) / 8 on the CPU generator, as the original's constructor.
-		proxies: param{"proxies", place(nir.InitProxies(C, D), o.dev)},
-		hp:      nir.ProxyHP{PosAlpha: p.Float("pos_alpha"), NegAlpha: p.Float("neg_alpha"), PosDelta: p.Float("pos_delta"), NegDelta: p.Float("neg_delta")},
+		proxies: param{"proxies", place(nir.InitProxies(env.C, env.D), env.Device)},
+		hp:      nir.ProxyHP{PosAlpha: p.PosAlpha, NegAlpha: p.NegAlpha, PosDelta: p.PosDelta, NegDelta: p.NegDelta},
 		mode:    mode,
-		lrmulti: p.Float("lrmulti"),
+		lrmulti: p.LRMulti,
 	}, nil
 }
 
@@ -41,24 +58,3 @@ func (c *oproxy) Groups(baseLR float64) []optim.Group {
 
 func (c *oproxy) Named() ([]string, []*torch.Tensor) { return named([]param{c.proxies}) }
 func (c *oproxy) Close()                             { closeParams([]param{c.proxies}) }
-
-// nirCriterion adapts stages/nir's criterion (reference §6) to Criterion. Its loss is
-// float64, as the original's.
-type nirCriterion struct{ c *nir.Criterion }
-
-func (n *nirCriterion) Loss(b Batch) *torch.Tensor {
-	l, _ := n.c.Loss(b.Embeds, b.Labels)
-	return l
-}
-func (n *nirCriterion) Groups(baseLR float64) []optim.Group { return n.c.Groups(baseLR) }
-func (n *nirCriterion) Named() ([]string, []*torch.Tensor)  { return n.c.Named() }
-func (n *nirCriterion) Close()                              { n.c.Close() }
-
-// NIR returns the stages/nir criterion behind a nir Criterion (for its parts, sampling and
-// warnings), or nil for other kinds.
-func NIR(c Criterion) *nir.Criterion {
-	if n, ok := c.(*nirCriterion); ok {
-		return n.c
-	}
-	return nil
-}

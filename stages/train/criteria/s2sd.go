@@ -5,10 +5,40 @@ import (
 	"strconv"
 
 	"dmlrun/stage"
-	"dmlrun/stages/train/miners"
 	"dmlrun/torch"
 	"dmlrun/torch/optim"
 )
+
+var s2sdLoss = Define(Spec[s2sdParams]{
+	Name:    "s2sd",
+	Aliases: []string{"s2sd_distill", "simultaneous_similarity_distillation"},
+	Doc:     "S2SD (Roth et al. 2021): a source criterion on the embeddings plus target criteria on wider auxiliary branches, distilled into the embedding (the intended maths; the original crashes).",
+	Defaults: s2sdParams{Source: "multisimilarity", Target: "multisimilarity", T: 1, W: 0, PoolAggr: false,
+		TargetDims: []int{1024, 1536, 2048}, FeatDistill: false, FeatW: 50, FeatDistillDelay: 1000},
+	SubCriteria: []string{"source", "target"},
+	Check: func(p *s2sdParams, _ TrainBlock) stage.Problems {
+		var probs stage.Problems
+		if len(p.TargetDims) == 0 {
+			probs.Addf("target_dims", "Empty list", "\"target_dims\" must list at least one target branch width, e.g. [1024, 1536, 2048].")
+		}
+		return probs
+	},
+	New: newS2SD,
+})
+
+// s2sdParams' source and target are sub-criteria (Spec.SubCriteria): the table gives them
+// the enum of its SubCriterion losses.
+type s2sdParams struct {
+	Source           string  `param:"source" doc:"Criterion on the (normalised) embeddings, with its default parameters (loss_s2sd_source)."`
+	Target           string  `param:"target" doc:"Criterion of every target branch, with its default parameters (loss_s2sd_target)."`
+	T                float64 `param:"T" above:"0" doc:"Distillation temperature (loss_s2sd_T)."`
+	W                float64 `param:"w" doc:"Weight of the similarity distillation (loss_s2sd_w)."`
+	PoolAggr         bool    `param:"pool_aggr" doc:"Target branches read global average + global max pooling of the feature map instead of the pooled features (loss_s2sd_pool_aggr)."`
+	TargetDims       []int   `param:"target_dims" min:"1" doc:"Output widths of the target branches (loss_s2sd_target_dims)."`
+	FeatDistill      bool    `param:"feat_distill" doc:"Also distil from the pooled features' similarities (loss_s2sd_feat_distill)."`
+	FeatW            float64 `param:"feat_w" doc:"Weight of the feature distillation (loss_s2sd_feat_w)."`
+	FeatDistillDelay int     `param:"feat_distill_delay" min:"0" doc:"Iterations before feature distillation starts (loss_s2sd_feat_distill_delay)."`
+}
 
 // s2sd is Simultaneous Similarity-based Self-Distillation (reference §5.10), written to the
 // intended maths because the original crashes at construction (§14.11):
@@ -35,49 +65,39 @@ type s2sd struct {
 	featureWidth int
 }
 
-func newS2SD(p stage.Params, D, C int, miner miners.Miner, o options) (*s2sd, error) {
-	c := &s2sd{t: p.Float("T"), w: p.Float("w"), featW: p.Float("feat_w"), poolAggr: p.Bool("pool_aggr"),
-		featDistill: p.Bool("feat_distill"), featDelay: int(p.Int("feat_distill_delay")), featureWidth: o.featureDim}
+func newS2SD(p *s2sdParams, env Env) (Criterion, error) {
+	c := &s2sd{t: p.T, w: p.W, featW: p.FeatW, poolAggr: p.PoolAggr,
+		featDistill: p.FeatDistill, featDelay: p.FeatDistillDelay, featureWidth: env.FeatureDim}
 	if !(c.t > 0) {
 		return nil, fmt.Errorf("T = %g: the distillation temperature must be > 0", c.t)
 	}
-	dims := p.Ints("target_dims")
-	if len(dims) == 0 {
+	if len(p.TargetDims) == 0 {
 		return nil, fmt.Errorf("target_dims is empty: s2sd needs at least one target branch")
 	}
-	if o.featureDim < 1 {
-		return nil, fmt.Errorf("feature width %d: pass criteria.FeatureDim with the backbone's pooled feature width", o.featureDim)
-	}
-	src, tgt := p.String("source"), p.String("target")
-	for _, k := range []string{src, tgt} {
-		if k == "s2sd" || k == "nir" {
-			return nil, fmt.Errorf("source/target criterion %q: s2sd cannot nest %s", k, k)
-		}
-		if NeedsMiner(k) && miner == nil {
-			return nil, fmt.Errorf("source/target criterion %q needs a batchminer, got none", k)
-		}
+	if env.FeatureDim < 1 {
+		return nil, fmt.Errorf("feature width %d: pass criteria.FeatureDim with the backbone's pooled feature width", env.FeatureDim)
 	}
 	var err error
-	if c.source, err = build(src, defaults(src), D, C, miner, o); err != nil {
-		return nil, fmt.Errorf("source criterion %q: %w", src, err)
+	if c.source, err = env.Sub(p.Source, env.D); err != nil {
+		return nil, fmt.Errorf("source criterion: %w", err)
 	}
-	for k, t := range dims {
+	for k, t := range p.TargetDims {
 		if t < 1 {
 			return nil, fmt.Errorf("target_dims[%d] = %d: must be >= 1", k, t)
 		}
-		tc, err := build(tgt, defaults(tgt), int(t), C, miner, o)
+		tc, err := env.Sub(p.Target, t)
 		if err != nil {
-			return nil, fmt.Errorf("target criterion %d (%q, dim %d): %w", k, tgt, t, err)
+			return nil, fmt.Errorf("target criterion %d (dim %d): %w", k, t, err)
 		}
 		c.targets = append(c.targets, tc)
 	}
-	for k, t := range dims {
+	for k, t := range p.TargetDims {
 		pre := "target_nets." + strconv.Itoa(k)
-		w1, b1 := linearInit(o.featureDim, int(t))
-		w2, b2 := linearInit(int(t), int(t))
+		w1, b1 := linearInit(env.FeatureDim, t)
+		w2, b2 := linearInit(t, t)
 		c.nets = append(c.nets, [4]param{
-			{pre + ".0.weight", place(w1, o.dev)}, {pre + ".0.bias", place(b1, o.dev)},
-			{pre + ".2.weight", place(w2, o.dev)}, {pre + ".2.bias", place(b2, o.dev)},
+			{pre + ".0.weight", place(w1, env.Device)}, {pre + ".0.bias", place(b1, env.Device)},
+			{pre + ".2.weight", place(w2, env.Device)}, {pre + ".2.bias", place(b2, env.Device)},
 		})
 	}
 	return c, nil

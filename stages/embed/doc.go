@@ -1,0 +1,18 @@
+// Package embed is dmlrun's `embed` stage and the owner of its artifact's format.
+//
+// The format (format.go): embeddings.safetensors (`embeds` F32 [N,D], `labels` I64 [N], in
+// dataset order) and embed.json (Info), plus the trained model's train_log.csv copied so a
+// report can plot it from the embed artifact alone. The stage writes them through
+// WriteEmbeddings and WriteInfo; evaluate, report and diff read them through Read and
+// ReadInfo, so one struct describes each file. Reading and writing need no libtorch
+// (package safetensors).
+//
+// The stage (stage.go, Kind "embed", ExpandOver "models", exclusive) rebuilds a trained
+// model from its train artifact (train.LoadModel, the one reader of model.json) and embeds
+// one split of the dataset it was trained on, in dataset order with the evaluation
+// transform and no gradients (train.EmbedSplit, which training's eval_every uses too). A
+// dataset other than the model's is refused: its key must equal the one model.json records.
+//
+// What it is not: it computes no metrics (stages/evaluate does) and trains nothing; how a
+// network is built and checkpointed is stages/train's and stages/models' business.
+package embed

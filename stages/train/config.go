@@ -1,0 +1,150 @@
+package train
+
+import (
+	"fmt"
+	"strings"
+
+	"dmlrun/stage"
+	"dmlrun/stages/models"
+	"dmlrun/stages/train/criteria"
+	"dmlrun/stages/train/miners"
+)
+
+// Version of the train stage's numerics and artifact format (part of every content key).
+const Version = 1
+
+// Config is a train block's typed config; defaults are the original's (reference §1). The
+// doc of arch, loss and batch_mining, and batch_mining's enum, come from the plug-in tables
+// (Def fills them in), so those fields' tags have none.
+type Config struct {
+	Arch          string        `param:"arch"`
+	EmbedDim      int64         `param:"embed_dim" min:"1" doc:"Embedding dimension D of last_linear (original: --embed_dim)."`
+	Pretrained    string        `param:"pretrained" doc:"Path of ImageNet weights (.pth state dict: torchvision's resnet50-19c8e357.pth / resnet18-5c106cde.pth, pretrainedmodels' bn_inception-239d2248.pth); required for those archs unless not_pretrained."`
+	NotPretrained bool          `param:"not_pretrained" doc:"Train the backbone from random init (original: --not_pretrained; unlike the original, bninception honours it too)."`
+	Loss          stage.Variant `param:"loss"`
+	BatchMining   string        `param:"batch_mining"`
+	Schedule      Schedule      `param:"schedule" doc:"Optimisation schedule: epochs, batch_size, lr, fc_lr, decay, tau, gamma, warmup, scheduler, samples_per_class, sampler, augmentation."`
+	EvalEvery     int           `param:"eval_every" min:"0" doc:"Evaluate test Recall@1 every N epochs into train_log.csv (0 = never; the original evaluates every epoch)."`
+	MaxSkipped    int           `param:"max_skipped" min:"0" doc:"Stop with an error after more than this many consecutive steps skipped for non-finite gradients."`
+	Autocast      string        `param:"autocast" enum:"none,bf16,f16" doc:"Mixed-precision forward on CUDA (original: --use_float16 is f16)."`
+	Seed          int64         `param:"seed" doc:"Global seed (usually set through seeds = [...]) (original: --seed)."`
+
+	// Set by the decoding check (not parameters): the parsed arch and the loss block
+	// decoded into its loss's typed parameters.
+	arch models.Arch
+	loss criteria.Config
+}
+
+// Schedule is the `schedule = { ... }` object.
+type Schedule struct {
+	Epochs          int     `param:"epochs" min:"1" doc:"Number of training epochs (original: --n_epochs)."`
+	BatchSize       int     `param:"batch_size" min:"1" doc:"Training batch size; samples_per_class must divide it (original: --bs)."`
+	LR              float64 `param:"lr" above:"0" doc:"Base Adam learning rate of the network group; criterion groups use multiples of it (original: --lr)."`
+	FcLR            float64 `param:"fc_lr" doc:"If > 0, a separate learning rate for last_linear; -1 = same as lr (original: --fc_lr)."`
+	Decay           float64 `param:"decay" min:"0" doc:"Coupled L2 weight decay of the network group only (original: --decay)."`
+	Tau             []int   `param:"tau" min:"0" doc:"MultiStepLR milestones in epochs (original: --tau)."`
+	Gamma           float64 `param:"gamma" above:"0" doc:"MultiStepLR decay factor (original: --gamma)."`
+	Warmup          int     `param:"warmup" min:"0" doc:"Initial epochs in which the backbone runs without gradients; only last_linear and the criterion train (original: --warmup)."`
+	Scheduler       string  `param:"scheduler" enum:"step,none" doc:"\"step\" steps MultiStepLR after every epoch, \"none\" keeps learning rates constant (original: --scheduler)."`
+	SamplesPerClass int     `param:"samples_per_class" min:"1" doc:"Images drawn per class draw of the class_random sampler (original: --samples_per_class)."`
+	Sampler         string  `param:"sampler" enum:"class_random,random" doc:"Batch sampler (original: --data_sampler)."`
+	Augmentation    string  `param:"augmentation" enum:"base,big,adv,red" doc:"Training augmentation (original: --augmentation)."`
+}
+
+// defaultConfig is the original's defaults (reference §1).
+func defaultConfig() Config {
+	return Config{
+		Arch: "resnet50_frozen_normalize", EmbedDim: 128, Loss: stage.Variant{Kind: "oproxy"}, BatchMining: "distance",
+		Schedule: Schedule{Epochs: 150, BatchSize: 112, LR: 1e-5, FcLR: -1, Decay: 4e-4, Tau: []int{10000}, Gamma: 0.3,
+			Scheduler: "step", SamplesPerClass: 2, Sampler: "class_random", Augmentation: "base"},
+		MaxSkipped: 100, Autocast: "none",
+	}
+}
+
+// LossKind is the loss block's kind ("oproxy", "nir", ...).
+func (c *Config) LossKind() string { return c.Loss.Kind }
+
+// Options are the plug-in tables a train stage is built from. A nil table is dmlrun's
+// built-in one (criteria.Builtin, miners.Builtin).
+type Options struct {
+	Losses *criteria.Table
+	Miners *miners.Table
+}
+
+func (o Options) withDefaults(more []Options) Options {
+	for _, m := range more {
+		if m.Losses != nil {
+			o.Losses = m.Losses
+		}
+		if m.Miners != nil {
+			o.Miners = m.Miners
+		}
+	}
+	if o.Losses == nil {
+		o.Losses = criteria.Builtin()
+	}
+	if o.Miners == nil {
+		o.Miners = miners.Builtin()
+	}
+	return o
+}
+
+// check is the train config's rules beyond its fields' tags, with paths: the arch against
+// the backbone table, batch_mining against the miner table, the loss block against the loss
+// table (and the train block around it), and the schedule's cross-field rules. It also
+// stores the parsed arch and the decoded loss in c.
+func (o Options) check(c *Config) stage.Problems {
+	var probs stage.Problems
+	a, ps := models.CheckArch(c.Arch)
+	probs.Extend("arch", ps)
+	c.arch = a
+	o.Miners.CheckName(&probs, "batch_mining", c.BatchMining)
+	lc, ps := o.Losses.Decode(c.Loss, criteria.TrainBlock{EmbedDim: c.EmbedDim, BatchMining: c.BatchMining})
+	probs.Extend("loss", ps)
+	c.loss = lc
+	s := &c.Schedule
+	if s.BatchSize%s.SamplesPerClass != 0 {
+		probs.Addf("schedule.batch_size", "Batch size not a multiple of samples_per_class",
+			"schedule.batch_size = %d is not a multiple of samples_per_class = %d (the class_random sampler draws samples_per_class images per class); use e.g. batch_size = %d or samples_per_class = %d.",
+			s.BatchSize, s.SamplesPerClass, (s.BatchSize/s.SamplesPerClass+1)*s.SamplesPerClass, gcd(s.BatchSize, s.SamplesPerClass))
+	}
+	if s.FcLR != -1 && !(s.FcLR > 0) {
+		probs.Addf("schedule.fc_lr", "Value out of range",
+			"schedule.fc_lr = %v: it is -1 (last_linear trains at lr, the default) or a learning rate > 0 for last_linear alone.", s.FcLR)
+	}
+	if s.Warmup >= s.Epochs {
+		probs.Addf("schedule.warmup", "Warmup too long",
+			"schedule.warmup = %d must be less than schedule.epochs = %d: warmup epochs freeze the backbone, so with warmup >= epochs it would never train.", s.Warmup, s.Epochs)
+	}
+	return probs
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// minersDoc documents batch_mining from the tables: which losses mine, and the miners.
+func (o Options) minersDoc() string {
+	var mining []string
+	for _, n := range o.Losses.Names() {
+		l, _ := o.Losses.Lookup(n)
+		if l.NeedsMiner || len(l.SubCriteria) > 0 {
+			mining = append(mining, n)
+		}
+	}
+	return fmt.Sprintf("Batchminer for criteria that use one (%s) (original: --batch_mining).", strings.Join(mining, ", "))
+}
+
+// lossDoc documents the loss block from the loss table.
+func (o Options) lossDoc() string {
+	var kinds []string
+	for _, n := range o.Losses.Names() {
+		l, _ := o.Losses.Lookup(n)
+		kinds = append(kinds, n+": "+strings.TrimSuffix(l.Doc, "."))
+	}
+	return "The training criterion and its parameters, e.g. loss \"nir\" { w_align = 0.0075 } (original: --loss and --loss_<kind>_* flags). " +
+		strings.Join(kinds, "; ") + "."
+}
