@@ -193,3 +193,63 @@ func builtinLosses() []criteria.Loss {
 	}
 	return out
 }
+
+// firstTriplets is a batchminer declared in this test file: for each class with two
+// samples, (first, second, first sample of the next class).
+var firstTriplets = miners.Define(miners.Spec[struct{}]{
+	Name: "first_triplets",
+	Doc:  "The first two samples of each class and the next class's first (a test miner).",
+	New: func(*struct{}, miners.Sources) (miners.Miner, error) {
+		return firstMiner{}, nil
+	},
+})
+
+type firstMiner struct{}
+
+func (firstMiner) Mine(_ *torch.Tensor, labels []int64) [][3]int {
+	first := map[int64][]int{}
+	var order []int64
+	for i, l := range labels {
+		if _, ok := first[l]; !ok {
+			order = append(order, l)
+		}
+		first[l] = append(first[l], i)
+	}
+	var out [][3]int
+	for k, l := range order {
+		next := first[order[(k+1)%len(order)]]
+		if idx := first[l]; len(idx) >= 2 && len(order) > 1 {
+			out = append(out, [3]int{idx[0], idx[1], next[0]})
+		}
+	}
+	return out
+}
+
+// TestTrainWithATestMiner: a miner table passed to the train stage makes batch_mining
+// accept its miner, which a mining loss then trains with.
+func TestTrainWithATestMiner(t *testing.T) {
+	var entries []miners.Entry
+	for _, n := range miners.Builtin().Names() {
+		e, _ := miners.Builtin().Lookup(n)
+		entries = append(entries, e)
+	}
+	tab, err := miners.NewTable(append(entries, firstTriplets)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Def(Options{Miners: tab})
+	s := newSetup(t, 6, 8)
+	s.params["loss"] = lossParams("triplet", nil)
+	s.params["batch_mining"] = "first_triplets"
+	s.params.Object("schedule")["epochs"] = int64(1)
+	if _, probs := Def().Decode(s.params); len(probs) != 1 || probs[0].Path != "batch_mining" {
+		t.Fatalf("the built-in stage accepted the test miner: %v", probs)
+	}
+	out := t.TempDir()
+	if err := d.Run(s.ctx(t, out, false, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if rows := readLog(t, out); len(rows) != 2 || rows[1][1] == "" || rows[1][2] != "0" {
+		t.Fatalf("train_log.csv %v", rows)
+	}
+}
