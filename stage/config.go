@@ -45,10 +45,12 @@ type Variant struct {
 }
 
 // VariantSet is what a Variant field needs to be declared: the kinds with their parameter
-// lists, and other spellings of kind names for "did you mean" ("proxyanchor" -> "oproxy").
+// lists, other spellings of kind names for "did you mean" ("proxyanchor" -> "oproxy"), and
+// one sentence per kind for the reference.
 type VariantSet struct {
 	Kinds   map[string][]Param
 	Aliases map[string]string
+	Docs    map[string]string
 }
 
 // SchemaOption supplies what a config struct cannot say by itself.
@@ -56,6 +58,35 @@ type SchemaOption func(*schemaOpts)
 
 type schemaOpts struct {
 	variants map[string]VariantSet
+	docs     map[string]string
+	enums    map[string]enumOpt
+}
+
+type enumOpt struct {
+	values  []string
+	aliases map[string]string
+}
+
+// WithDoc sets the documentation of the parameter at path ("batch_mining",
+// "schedule.sampler") where it is computed from a plug-in table rather than written in a tag.
+func WithDoc(path, doc string) SchemaOption {
+	return func(o *schemaOpts) {
+		if o.docs == nil {
+			o.docs = map[string]string{}
+		}
+		o.docs[path] = doc
+	}
+}
+
+// WithEnum sets the allowed values (and their other spellings) of the string parameter at
+// path from a plug-in table: a miner's name, a dataset kind.
+func WithEnum(path string, values []string, aliases map[string]string) SchemaOption {
+	return func(o *schemaOpts) {
+		if o.enums == nil {
+			o.enums = map[string]enumOpt{}
+		}
+		o.enums[path] = enumOpt{values, aliases}
+	}
 }
 
 // WithVariants gives the kinds of the Variant field whose param tag is name.
@@ -120,6 +151,12 @@ func paramOf(f reflect.StructField, fv reflect.Value, o *schemaOpts, path string
 	if e := f.Tag.Get("enum"); e != "" {
 		p.Enum = strings.Split(e, ",")
 	}
+	if d, ok := o.docs[path]; ok {
+		p.Doc = d
+	}
+	if e, ok := o.enums[path]; ok {
+		p.Enum, p.Aliases = e.values, e.aliases
+	}
 	for tag, dst := range map[string]**float64{"min": &p.Min, "max": &p.Max, "above": &p.Above} {
 		if s, ok := f.Tag.Lookup(tag); ok {
 			x, err := strconv.ParseFloat(s, 64)
@@ -140,7 +177,7 @@ func paramOf(f reflect.StructField, fv reflect.Value, o *schemaOpts, path string
 		if !ok {
 			return bad("a Variant field needs WithVariants(%q, ...)", p.Name)
 		}
-		p.Variants, p.Aliases = set.Kinds, set.Aliases
+		p.Variants, p.Aliases, p.VariantDocs = set.Kinds, set.Aliases, set.Docs
 		if k := fv.Interface().(Variant).Kind; k != "" && !p.Required {
 			if _, ok := set.Kinds[k]; !ok {
 				return bad("default kind %q is not one of its kinds", k)

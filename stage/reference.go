@@ -33,7 +33,11 @@ func WriteReference(w io.Writer) error {
 			}
 			sort.Strings(kinds)
 			for _, k := range kinds {
-				fmt.Fprintf(&b, "`%s \"%s\" { ... }`\n\n", p.Name, k)
+				fmt.Fprintf(&b, "`%s \"%s\" { ... }`", p.Name, k)
+				if doc := p.VariantDocs[k]; doc != "" {
+					fmt.Fprintf(&b, ": %s", doc)
+				}
+				b.WriteString("\n\n")
 				writeParamTable(&b, p.Variants[k], "")
 			}
 		}

@@ -72,6 +72,8 @@ type Param struct {
 	// The label selects the variant; its body is decoded against that variant's fields. The
 	// decoded value is map[string]any{"kind": label, <fields with defaults>}.
 	Variants map[string][]Param
+	// VariantDocs has one sentence per variant kind, for the reference.
+	VariantDocs map[string]string
 }
 
 // Def is what a stage registers.

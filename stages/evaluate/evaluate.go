@@ -48,14 +48,10 @@ func Def() *stage.Def {
 	}, stage.Config[Config]{
 		Defaults: Config{Metrics: slices.Clone(metrics.Default), FaissRandInt: "modulo"},
 		Check:    check,
+		Options:  []stage.SchemaOption{stage.WithDoc("metrics", "Metric names: "+metrics.Summary()+".")},
 	}, run)
 	if err != nil {
 		panic(err) // the declaration above is wrong: a bug, caught by every test
-	}
-	for i := range d.Params {
-		if d.Params[i].Name == "metrics" {
-			d.Params[i].Doc = "Metric names: " + metrics.Summary() + "."
-		}
 	}
 	return d
 }

@@ -317,7 +317,7 @@ func TestDecodeProblems(t *testing.T) {
 				{"metrics[2]", "Invalid metric", "the dists metrics are"}}},
 		{"duplicate", stage.Params{"metrics": []string{"nmi", "f1", "nmi"}}, []prob{{"metrics[2]", "Duplicate metric", "already requested at metrics[0]"}}},
 		{"negative kmeans_classes", stage.Params{"kmeans_classes": int64(-1)}, []prob{{"kmeans_classes", "Value out of range", "at least 0"}}},
-		{"rand_int", stage.Params{"faiss_rand_int": "mulshft"}, []prob{{"faiss_rand_int", `Unknown value of "faiss_rand_int"`, `Did you mean "mulshift"?`}}},
+		{"rand_int", stage.Params{"faiss_rand_int": "mulshft"}, []prob{{"faiss_rand_int", `Invalid value`, `Did you mean "mulshift"?`}}},
 	}
 	d := Def()
 	for _, c := range cases {

@@ -23,20 +23,15 @@ func Def() *stage.Def {
 		Doc:     "Reads a dataset folder with the original's split protocol and stores decoded, resized images as uint8 shards.",
 
 		KeyInputsName: "dataset content",
-	}, stage.Config[Config]{Defaults: def, Check: check}, run)
+	}, stage.Config[Config]{Defaults: def, Check: check, Options: []stage.SchemaOption{
+		// What struct tags cannot say: the kind table's names and descriptions.
+		stage.WithEnum("kind", KindNames(), kindAliases()),
+		stage.WithDoc("kind", kindParamDoc()),
+		stage.WithDoc("split", kindArgDoc("split", splitDoc)),
+		stage.WithDoc("vendors", kindArgDoc("vendors", vendorsDoc)),
+	}}, run)
 	if err != nil {
 		panic(err) // the declaration above is wrong: a bug, caught by every test
-	}
-	for i := range d.Params {
-		p := &d.Params[i]
-		switch p.Name {
-		case "kind":
-			p.Enum, p.Aliases, p.Doc = KindNames(), kindAliases(), kindParamDoc()
-		case "split":
-			p.Doc = kindArgDoc("split", splitDoc)
-		case "vendors":
-			p.Doc = kindArgDoc("vendors", vendorsDoc)
-		}
 	}
 	// The folder's Digest enters the node's key, so changed images make a new key and
 	// plan says "dataset content changed".

@@ -21,7 +21,7 @@ type Config struct {
 	EmbedDim      int64         `param:"embed_dim" min:"1" doc:"Embedding dimension D of last_linear (original: --embed_dim)."`
 	Pretrained    string        `param:"pretrained" doc:"Path of ImageNet weights (.pth state dict: torchvision's resnet50-19c8e357.pth / resnet18-5c106cde.pth, pretrainedmodels' bn_inception-239d2248.pth); required for those archs unless not_pretrained."`
 	NotPretrained bool          `param:"not_pretrained" doc:"Train the backbone from random init (original: --not_pretrained; unlike the original, bninception honours it too)."`
-	Loss          stage.Variant `param:"loss"`
+	Loss          stage.Variant `param:"loss" doc:"The training criterion and its parameters, e.g. loss \"nir\" { w_align = 0.0075 }; the kinds are below (original: --loss and --loss_<kind>_* flags)."`
 	BatchMining   string        `param:"batch_mining"`
 	Schedule      Schedule      `param:"schedule" doc:"Optimisation schedule: epochs, batch_size, lr, fc_lr, decay, tau, gamma, warmup, scheduler, samples_per_class, sampler, augmentation."`
 	EvalEvery     int           `param:"eval_every" min:"0" doc:"Evaluate test Recall@1 every N epochs into train_log.csv (0 = never; the original evaluates every epoch)."`
@@ -136,15 +136,4 @@ func (o Options) minersDoc() string {
 		}
 	}
 	return fmt.Sprintf("Batchminer for criteria that use one (%s) (original: --batch_mining).", strings.Join(mining, ", "))
-}
-
-// lossDoc documents the loss block from the loss table.
-func (o Options) lossDoc() string {
-	var kinds []string
-	for _, n := range o.Losses.Names() {
-		l, _ := o.Losses.Lookup(n)
-		kinds = append(kinds, n+": "+strings.TrimSuffix(l.Doc, "."))
-	}
-	return "The training criterion and its parameters, e.g. loss \"nir\" { w_align = 0.0075 } (original: --loss and --loss_<kind>_* flags). " +
-		strings.Join(kinds, "; ") + "."
 }

@@ -107,8 +107,8 @@ func TestGeneratedReference(t *testing.T) {
 	}
 	l := byName["loss"]
 	for _, n := range criteria.Builtin().Names() {
-		if l.Variants[n] == nil || !strings.Contains(l.Doc, n+": ") {
-			t.Errorf("loss %s: not in the variants or the doc (%s)", n, l.Doc)
+		if loss, _ := criteria.Builtin().Lookup(n); l.Variants[n] == nil || l.VariantDocs[n] != loss.Doc || loss.Doc == "" {
+			t.Errorf("loss %s: not in the variants or without its doc (%q)", n, l.VariantDocs[n])
 		}
 	}
 	if l.Aliases["proxyanchor"] != "oproxy" {

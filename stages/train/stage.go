@@ -31,22 +31,16 @@ func Def(opts ...Options) *stage.Def {
 	}, stage.Config[Config]{
 		Defaults: defaults,
 		Check:    o.check,
-		Options:  []stage.SchemaOption{stage.WithVariants("loss", o.Losses.VariantSet())},
+		// What struct tags cannot say: documentation and enums generated from the tables.
+		Options: []stage.SchemaOption{
+			stage.WithVariants("loss", o.Losses.VariantSet()),
+			stage.WithDoc("arch", models.ArchDoc()),
+			stage.WithDoc("batch_mining", o.minersDoc()),
+			stage.WithEnum("batch_mining", o.Miners.Names(), o.Miners.Aliases()),
+		},
 	}, func(ctx *stage.Context, c *Config) error { return train(ctx, c, o) })
 	if err != nil {
 		panic(err) // the declaration above is wrong: a bug, caught by every test
-	}
-	// What struct tags cannot say: documentation and enums generated from the tables.
-	for i := range d.Params {
-		p := &d.Params[i]
-		switch p.Name {
-		case "arch":
-			p.Doc = models.ArchDoc()
-		case "loss":
-			p.Doc = o.lossDoc()
-		case "batch_mining":
-			p.Doc, p.Enum, p.Aliases = o.minersDoc(), o.Miners.Names(), o.Miners.Aliases()
-		}
 	}
 	d.KeyInputs = func(ctx context.Context, p stage.Params) (string, error) {
 		// Only pretrained and not_pretrained matter here; the fields' own problems are

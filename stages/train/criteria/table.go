@@ -218,7 +218,11 @@ func (t *Table) Variants() map[string][]stage.Param {
 
 // VariantSet declares the train stage's `loss` block (stage.WithVariants).
 func (t *Table) VariantSet() stage.VariantSet {
-	return stage.VariantSet{Kinds: t.Variants(), Aliases: t.Aliases()}
+	docs := make(map[string]string, len(t.losses))
+	for n, l := range t.losses {
+		docs[n] = l.Doc
+	}
+	return stage.VariantSet{Kinds: t.Variants(), Aliases: t.Aliases(), Docs: docs}
 }
 
 // Config is a decoded loss block: which loss, its typed parameters, and the block's
