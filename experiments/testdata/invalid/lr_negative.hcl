@@ -1,0 +1,30 @@
+# lr = -1 trained with no error (#12)
+dataset "d" {
+  kind = "emoji"
+  root = "data/emoji"
+  base = 36
+  crop = 32
+}
+
+train "t" {
+  dataset        = dataset.d
+  arch           = "smallcnn_normalize"
+  not_pretrained = true
+  embed_dim      = 32
+  loss "oproxy" {}
+  schedule = { epochs = 2, batch_size = 60, lr = -1, samples_per_class = 2 } # ERROR: Value out of range | "schedule.lr" must be greater than 0; got -1
+}
+
+embed "e" {
+  models  = train.t
+  dataset = dataset.d
+}
+
+evaluate "v" {
+  from    = embed.e
+  metrics = ["e_recall@1", "nmi"]
+}
+
+report "r" {
+  from = evaluate.v
+}

@@ -1,0 +1,31 @@
+# a matrix over a nested value that does not exist
+dataset "d" {
+  kind = "emoji"
+  root = "data/emoji"
+  base = 36
+  crop = 32
+}
+
+train "t" {
+  dataset        = dataset.d
+  arch           = "smallcnn_normalize"
+  not_pretrained = true
+  embed_dim      = 32
+  loss "oproxy" {}
+  matrix = { "schedule.lrr" = [1e-3, 3e-3] } # ERROR: Unsupported matrix key | Did you mean "schedule.lr"?
+  schedule = { epochs = 2, batch_size = 60, lr = 1e-3, samples_per_class = 2 }
+}
+
+embed "e" {
+  models  = train.t
+  dataset = dataset.d
+}
+
+evaluate "v" {
+  from    = embed.e
+  metrics = ["e_recall@1", "nmi"]
+}
+
+report "r" {
+  from = evaluate.v
+}
