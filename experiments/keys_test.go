@@ -3,6 +3,7 @@ package experiments_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -43,4 +44,34 @@ func TestKeysArePinned(t *testing.T) {
 		}
 	}
 	golden.Compare(t, "testdata/keys.golden", []byte(b.String()))
+}
+
+// TestDatasetPathSpellingIsNotInTheKey: the dataset folder's content is in the key, so the
+// way its path is written must not be (`-var data_root=./data` used to re-run everything
+// because data/emoji became ./data/emoji).
+func TestDatasetPathSpellingIsNotInTheKey(t *testing.T) {
+	dir := t.TempDir()
+	writeCUBLayout(t, dir)
+	if err := os.MkdirAll(filepath.Join(dir, "weights"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "weights", "resnet50-19c8e357.pth"), []byte("not real weights"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file, err := filepath.Abs("cub200.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs := keys(t, load(t, file, map[string]string{"data_root": dir}))
+	t.Chdir(filepath.Dir(dir))
+	rel := "./" + filepath.Base(dir) + "/../" + filepath.Base(dir) + "/."
+	other := keys(t, load(t, file, map[string]string{"data_root": rel}))
+	if len(abs) == 0 || len(abs) != len(other) {
+		t.Fatalf("%d and %d nodes", len(abs), len(other))
+	}
+	for addr, k := range abs {
+		if other[addr] != k {
+			t.Errorf("%s: key %.12s with data_root=%s, %.12s with data_root=%s", addr, k, dir, other[addr], rel)
+		}
+	}
 }

@@ -22,7 +22,7 @@ import (
 type Config struct {
 	// Kind's enum and description come from the kind table (Def sets them).
 	Kind string `param:"kind" required:"true"`
-	Root string `param:"root" required:"true" doc:"dataset folder; a relative path is resolved against the working directory dmlrun runs in (not the experiment file's folder)"`
+	Root string `param:"root" required:"true" nokey:"true" doc:"dataset folder; a relative path is resolved against the working directory dmlrun runs in (not the experiment file's folder); not part of the key (the folder's content is), so spelling the path another way reuses the results"`
 	// The bounds are MinBase and MaxBase (a test checks that they agree).
 	Base         int       `param:"base" min:"8" max:"1024" doc:"images are stored with the shorter side resized to base and centre-cropped to base x base"`
 	Crop         int       `param:"crop" min:"1" doc:"training and evaluation crop size (227 for googlenet, 256 for 'big' augmentation)"`

@@ -19,7 +19,7 @@ const Version = 1
 type Config struct {
 	Arch          string        `param:"arch"`
 	EmbedDim      int64         `param:"embed_dim" min:"1" doc:"Embedding dimension D of last_linear (original: --embed_dim)."`
-	Pretrained    string        `param:"pretrained" doc:"Path of ImageNet weights (.pth state dict: torchvision's resnet50-19c8e357.pth / resnet18-5c106cde.pth, pretrainedmodels' bn_inception-239d2248.pth); required for those archs unless not_pretrained."`
+	Pretrained    string        `param:"pretrained" nokey:"true" doc:"Path of ImageNet weights (.pth state dict: torchvision's resnet50-19c8e357.pth / resnet18-5c106cde.pth, pretrainedmodels' bn_inception-239d2248.pth); required for those archs unless not_pretrained. Not part of the key (the file's SHA-256 is)."`
 	NotPretrained bool          `param:"not_pretrained" doc:"Train the backbone from random init (original: --not_pretrained; unlike the original, bninception honours it too)."`
 	Loss          stage.Variant `param:"loss" doc:"The training criterion and its parameters, e.g. loss \"nir\" { w_align = 0.0075 }; the kinds are below (original: --loss and --loss_<kind>_* flags)."`
 	BatchMining   string        `param:"batch_mining"`
