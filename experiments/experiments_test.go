@@ -14,15 +14,27 @@ import (
 
 	"dmlrun/pipeline"
 	"dmlrun/spec"
-	_ "dmlrun/stages/evaluate"
-	_ "dmlrun/stages/load"
-	_ "dmlrun/stages/report"
-	_ "dmlrun/stages/train"
+	"dmlrun/stage"
+	"dmlrun/stages/embed"
+	"dmlrun/stages/evaluate"
+	dataset "dmlrun/stages/load"
+	"dmlrun/stages/report"
+	"dmlrun/stages/train"
 )
+
+// dmlrunStages is the registry cmd/dmlrun builds: every stage the program links.
+func dmlrunStages(t testing.TB) *stage.Registry {
+	t.Helper()
+	r, err := stage.NewRegistry(dataset.Def(), train.Def(), embed.Def(), evaluate.Def(), report.Def())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
 
 func load(t *testing.T, path string, vars map[string]string) *spec.Experiment {
 	t.Helper()
-	exp, diags := spec.Load(path, spec.LoadOptions{Vars: vars, LookupEnv: func(string) (string, bool) { return "", false }})
+	exp, diags := spec.Load(path, spec.LoadOptions{Registry: dmlrunStages(t), Vars: vars, LookupEnv: func(string) (string, bool) { return "", false }})
 	if diags.HasErrors() {
 		var b strings.Builder
 		_ = spec.WriteDiagnostics(&b, exp.Files, diags, 0, false)
@@ -76,7 +88,7 @@ func writeCUBLayout(t *testing.T, root string) {
 
 func keys(t *testing.T, exp *spec.Experiment) map[string]string {
 	t.Helper()
-	g, err := pipeline.Build(pipeline.FromSpec(exp), pipeline.BuildOptions{Context: context.Background()})
+	g, err := pipeline.Build(dmlrunStages(t), pipeline.FromSpec(exp), pipeline.BuildOptions{Context: context.Background()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func TestKeysArePinned(t *testing.T) {
 	var b strings.Builder
 	for _, f := range files {
 		exp := load(t, f, nil)
-		g, err := pipeline.Build(pipeline.FromSpec(exp), pipeline.BuildOptions{Context: context.Background(), KeyInputs: fixed})
+		g, err := pipeline.Build(dmlrunStages(t), pipeline.FromSpec(exp), pipeline.BuildOptions{Context: context.Background(), KeyInputs: fixed})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,8 +5,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-
-	"dmlrun/stage"
 )
 
 var updateReadme = flag.Bool("update-readme", false, "rewrite the README's generated stage reference")
@@ -26,7 +24,7 @@ func TestReadmeStageReference(t *testing.T) {
 		t.Fatalf("README.md lacks the %q ... %q markers", begin, end)
 	}
 	var b strings.Builder
-	if err := stage.WriteReference(&b); err != nil {
+	if err := dmlrunStages(t).WriteReference(&b); err != nil {
 		t.Fatal(err)
 	}
 	want := b.String()

@@ -159,8 +159,8 @@ func (g *Graph) KeyErrors(nodes []*Node) error {
 	return errors.Join(errs...)
 }
 
-// Build makes the graph in named steps: add nodes (each kind must be a registered stage,
-// each address unique), connect references (each target must exist), order them
+// Build makes the graph in named steps: add nodes (each kind must be a stage of stages,
+// which gives the node its Def; each address unique), connect references (each target must exist), order them
 // topologically (reporting a cycle), then compute keys in that order, calling each stage's
 // KeyInputs hook. It reports every problem of a step it finds, joined, each a *GraphError
 // (with source ranges when the Decls came from FromSpec; Diagnostics turns them into hcl
@@ -171,8 +171,11 @@ func (g *Graph) KeyErrors(nodes []*Node) error {
 // A failing hook is not an error of Build: the node (and every node downstream) gets a
 // KeyErr instead, so that a plan can still be shown; only a cancelled Context makes Build
 // fail there.
-func Build(decls []Decl, opts BuildOptions) (*Graph, error) {
-	g, err := addNodes(decls)
+func Build(stages *stage.Registry, decls []Decl, opts BuildOptions) (*Graph, error) {
+	if stages == nil {
+		panic("pipeline.Build: nil stage registry (build one with stage.NewRegistry)")
+	}
+	g, err := addNodes(stages, decls)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +211,7 @@ func declAddr(d Decl) (spec.Addr, error) {
 	return a, nil
 }
 
-func addNodes(decls []Decl) (*Graph, error) {
+func addNodes(stages *stage.Registry, decls []Decl) (*Graph, error) {
 	g := &Graph{byAddr: map[string]*Node{}}
 	g.dag = dag.New(func(n *Node) string { return n.Addr })
 	var errs []error
@@ -219,10 +222,10 @@ func addNodes(decls []Decl) (*Graph, error) {
 			continue
 		}
 		addr := a.String()
-		def, ok := stage.Lookup(a.Kind)
+		def, ok := stages.Lookup(a.Kind)
 		if !ok {
 			errs = append(errs, &GraphError{Addr: addr, Summary: "Unknown block type", Subject: d.DeclRange,
-				Detail: fmt.Sprintf("no stage is registered for block type %q (registered: %s)", a.Kind, strings.Join(stage.Kinds(), ", "))})
+				Detail: fmt.Sprintf("no stage is registered for block type %q (registered: %s)", a.Kind, strings.Join(stages.Kinds(), ", "))})
 			continue
 		}
 		if prev, dup := g.byAddr[addr]; dup {

@@ -19,21 +19,23 @@ import (
 // Stages spec can decode, for graphs made from an experiment file: sdata feeds strain
 // (which may learn from a teacher strain), sembed embeds each model, seval scores each
 // embedding.
-func init() {
+func specDefs() []*stage.Def {
 	write := func(c *stage.Context) error {
 		return os.WriteFile(filepath.Join(c.OutDir, "out.txt"), []byte(c.Addr), 0o644)
 	}
-	stage.Register(&stage.Def{Kind: "sdata", Version: 1, Run: write,
-		Params: []stage.Param{{Name: "n", Type: stage.Int, Default: int64(1)}}})
-	stage.Register(&stage.Def{Kind: "strain", Version: 1, Run: write,
-		Params: []stage.Param{
-			{Name: "dataset", Type: stage.Ref, RefKind: "sdata", Required: true},
-			{Name: "teacher", Type: stage.Ref, RefKind: "strain"},
-		}})
-	stage.Register(&stage.Def{Kind: "sembed", Version: 1, Run: write, ExpandOver: "models",
-		Params: []stage.Param{{Name: "models", Type: stage.RefList, RefKind: "strain", Required: true}}})
-	stage.Register(&stage.Def{Kind: "seval", Version: 1, Run: write, ExpandOver: "from",
-		Params: []stage.Param{{Name: "from", Type: stage.RefList, RefKind: "sembed", Required: true}}})
+	return []*stage.Def{
+		{Kind: "sdata", Version: 1, Run: write,
+			Params: []stage.Param{{Name: "n", Type: stage.Int, Default: int64(1)}}},
+		{Kind: "strain", Version: 1, Run: write,
+			Params: []stage.Param{
+				{Name: "dataset", Type: stage.Ref, RefKind: "sdata", Required: true},
+				{Name: "teacher", Type: stage.Ref, RefKind: "strain"},
+			}},
+		{Kind: "sembed", Version: 1, Run: write, ExpandOver: "models",
+			Params: []stage.Param{{Name: "models", Type: stage.RefList, RefKind: "strain", Required: true}}},
+		{Kind: "seval", Version: 1, Run: write, ExpandOver: "from",
+			Params: []stage.Param{{Name: "from", Type: stage.RefList, RefKind: "sembed", Required: true}}},
+	}
 }
 
 const lineageHCL = `sdata "d" {
@@ -62,11 +64,11 @@ seval "m" {
 func specGraph(t *testing.T) (*Graph, []byte) {
 	t.Helper()
 	src := []byte(lineageHCL)
-	exp, diags := spec.Parse("lineage.hcl", src, spec.LoadOptions{})
+	exp, diags := spec.Parse("lineage.hcl", src, spec.LoadOptions{Registry: testStages})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	g, err := Build(FromSpec(exp), BuildOptions{})
+	g, err := Build(testStages, FromSpec(exp), BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +194,7 @@ func TestBuildErrorsCarryRanges(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Build(tc.decls, BuildOptions{})
+			_, err := Build(testStages, tc.decls, BuildOptions{})
 			if err == nil || !strings.HasPrefix(err.Error(), tc.err) {
 				t.Fatalf("err = %v\nwant %q", err, tc.err)
 			}
@@ -227,7 +229,7 @@ func rangeOf(r *hcl.Range) hcl.Range {
 
 // A graph Build reports problems in every declaration of a step, each a GraphError.
 func TestDiagnosticsOfSeveralProblems(t *testing.T) {
-	_, err := Build([]Decl{
+	_, err := Build(testStages, []Decl{
 		{Addr: "teval.a", Inputs: []DeclRef{{Param: "models", Target: "ttrain.x"}}},
 		{Addr: "teval.b", Inputs: []DeclRef{{Param: "models", Target: "ttrain.y"}}},
 	}, BuildOptions{})
@@ -263,13 +265,13 @@ func TestCycleReports(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Build(tc.decls, BuildOptions{})
+			_, err := Build(testStages, tc.decls, BuildOptions{})
 			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 				t.Errorf("err = %v\nwant prefix %q", err, tc.want)
 			}
 		})
 	}
-	_, err := Build([]Decl{decl("p", "q"), decl("q", "p"), decl("a", "a")}, BuildOptions{})
+	_, err := Build(testStages, []Decl{decl("p", "q"), decl("q", "p"), decl("a", "a")}, BuildOptions{})
 	if err == nil || !strings.HasSuffix(err.Error(), " (and 1 more cycle(s))") {
 		t.Errorf("two cycles: %v", err)
 	}
@@ -290,7 +292,7 @@ func TestHandWrittenAddresses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.decl.Params = stage.Params{"n": int64(1)}
-			g, err := Build([]Decl{tc.decl}, BuildOptions{})
+			g, err := Build(testStages, []Decl{tc.decl}, BuildOptions{})
 			got := ""
 			if err != nil {
 				got = err.Error()

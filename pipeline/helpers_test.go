@@ -60,8 +60,26 @@ func logRun(c *stage.Context) error {
 	return err
 }
 
-func init() {
-	stage.Register(&stage.Def{Kind: "tload", Version: 1,
+// testStages is the registry every test of this package builds graphs with: the stages
+// declared in its test files.
+var testStages = newTestRegistry(coreDefs(), specDefs(), fileDefs(), manifestKeyDefs(), typedDefs())
+
+// newTestRegistry collects groups of test stages; a bad declaration is a bug of the test.
+func newTestRegistry(groups ...[]*stage.Def) *stage.Registry {
+	var defs []*stage.Def
+	for _, g := range groups {
+		defs = append(defs, g...)
+	}
+	r, err := stage.NewRegistry(defs...)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// coreDefs are tload, ttrain and teval.
+func coreDefs() []*stage.Def {
+	return []*stage.Def{{Kind: "tload", Version: 1,
 		Params: []stage.Param{{Name: "n", Type: stage.Int}},
 		Run: func(c *stage.Context) error {
 			if err := logRun(c); err != nil {
@@ -69,8 +87,7 @@ func init() {
 			}
 			fmt.Fprintf(c.Log, "loading %d\n", c.Params.Int("n"))
 			return os.WriteFile(filepath.Join(c.OutDir, "data.txt"), []byte(fmt.Sprint(c.Params.Int("n"))), 0o644)
-		}})
-	stage.Register(&stage.Def{Kind: "ttrain", Version: 1, Resumable: true, Exclusive: true,
+		}}, {Kind: "ttrain", Version: 1, Resumable: true, Exclusive: true,
 		Run: func(c *stage.Context) error {
 			if v := exclusiveNow.Add(1); v > exclusiveMax.Load() {
 				exclusiveMax.Store(v)
@@ -92,8 +109,7 @@ func init() {
 			bar.Finish()
 			out := fmt.Sprintf("model(%s, lr=%v, seed=%d)", data, c.Params.Object("schedule")["lr"], c.Params.Int("seed"))
 			return os.WriteFile(filepath.Join(c.OutDir, "model.txt"), []byte(out), 0o644)
-		}})
-	stage.Register(&stage.Def{Kind: "teval", Version: 1,
+		}}, {Kind: "teval", Version: 1,
 		Run: func(c *stage.Context) error {
 			if err := logRun(c); err != nil {
 				return err
@@ -107,7 +123,7 @@ func init() {
 				parts = append(parts, string(b))
 			}
 			return os.WriteFile(filepath.Join(c.OutDir, "metrics.txt"), []byte(strings.Join(parts, "\n")), 0o644)
-		}})
+		}}}
 }
 
 // experiment builds the standard test graph: one load, train "a" over two seeds, an eval
@@ -128,6 +144,7 @@ func experiment(lr float64) []Decl {
 
 type env struct {
 	t      *testing.T
+	stages *stage.Registry // testStages unless a test swaps a stage
 	st     *store.Store
 	runlog string
 	exp    string
@@ -142,12 +159,12 @@ func newEnv(t *testing.T) *env {
 	}
 	runlog := filepath.Join(dir, "runs.log")
 	t.Setenv("DMLRUN_TEST_RUNLOG", runlog)
-	return &env{t: t, st: st, runlog: runlog, exp: filepath.Join(dir, "exp.hcl")}
+	return &env{t: t, stages: testStages, st: st, runlog: runlog, exp: filepath.Join(dir, "exp.hcl")}
 }
 
 func (e *env) build(decls []Decl) *Graph {
 	e.t.Helper()
-	g, err := Build(decls, BuildOptions{})
+	g, err := Build(e.stages, decls, BuildOptions{})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -17,8 +17,8 @@ import (
 
 // tfile is a test stage that reads a file outside the store (its "path" parameter): its
 // KeyInputs hook digests the file, and Run checks that the file still has that digest.
-func init() {
-	stage.Register(&stage.Def{Kind: "tfile", Version: 1,
+func fileDefs() []*stage.Def {
+	return []*stage.Def{{Kind: "tfile", Version: 1,
 		Params:        []stage.Param{{Name: "path", Type: stage.String}},
 		KeyInputsName: "file content",
 		KeyInputs: func(ctx context.Context, p stage.Params) (string, error) {
@@ -37,7 +37,7 @@ func init() {
 			}
 			b, _ := os.ReadFile(c.Params.String("path"))
 			return os.WriteFile(filepath.Join(c.OutDir, "data.txt"), b, 0o644)
-		}})
+		}}}
 }
 
 func fileDigest(path string) (string, error) {
@@ -119,7 +119,7 @@ func TestKeyInputsInDebugOutput(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data.txt")
 	os.WriteFile(path, []byte("one"), 0o644)
 	var buf bytes.Buffer
-	if _, err := Build(fileExperiment(path), BuildOptions{KeyDebug: &buf}); err != nil {
+	if _, err := Build(testStages, fileExperiment(path), BuildOptions{KeyDebug: &buf}); err != nil {
 		t.Fatal(err)
 	}
 	d, _ := fileDigest(path)
@@ -132,7 +132,7 @@ func TestKeyInputsFailurePlanAndApply(t *testing.T) {
 	e := newEnv(t)
 	path := filepath.Join(t.TempDir(), "missing.txt")
 	var buf bytes.Buffer
-	g, err := Build(fileExperiment(path), BuildOptions{KeyDebug: &buf})
+	g, err := Build(testStages, fileExperiment(path), BuildOptions{KeyDebug: &buf})
 	if err != nil {
 		t.Fatalf("Build failed on a missing file (it must leave the node unkeyed): %v", err)
 	}
@@ -203,7 +203,7 @@ func TestKeyInputsChangedDuringApply(t *testing.T) {
 func TestSkipKeyInputs(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data.txt")
 	os.WriteFile(path, []byte("one"), 0o644)
-	g, err := Build(fileExperiment(path), BuildOptions{SkipKeyInputs: true})
+	g, err := Build(testStages, fileExperiment(path), BuildOptions{SkipKeyInputs: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,11 +217,13 @@ func TestSkipKeyInputs(t *testing.T) {
 func TestKeyInputsCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	stage.Register(&stage.Def{Kind: "tctx", Version: 1,
+	stages, err := testStages.With(&stage.Def{Kind: "tctx", Version: 1,
 		KeyInputs: func(ctx context.Context, _ stage.Params) (string, error) { return "", ctx.Err() },
 		Run:       func(*stage.Context) error { return nil }})
-	defer stage.Unregister("tctx")
-	_, err := Build([]Decl{{Addr: "tctx.a", Kind: "tctx", Name: "a", Params: stage.Params{}}}, BuildOptions{Context: ctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Build(stages, []Decl{{Addr: "tctx.a", Kind: "tctx", Name: "a", Params: stage.Params{}}}, BuildOptions{Context: ctx})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Build with a cancelled context: %v", err)
 	}

@@ -62,9 +62,10 @@ func (km keyMaterial) hash(label string, debug io.Writer) (string, error) {
 // the strings "NaN", "+Inf" and "-Inf"), and only the schema says which JSON value was an
 // int, a float or a string. An error means the parameters do not fit the schema (a lie
 // too). A manifest made by a stage this program does not have, or by another version of
-// it, cannot be recomputed: that is a *store.UncheckableError.
-func ManifestKey(m *store.Manifest) (string, error) {
-	def, ok := stage.Lookup(m.Stage)
+// it, cannot be recomputed: that is a *store.UncheckableError. stages is the program's
+// registry, the one its graphs are built with; KeyCheck wraps it for Store.ManifestKey.
+func ManifestKey(stages *stage.Registry, m *store.Manifest) (string, error) {
+	def, ok := stages.Lookup(m.Stage)
 	if !ok {
 		return "", &store.UncheckableError{Reason: fmt.Sprintf("made by stage %q, which this dmlrun does not have", m.Stage)}
 	}
@@ -82,6 +83,14 @@ func ManifestKey(m *store.Manifest) (string, error) {
 		km.Inputs = append(km.Inputs, keyInput{Param: in.Param, Key: in.Key})
 	}
 	return km.hash(m.Addr, nil)
+}
+
+// KeyCheck returns ManifestKey with stages fixed, the function Store.ManifestKey takes.
+func KeyCheck(stages *stage.Registry) func(*store.Manifest) (string, error) {
+	if stages == nil {
+		panic("pipeline.KeyCheck: nil stage registry (build one with stage.NewRegistry)")
+	}
+	return func(m *store.Manifest) (string, error) { return ManifestKey(stages, m) }
 }
 
 // keyParams returns the parameters a key covers: params without those whose Param is NoKey,

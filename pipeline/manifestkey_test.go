@@ -37,25 +37,27 @@ var mkembedParams = []stage.Param{
 	}},
 }
 
-func init() {
+func manifestKeyDefs() []*stage.Def {
 	write := func(c *stage.Context) error {
 		return os.WriteFile(filepath.Join(c.OutDir, "out.txt"), []byte(c.Addr), 0o644)
 	}
-	stage.Register(&stage.Def{Kind: "mksrc", Version: 2,
-		Params: []stage.Param{{Name: "content", Type: stage.String, Default: ""}},
-		KeyInputs: func(_ context.Context, p stage.Params) (string, error) {
-			return p.String("content"), nil
-		},
-		Run: write})
-	stage.Register(&stage.Def{Kind: "mkembed", Version: 4, Params: mkembedParams, Run: write})
-	stage.Register(&stage.Def{Kind: "mkembedcopy", Version: 4, Params: mkembedParams, Run: write})
+	return []*stage.Def{
+		{Kind: "mksrc", Version: 2,
+			Params: []stage.Param{{Name: "content", Type: stage.String, Default: ""}},
+			KeyInputs: func(_ context.Context, p stage.Params) (string, error) {
+				return p.String("content"), nil
+			},
+			Run: write},
+		{Kind: "mkembed", Version: 4, Params: mkembedParams, Run: write},
+		{Kind: "mkembedcopy", Version: 4, Params: mkembedParams, Run: write},
+	}
 }
 
 // canonical fills a node's parameters as spec would: the given values, canonical, with
 // defaults filled (references are inputs, not parameters).
 func canonical(t *testing.T, kind string, given map[string]any) stage.Params {
 	t.Helper()
-	def, _ := stage.Lookup(kind)
+	def, _ := testStages.Lookup(kind)
 	var values []stage.Param
 	for _, p := range def.Params {
 		if p.Type != stage.Ref && p.Type != stage.RefList {
@@ -102,12 +104,12 @@ func TestManifestKeyEqualsGraphKey(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", n.Addr, err)
 		}
-		got, err := ManifestKey(m)
+		got, err := ManifestKey(testStages, m)
 		if err != nil || got != n.Key {
 			t.Errorf("%s: ManifestKey = %s, %v; graph key %s", n.Addr, got, err, n.Key)
 		}
 	}
-	st.ManifestKey = ManifestKey
+	st.ManifestKey = KeyCheck(testStages)
 	for _, n := range g.Nodes {
 		if v := st.VerifyArtifact(n.Key); len(v.Problems) != 0 || v.NotChecked != "" {
 			t.Errorf("%s: verify %+v", n.Addr, v)
@@ -125,7 +127,7 @@ func applyManifestKeyGraph(t *testing.T) (*store.Store, *Graph) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := Build(manifestKeyDecls(t), BuildOptions{})
+	g, err := Build(testStages, manifestKeyDecls(t), BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +167,7 @@ func TestManifestKeyDetectsEdits(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			st, g := applyManifestKeyGraph(t)
-			st.ManifestKey = ManifestKey
+			st.ManifestKey = KeyCheck(testStages)
 			n := g.Node(tc.addr)
 			from, to := tc.from, tc.to
 			if from == "" {
@@ -226,7 +228,7 @@ func FuzzManifestKey(f *testing.F) {
 			return
 		}
 		m := &store.Manifest{Stage: "mkembed", StageVersion: 4, Params: p}
-		if key, err := ManifestKey(m); err == nil && !store.ValidKey(key) {
+		if key, err := ManifestKey(testStages, m); err == nil && !store.ValidKey(key) {
 			t.Fatalf("key %q from %s", key, params)
 		}
 	})

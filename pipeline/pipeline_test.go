@@ -34,11 +34,11 @@ func TestKeysIgnoreSpellingAndOrder(t *testing.T) {
 	// in another order.
 	b[1].Params = stage.Params{"schedule": map[string]any{"tau": []int64{1}, "epochs": int64(2), "lr": 1.0e-05}, "seed": int64(0)}
 	b[0], b[3] = b[3], b[0]
-	ga, err := Build(a, BuildOptions{})
+	ga, err := Build(testStages, a, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gb, err := Build(b, BuildOptions{})
+	gb, err := Build(testStages, b, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestKeysIgnoreSpellingAndOrder(t *testing.T) {
 			c[i].Inputs[j].Target = strings.Replace(c[i].Inputs[j].Target, "ttrain.a", "ttrain.renamed", 1)
 		}
 	}
-	gc, err := Build(c, BuildOptions{})
+	gc, err := Build(testStages, c, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestKeysIgnoreSpellingAndOrder(t *testing.T) {
 	for name, change := range changed {
 		d := experiment(1e-5)
 		change(d)
-		g, err := Build(d, BuildOptions{})
+		g, err := Build(testStages, d, BuildOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +86,7 @@ func TestKeysIgnoreSpellingAndOrder(t *testing.T) {
 
 func TestKeyDebug(t *testing.T) {
 	var buf bytes.Buffer
-	g, err := Build(experiment(1e-5), BuildOptions{KeyDebug: &buf})
+	g, err := Build(testStages, experiment(1e-5), BuildOptions{KeyDebug: &buf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestKeyVector(t *testing.T) {
 	// when that is intended. The expected value was computed independently (Python):
 	//   sha256(b"s13:dmlrun-key-v1" b"s5:stage" b"s5:tload" b"s7:version" b"i1;"
 	//          b"s6:params" b"M1{" b"s1:n" b"i7;}")
-	g, err := Build([]Decl{{Addr: "tload.x", Kind: "tload", Name: "x", Params: stage.Params{"n": int64(7)}}}, BuildOptions{})
+	g, err := Build(testStages, []Decl{{Addr: "tload.x", Kind: "tload", Name: "x", Params: stage.Params{"n": int64(7)}}}, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestBuildErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Build(tc.decls, BuildOptions{})
+			_, err := Build(testStages, tc.decls, BuildOptions{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
@@ -229,9 +229,18 @@ func TestStageVersionReason(t *testing.T) {
 	if _, err := e.apply(e.build(experiment(1e-5))); err != nil {
 		t.Fatal(err)
 	}
-	def, _ := stage.Lookup("tload")
-	def.Version = 2
-	defer func() { def.Version = 1 }()
+	// The same stages, tload at version 2: the program after a change to tload's numerics.
+	tload, _ := testStages.Lookup("tload")
+	v2 := *tload
+	v2.Version = 2
+	defs := []*stage.Def{&v2}
+	for _, k := range testStages.Kinds() {
+		if k != "tload" {
+			d, _ := testStages.Lookup(k)
+			defs = append(defs, d)
+		}
+	}
+	e.stages = newTestRegistry(defs)
 	p := e.plan(e.build(experiment(1e-5)))
 	if got := actions(p)["tload.data"]; got != "re-run: stage version 1 -> 2" {
 		t.Errorf("tload.data: %q", got)

@@ -34,7 +34,7 @@ func helperApply() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	g, err := Build(experiment(1e-5), BuildOptions{})
+	g, err := Build(testStages, experiment(1e-5), BuildOptions{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -38,7 +38,7 @@ type typedRun struct {
 	cfg          tcConfig
 }
 
-func init() {
+func typedDefs() []*stage.Def {
 	def, err := stage.Typed(stage.Def{Kind: "ttyped", Version: 1},
 		stage.Config[tcConfig]{
 			Defaults: tcConfig{Root: "data", N: 1, Schedule: tcSchedule{LR: 0.1}, Loss: stage.Variant{Kind: "plain"}},
@@ -67,9 +67,9 @@ func init() {
 			return os.WriteFile(filepath.Join(ctx.OutDir, "out.txt"), []byte(ctx.Addr), 0o644)
 		})
 	if err != nil {
-		panic(err)
+		panic(err) // the declaration above is wrong
 	}
-	stage.Register(def)
+	return []*stage.Def{def}
 }
 
 func typedRuns() []typedRun {
@@ -89,7 +89,7 @@ func typedDecl(t *testing.T, given map[string]any) Decl {
 
 func typedKey(t *testing.T, given map[string]any) string {
 	t.Helper()
-	g, err := Build([]Decl{typedDecl(t, given)}, BuildOptions{})
+	g, err := Build(testStages, []Decl{typedDecl(t, given)}, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestKeyParamsWithoutNoKeyIsIdentity(t *testing.T) {
 		t.Errorf("keyParams copied or dropped something: omitted %v", omitted)
 	}
 	d := typedDecl(t, map[string]any{"root": "r", "schedule": map[string]any{"cache": "c"}})
-	g, err := Build([]Decl{d}, BuildOptions{})
+	g, err := Build(testStages, []Decl{d}, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestKeyParamsWithoutNoKeyIsIdentity(t *testing.T) {
 
 func TestNoKeyInDebugOutput(t *testing.T) {
 	var buf bytes.Buffer
-	if _, err := Build([]Decl{typedDecl(t, map[string]any{"root": "data/x"})}, BuildOptions{KeyDebug: &buf}); err != nil {
+	if _, err := Build(testStages, []Decl{typedDecl(t, map[string]any{"root": "data/x"})}, BuildOptions{KeyDebug: &buf}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -173,7 +173,7 @@ func TestNoKeyInDebugOutput(t *testing.T) {
 // key material) while editing a keyed one is.
 func TestNoKeyInManifest(t *testing.T) {
 	e := newEnv(t)
-	e.st.ManifestKey = ManifestKey
+	e.st.ManifestKey = KeyCheck(testStages)
 	d := typedDecl(t, map[string]any{"root": "data/x", "loss": map[string]any{"kind": "scaled", "scratch": "s"}})
 	g := e.build([]Decl{d})
 	if _, err := e.apply(g); err != nil {
@@ -188,7 +188,7 @@ func TestNoKeyInManifest(t *testing.T) {
 	if m.Params["root"] != "data/x" || m.Params["loss"].(map[string]any)["scratch"] != "s" {
 		t.Errorf("manifest params lack NoKey members: %v", m.Params)
 	}
-	if got, err := ManifestKey(m); err != nil || got != key {
+	if got, err := ManifestKey(testStages, m); err != nil || got != key {
 		t.Fatalf("ManifestKey = %s, %v; want %s", got, err, key)
 	}
 	edit := func(from, to string) store.Verification {

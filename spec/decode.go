@@ -207,23 +207,15 @@ func interruptedDiag(ctx context.Context) *hcl.Diagnostic {
 // ends decoding early; Err is the context's cause (context.Canceled, for example).
 type Interrupted struct{ Err error }
 
-// lookup returns the stage of a block type, from LoadOptions.Registry or, while callers
-// pass none, the global registry.
+// lookup returns the stage of a block type from LoadOptions.Registry.
 func (d *decoder) lookup(kind string) (*stage.Def, bool) {
-	if d.opts.Registry != nil {
-		return d.opts.Registry.Lookup(kind)
-	}
-	return stage.Lookup(kind) // FIXME(issue 12): goes with the global registry (see LoadOptions.Registry)
+	return d.opts.Registry.Lookup(kind)
 }
 
 // kinds lists the known block types, sorted; made once per file.
 func (d *decoder) kinds() []string {
 	if d.kindList == nil {
-		if d.opts.Registry != nil {
-			d.kindList = d.opts.Registry.Kinds()
-		} else {
-			d.kindList = stage.Kinds() // FIXME(issue 12): goes with the global registry
-		}
+		d.kindList = d.opts.Registry.Kinds()
 		if d.kindList == nil {
 			d.kindList = []string{}
 		}

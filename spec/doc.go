@@ -6,8 +6,8 @@
 //
 // spec is not the planner: it computes no content keys, sorts nothing topologically beyond
 // finding cycles, and never runs a stage (package pipeline does those). It does not know
-// the stages either: LoadOptions.Registry (a stage.Registry; nil means the global one, until
-// cmd/ builds the registry) gives each block type's parameter schema, which spec decodes and
+// the stages either: LoadOptions.Registry (a stage.Registry, required; cmd/dmlrun builds the
+// program's) gives each block type's parameter schema, which spec decodes and
 // validates the block against, and its Decode, which checks the decoded values the way the
 // stage will (ranges, names in the stage's tables, rules across fields); spec knows no
 // stage's parameter names. It reads no dataset folders; a missing path is found when a

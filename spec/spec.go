@@ -21,16 +21,20 @@ type LoadOptions struct {
 	// LookupEnv reads DMLRUN_VAR_<name> for each declared variable; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// Registry is the set of stages whose blocks the file may declare: their block types,
-	// schemas and Decode functions. nil means the stages registered globally with
-	// stage.Register.
-	//
-	// FIXME(issue 12): the nil fallback to the global registry goes when cmd/ builds the
-	// registry value and passes it here (a later step of issue 12); Registry then becomes
-	// required.
+	// schemas and Decode functions. Required: cmd/dmlrun builds the program's registry,
+	// tests build their own (stage.NewRegistry). nil is a bug of the caller, and Load and
+	// Parse panic on it.
 	Registry *stage.Registry
 
 	// evalBudget replaces evalBudget when positive; the fuzz targets lower it to stay fast.
 	evalBudget int
+}
+
+// mustHaveRegistry panics without a Registry: a caller's bug, not a problem of the file.
+func (o LoadOptions) mustHaveRegistry() {
+	if o.Registry == nil {
+		panic("spec: LoadOptions.Registry is nil; pass the program's stage registry (stage.NewRegistry)")
+	}
 }
 
 // EnvPrefix is the prefix of environment variables that set experiment variables.
@@ -139,6 +143,7 @@ func Load(path string, opts LoadOptions) (*Experiment, hcl.Diagnostics) {
 // Extra is an Interrupted. Callers usually check ctx.Err() and report the interruption
 // instead of the diagnostics.
 func LoadContext(ctx context.Context, path string, opts LoadOptions) (*Experiment, hcl.Diagnostics) {
+	opts.mustHaveRegistry()
 	if ctx.Err() != nil {
 		return &Experiment{Path: path, Files: map[string]*hcl.File{}}, hcl.Diagnostics{interruptedDiag(ctx)}
 	}
@@ -162,6 +167,7 @@ func Parse(filename string, src []byte, opts LoadOptions) (*Experiment, hcl.Diag
 
 // ParseContext is Parse that stops early when ctx is done; see LoadContext.
 func ParseContext(ctx context.Context, filename string, src []byte, opts LoadOptions) (*Experiment, hcl.Diagnostics) {
+	opts.mustHaveRegistry()
 	switch strings.ToLower(filepath.Ext(filename)) {
 	case ".hcl":
 		return parse(ctx, filename, src, opts, formatHCL)

@@ -7,14 +7,15 @@ import (
 	"strings"
 )
 
-// WriteReference writes the parameter reference of every registered stage as Markdown: one
-// section per block type with a table of its arguments, their types, defaults and
-// descriptions. The README's "Stages and their arguments" section is this output, so the
-// documentation is generated from the same schemas spec validates against.
-func WriteReference(w io.Writer) error {
+// WriteReference writes the parameter reference of every stage of r as Markdown, block types
+// in sorted order: one section per block type with a table of its arguments, their types,
+// defaults and descriptions. The README's "Stages and their arguments" section is this
+// output for dmlrun's registry (`dmlrun stages`), so the documentation is generated from the
+// same schemas spec validates against.
+func (r *Registry) WriteReference(w io.Writer) error {
 	var b strings.Builder
-	for _, kind := range Kinds() {
-		d, _ := Lookup(kind)
+	for _, kind := range r.Kinds() {
+		d, _ := r.Lookup(kind)
 		fmt.Fprintf(&b, "### `%s` (version %d)\n\n", kind, d.Version)
 		if d.Doc != "" {
 			fmt.Fprintf(&b, "%s\n\n", d.Doc)

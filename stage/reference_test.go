@@ -6,15 +6,17 @@ import (
 )
 
 func TestWriteReference(t *testing.T) {
-	Register(&Def{Kind: "zz_ref_test", Version: 3, Doc: "A test stage.", ExpandOver: "from", Params: []Param{
+	r, err := NewRegistry(&Def{Kind: "zz_ref_test", Version: 3, Run: func(*Context) error { return nil }, Doc: "A test stage.", ExpandOver: "from", Params: []Param{
 		{Name: "from", Type: RefList, RefKind: "train", Required: true, Doc: "Models."},
 		{Name: "mode", Type: String, Default: "a", Enum: []string{"a", "b|c"}, Doc: "Mode."},
 		{Name: "schedule", Type: Object, Fields: []Param{{Name: "lr", Type: Float, Default: 1e-5, Doc: "Rate."}}},
 		{Name: "loss", Default: "x", Variants: map[string][]Param{"x": {{Name: "w", Type: Float, Default: 0.5}}, "y": nil}},
 	}})
-	defer Unregister("zz_ref_test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var b strings.Builder
-	if err := WriteReference(&b); err != nil {
+	if err := r.WriteReference(&b); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

@@ -1,8 +1,11 @@
 // Package stage is the contract between dmlrun's core (spec, pipeline, cmd) and the stages
-// (stages/load, stages/train, stages/evaluate, stages/report, and test-only stages).
+// (stages/load, stages/train, stages/embed, stages/evaluate, stages/report, and test-only
+// stages).
 //
-// A stage registers a Def: its block type, its implementation version, its parameter schema
-// and its run function. spec uses the schema to decode and validate a block and to fill
+// A stage declares a Def: its block type, its implementation version, its parameter schema
+// and its run function. The program collects the Defs it links into a Registry value
+// (cmd/dmlrun builds it; tests build their own), and nothing registers itself globally or
+// at init time. spec uses the schema to decode and validate a block and to fill
 // defaults; pipeline uses the version and the filled parameters for content keys and calls
 // Run with a Context. Neither spec nor pipeline ever reads a stage's parameters by name, and
 // no stage parses files or knows about the store: it reads its inputs' directories and writes
@@ -13,8 +16,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
-	"sync"
 )
 
 // Type is the type of a parameter value as written in an experiment file.
@@ -76,7 +77,7 @@ type Param struct {
 	VariantDocs map[string]string
 }
 
-// Def is what a stage registers.
+// Def is what a stage declares; a Registry holds the Defs of one program.
 type Def struct {
 	Kind    string  // block type in experiment files: "dataset", "train", "evaluate", "report"
 	Version int     // bump when the stage's numerics or artifact format change: it changes keys
@@ -178,47 +179,5 @@ func (c *Context) InputsOf(param string) []Input {
 			out = append(out, in)
 		}
 	}
-	return out
-}
-
-var (
-	mu   sync.RWMutex
-	defs = map[string]*Def{}
-)
-
-// Register adds a stage; it panics on a duplicate kind, which is a programmer error.
-func Register(d *Def) {
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := defs[d.Kind]; dup {
-		panic("stage: duplicate registration of " + d.Kind)
-	}
-	defs[d.Kind] = d
-}
-
-// Unregister removes a stage (tests swap stages in and out).
-func Unregister(kind string) {
-	mu.Lock()
-	defer mu.Unlock()
-	delete(defs, kind)
-}
-
-// Lookup returns the stage registered for a block type.
-func Lookup(kind string) (*Def, bool) {
-	mu.RLock()
-	defer mu.RUnlock()
-	d, ok := defs[kind]
-	return d, ok
-}
-
-// Kinds lists the registered block types, sorted.
-func Kinds() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	out := make([]string, 0, len(defs))
-	for k := range defs {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

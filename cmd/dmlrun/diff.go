@@ -364,7 +364,7 @@ func (s *storeSource) load(file string) (*loadedExp, error) {
 		}
 		vm[name] = val
 	}
-	exp, diags := spec.Load(file, spec.LoadOptions{Vars: vm, LookupEnv: s.f.LookupEnv})
+	exp, diags := spec.Load(file, spec.LoadOptions{Registry: s.f.Stages, Vars: vm, LookupEnv: s.f.LookupEnv})
 	if len(diags) > 0 {
 		ios := s.f.IOStreams
 		if err := spec.WriteDiagnostics(ios.ErrOut, exp.Files, diags, uint(ios.TerminalWidth()), ios.ColorEnabled()); err != nil {
@@ -374,7 +374,7 @@ func (s *storeSource) load(file string) (*loadedExp, error) {
 			return nil, cli.SilentError
 		}
 	}
-	g, err := pipeline.Build(pipeline.FromSpec(exp), pipeline.BuildOptions{})
+	g, err := pipeline.Build(s.f.Stages, pipeline.FromSpec(exp), pipeline.BuildOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}

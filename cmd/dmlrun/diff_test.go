@@ -177,19 +177,30 @@ func TestDiffCheckWithoutTolerances(t *testing.T) {
 // Through the real root command: the exit code of a regression is 3, and diff is registered.
 func TestDiffExitCodeThroughMain(t *testing.T) {
 	ios, _, _, errOut := iostreams.Test()
-	f := cli.NewFactory(ios)
+	f := cli.NewFactory(ios, lineageStages(t), nil)
 	if code := cli.Run(context.Background(), f, []string{"diff", "a", "b"}); code != cli.ExitError || !strings.Contains(errOut.String(), "FILE:BLOCK") {
 		t.Errorf("exit %d, stderr %q", code, errOut.String())
 	}
 }
 
+// lineageStages is a registry of parameterless test stages of the given kinds.
+func lineageStages(t *testing.T, kinds ...string) *stage.Registry {
+	t.Helper()
+	var defs []*stage.Def
+	for _, k := range kinds {
+		defs = append(defs, &stage.Def{Kind: k, Version: 1, Run: func(*stage.Context) error { return nil }})
+	}
+	r, err := stage.NewRegistry(defs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // The store seam: a graph with train -> embed -> evaluate lineage (test stage kinds), some
 // evaluate artifacts committed to a real store, runsFromGraph picks the right ones.
 func TestRunsFromGraphAndStore(t *testing.T) {
-	for _, k := range []string{"dtrain", "dembed", "devaluate"} {
-		stage.Register(&stage.Def{Kind: k, Version: 1, Run: func(*stage.Context) error { return nil }})
-		defer stage.Unregister(k)
-	}
+	stages := lineageStages(t, "dtrain", "dembed", "devaluate")
 	var decls []pipeline.Decl
 	for _, b := range []string{"baseline", "nir"} {
 		for seed := 0; seed < 3; seed++ {
@@ -202,7 +213,7 @@ func TestRunsFromGraphAndStore(t *testing.T) {
 					Inputs: []pipeline.DeclRef{{Param: "from", Target: em}}})
 		}
 	}
-	g, err := pipeline.Build(decls, pipeline.BuildOptions{})
+	g, err := pipeline.Build(stages, decls, pipeline.BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,10 +281,7 @@ func TestRunsFromGraphAndStore(t *testing.T) {
 // With several evaluate blocks, the one that evaluates the asked train block is chosen;
 // only when several do must --evaluate pick.
 func TestRunsFromGraphChoosesTheEvaluateBlock(t *testing.T) {
-	for _, k := range []string{"xtrain", "xembed", "xevaluate"} {
-		stage.Register(&stage.Def{Kind: k, Version: 1, Run: func(*stage.Context) error { return nil }})
-		defer stage.Unregister(k)
-	}
+	stages := lineageStages(t, "xtrain", "xembed", "xevaluate")
 	decl := func(kind, name, target string) pipeline.Decl {
 		addr := kind + "." + name
 		d := pipeline.Decl{Addr: addr, Kind: kind, Name: name}
@@ -290,7 +298,7 @@ func TestRunsFromGraphChoosesTheEvaluateBlock(t *testing.T) {
 		decl("xevaluate", "fb", "xembed.eb[xtrain.b]"),
 		decl("xevaluate", "fb2", "xembed.eb[xtrain.b]"),
 	}
-	g, err := pipeline.Build(decls, pipeline.BuildOptions{})
+	g, err := pipeline.Build(stages, decls, pipeline.BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,9 @@ import (
 
 	"dmlrun/internal/cli"
 	"dmlrun/internal/iostreams"
+	"dmlrun/stage"
+	"dmlrun/stages/load"
+	"dmlrun/stages/train"
 )
 
 // flags -> options
@@ -133,9 +136,13 @@ func TestInspectThroughMain(t *testing.T) {
 	if err := os.WriteFile("exp.hcl", []byte(inspectExp), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	stages, err := stage.NewRegistry(load.Def(), train.Def())
+	if err != nil {
+		t.Fatal(err)
+	}
 	run := func(args ...string) (cli.ExitCode, string, string) {
 		ios, _, out, errOut := iostreams.Test()
-		f := cli.NewFactory(ios)
+		f := cli.NewFactory(ios, stages, nil)
 		f.LookupEnv = func(string) (string, bool) { return "", false }
 		code := cli.Run(context.Background(), f, append(args, "--store", "results"))
 		return code, out.String(), errOut.String()

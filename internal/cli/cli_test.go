@@ -52,7 +52,7 @@ type result struct {
 func dmlrun(t *testing.T, args ...string) result {
 	t.Helper()
 	ios, _, out, errOut := iostreams.Test()
-	f := NewFactory(ios)
+	f := NewFactory(ios, testStages, nil)
 	f.Version = "test"
 	f.TorchVersion = func() string { return "none" }
 	f.LookupEnv = func(string) (string, bool) { return "", false }
@@ -175,7 +175,7 @@ func TestApplyFlags(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			ios, _, _, _ := iostreams.Test()
-			f := NewFactory(ios)
+			f := NewFactory(ios, testStages, nil)
 			var got *ApplyOptions
 			cmd := newApplyCmd(f, func(o *ApplyOptions) error { got = o; return nil })
 			cmd.SetArgs(normalizeArgs(tc.args))
@@ -388,7 +388,7 @@ func TestTerminalProgressBars(t *testing.T) {
 	workdir(t)
 	ios, _, _, errOut := iostreams.Test()
 	ios.SetStderrTTY(true)
-	f := NewFactory(ios)
+	f := NewFactory(ios, testStages, nil)
 	f.LookupEnv = func(string) (string, bool) { return "", false }
 	if code := Run(context.Background(), f, []string{"apply", "-j", "2", "exp.hcl"}); code != ExitOK {
 		t.Fatalf("exit %d\n%s", code, errOut)
@@ -430,7 +430,7 @@ func TestGCRemovesStaleTemps(t *testing.T) {
 func TestDebugKeys(t *testing.T) {
 	workdir(t)
 	ios, _, _, errOut := iostreams.Test()
-	f := NewFactory(ios)
+	f := NewFactory(ios, testStages, nil)
 	f.LookupEnv = func(name string) (string, bool) {
 		if name == "DMLRUN_DEBUG_KEYS" {
 			return "1", true

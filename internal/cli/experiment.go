@@ -38,7 +38,7 @@ func loadExperimentContext(ctx context.Context, f *Factory, path string, vars []
 	if err != nil {
 		return nil, err
 	}
-	exp, diags := spec.LoadContext(ctx, path, spec.LoadOptions{Vars: vm, LookupEnv: f.LookupEnv})
+	exp, diags := spec.LoadContext(ctx, path, spec.LoadOptions{Registry: f.Stages, Vars: vm, LookupEnv: f.LookupEnv})
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -55,7 +55,7 @@ func loadExperimentContext(ctx context.Context, f *Factory, path string, vars []
 	if f.getenv("DMLRUN_DEBUG_KEYS") == "1" {
 		debug = f.IOStreams.ErrOut
 	}
-	g, err := pipeline.Build(pipeline.FromSpec(exp), pipeline.BuildOptions{KeyDebug: debug, SkipKeyInputs: structureOnly})
+	g, err := pipeline.Build(f.Stages, pipeline.FromSpec(exp), pipeline.BuildOptions{KeyDebug: debug, SkipKeyInputs: structureOnly})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -7,39 +7,46 @@ import (
 
 	"dmlrun/internal/iostreams"
 	"dmlrun/pipeline"
+	"dmlrun/stage"
 	"dmlrun/store"
 )
 
 // Version is dmlrun's version, set at link time (-ldflags "-X dmlrun/internal/cli.Version=...").
 var Version = "dev"
 
-// TorchVersion reports the linked libtorch version. The main package (or the torch
-// binding's registration) replaces it; commands call it only where the version is needed
-// (version, apply), so validate and --help never load libtorch.
-var TorchVersion = func() string { return "not linked" }
-
 // Factory carries what commands need. Expensive parts are functions, built on first use.
 type Factory struct {
 	IOStreams *iostreams.IOStreams
+
+	// Stages are the stages the program links (cmd/dmlrun builds the registry); spec
+	// decodes with them, pipeline keys with them, and the store checks manifests with them.
+	Stages *stage.Registry
 
 	// StoreDir is the store's root (the --store flag; default "results").
 	StoreDir string
 	// Store opens the store at StoreDir once and returns the same value after.
 	Store func() (*store.Store, error)
 
-	Version      string
+	Version string
+	// TorchVersion reports the linked libtorch version; commands call it only where the
+	// version is needed (version, apply), so validate and --help never load libtorch.
 	TorchVersion func() string
 	LookupEnv    func(string) (string, bool)
 	Now          func() time.Time
 }
 
-// NewFactory returns the production factory.
-func NewFactory(ios *iostreams.IOStreams) *Factory {
+// NewFactory returns the production factory for a program with the given stages;
+// torchVersion reports the linked libtorch's version (nil: "not linked").
+func NewFactory(ios *iostreams.IOStreams, stages *stage.Registry, torchVersion func() string) *Factory {
+	if torchVersion == nil {
+		torchVersion = func() string { return "not linked" }
+	}
 	f := &Factory{
 		IOStreams:    ios,
+		Stages:       stages,
 		StoreDir:     "results",
 		Version:      Version,
-		TorchVersion: func() string { return TorchVersion() },
+		TorchVersion: torchVersion,
 		LookupEnv:    os.LookupEnv,
 		Now:          time.Now,
 	}
@@ -55,7 +62,7 @@ func NewFactory(ios *iostreams.IOStreams) *Factory {
 				st.Now = f.Now
 				// Every read that trusts a manifest's key material re-derives the key
 				// from it, so an edited manifest is damage, not a hit.
-				st.ManifestKey = pipeline.ManifestKey
+				st.ManifestKey = pipeline.KeyCheck(f.Stages)
 			}
 		})
 		return st, err

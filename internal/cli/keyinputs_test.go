@@ -17,8 +17,8 @@ import (
 
 // source is a test stage that reads a file outside the store: its KeyInputs hook digests
 // the file, as the real dataset stage digests its folder.
-func init() {
-	stage.Register(&stage.Def{Kind: "source", Version: 1,
+func sourceDef() *stage.Def {
+	return &stage.Def{Kind: "source", Version: 1,
 		Params:        []stage.Param{{Name: "path", Type: stage.String, Required: true}},
 		KeyInputsName: "source content",
 		KeyInputs: func(_ context.Context, p stage.Params) (string, error) {
@@ -32,7 +32,7 @@ func init() {
 		Run: func(c *stage.Context) error {
 			logRun(c.Addr)
 			return nil
-		}})
+		}}
 }
 
 const sourceExp = `

@@ -15,7 +15,7 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv("DMLRUN_CLI_HELPER") == "1" {
 		os.Args = append([]string{"dmlrun"}, strings.Split(os.Getenv("DMLRUN_CLI_ARGS"), " ")...)
-		os.Exit(int(Main()))
+		os.Exit(int(Main(testStages, nil)))
 	}
 	os.Exit(m.Run())
 }

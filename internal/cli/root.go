@@ -12,6 +12,7 @@ import (
 
 	"dmlrun/internal/failpoint"
 	"dmlrun/internal/iostreams"
+	"dmlrun/stage"
 
 	"github.com/spf13/cobra"
 )
@@ -64,7 +65,7 @@ live in a content-addressed store and a node whose key is there is not run again
 // Main runs dmlrun with the process's arguments and streams and returns the exit code.
 // SIGINT and SIGTERM cancel the context: running stages are asked to stop, nothing new
 // starts, and everything already finished stays in the store.
-func Main() ExitCode {
+func Main(stages *stage.Registry, torchVersion func() string) ExitCode {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -73,7 +74,7 @@ func Main() ExitCode {
 		<-ctx.Done()
 		stop()
 	}()
-	return Run(ctx, NewFactory(iostreams.System()), os.Args[1:])
+	return Run(ctx, NewFactory(iostreams.System(), stages, torchVersion), os.Args[1:])
 }
 
 // Run executes one command line against a factory; tests call it in-process.

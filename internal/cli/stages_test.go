@@ -33,8 +33,18 @@ func takeRuns() []string {
 	return out
 }
 
-func init() {
-	stage.Register(&stage.Def{Kind: "dataset", Version: 1,
+// testStages is the registry of the in-process dmlrun the tests run: these stages and
+// keyinputs_test.go's source.
+var testStages = func() *stage.Registry {
+	r, err := stage.NewRegistry(append(shapeDefs(), sourceDef())...)
+	if err != nil {
+		panic(err) // a test stage is declared wrong
+	}
+	return r
+}()
+
+func shapeDefs() []*stage.Def {
+	return []*stage.Def{{Kind: "dataset", Version: 1,
 		Params: []stage.Param{
 			{Name: "kind", Type: stage.String, Required: true, Enum: []string{"synthetic"}},
 			{Name: "n", Type: stage.Int, Default: int64(4)},
@@ -43,8 +53,7 @@ func init() {
 			logRun(c.Addr)
 			fmt.Fprintf(c.Log, "writing %d items\n", c.Params.Int("n"))
 			return os.WriteFile(filepath.Join(c.OutDir, "data.txt"), []byte(strings.Repeat("x", int(c.Params.Int("n")))), 0o644)
-		}})
-	stage.Register(&stage.Def{Kind: "train", Version: 1, Resumable: true, Exclusive: true,
+		}}, {Kind: "train", Version: 1, Resumable: true, Exclusive: true,
 		Params: []stage.Param{
 			{Name: "dataset", Type: stage.Ref, RefKind: "dataset", Required: true},
 			{Name: "seed", Type: stage.Int, Default: int64(0)},
@@ -78,8 +87,7 @@ func init() {
 			}
 			return os.WriteFile(filepath.Join(c.OutDir, "model.txt"),
 				[]byte(fmt.Sprintf("%s lr=%g seed=%d", data, c.Params.Object("schedule").Float("lr"), c.Params.Int("seed"))), 0o644)
-		}})
-	stage.Register(&stage.Def{Kind: "evaluate", Version: 1, ExpandOver: "models",
+		}}, {Kind: "evaluate", Version: 1, ExpandOver: "models",
 		Params: []stage.Param{
 			{Name: "models", Type: stage.RefList, RefKind: "train", Required: true},
 		},
@@ -87,5 +95,5 @@ func init() {
 			logRun(c.Addr)
 			m := c.InputsOf("models")[0]
 			return os.WriteFile(filepath.Join(c.OutDir, "metrics.json"), []byte(fmt.Sprintf(`{"model": %q}`, m.Addr)), 0o644)
-		}})
+		}}}
 }

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"dmlrun/stage"
-
 	"github.com/spf13/cobra"
 )
 
@@ -18,7 +16,7 @@ func newStagesCmd(f *Factory) *cobra.Command {
 		Short: "Print every stage block's arguments, types and defaults (Markdown)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return stage.WriteReference(f.IOStreams.Out)
+			return f.Stages.WriteReference(f.IOStreams.Out)
 		},
 	}
 }

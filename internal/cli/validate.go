@@ -65,12 +65,12 @@ func runValidate(opts *ValidateOptions) error {
 	if err != nil {
 		return err
 	}
-	exp, diags := spec.LoadContext(ctx, opts.File, spec.LoadOptions{Vars: vm, LookupEnv: opts.Factory.LookupEnv})
+	exp, diags := spec.LoadContext(ctx, opts.File, spec.LoadOptions{Registry: opts.Factory.Stages, Vars: vm, LookupEnv: opts.Factory.LookupEnv})
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: %w", opts.File, err) // shown as "Interrupted: ...", exit 1
 	}
 	if !diags.HasErrors() {
-		if _, err := pipeline.Build(pipeline.FromSpec(exp), pipeline.BuildOptions{SkipKeyInputs: true}); err != nil {
+		if _, err := pipeline.Build(opts.Factory.Stages, pipeline.FromSpec(exp), pipeline.BuildOptions{SkipKeyInputs: true}); err != nil {
 			return fmt.Errorf("%s: %w", opts.File, err)
 		}
 	}

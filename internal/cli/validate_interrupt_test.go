@@ -35,7 +35,7 @@ func (c *pollCancel) Err() error {
 func dmlrunContext(t *testing.T, ctx context.Context, args ...string) result {
 	t.Helper()
 	ios, _, out, errOut := iostreams.Test()
-	f := NewFactory(ios)
+	f := NewFactory(ios, testStages, nil)
 	f.Version = "test"
 	f.TorchVersion = func() string { return "none" }
 	f.LookupEnv = func(string) (string, bool) { return "", false }

@@ -15,8 +15,6 @@ import (
 // Version is the embed stage's implementation version (part of every embed node's key).
 const Version = 1
 
-func init() { stage.Register(Def()) }
-
 // Config is an embed block's typed config.
 type Config struct {
 	Split     string `param:"split" enum:"test,train,val" doc:"Which split to embed (evaluation transform, dataset order)."`

@@ -11,6 +11,7 @@ import (
 
 	"dmlrun/spec"
 	"dmlrun/stage"
+	"dmlrun/stages/load"
 	"dmlrun/stages/train"
 	"dmlrun/stages/train/criteria"
 	"dmlrun/stages/train/traintest"
@@ -21,8 +22,8 @@ import (
 // schema it replaced, so no embed node's key changes.
 func TestParamsPinned(t *testing.T) {
 	traintest.CheckParamsPinned(t, "testdata/params.golden.json", "embed", Def().Params)
-	if d, ok := stage.Lookup("embed"); !ok || d.ExpandOver != "models" || !d.Exclusive || d.Version != Version {
-		t.Fatal("embed stage not registered with ExpandOver models, exclusive")
+	if d := Def(); d.Kind != "embed" || d.ExpandOver != "models" || !d.Exclusive || d.Version != Version {
+		t.Fatal("embed stage not defined with ExpandOver models, exclusive")
 	}
 }
 
@@ -112,6 +113,10 @@ func TestEmbed(t *testing.T) {
 // the stage itself refuses it before any work.
 func TestBatchSizeBelowOne(t *testing.T) {
 	t.Run("validate", func(t *testing.T) {
+		stages, err := stage.NewRegistry(load.Def(), train.Def(), Def())
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, c := range []struct{ name, src string }{
 			{"x.hcl", `dataset "d" {
   kind = "emoji"
@@ -139,7 +144,7 @@ embed:
     batch_size: 0
 `},
 		} {
-			_, diags := spec.Parse(c.name, []byte(c.src), spec.LoadOptions{LookupEnv: func(string) (string, bool) { return "", false }})
+			_, diags := spec.Parse(c.name, []byte(c.src), spec.LoadOptions{Registry: stages, LookupEnv: func(string) (string, bool) { return "", false }})
 			if len(diags) != 1 {
 				t.Fatalf("%s: want one diagnostic, got %v", c.name, diags)
 			}

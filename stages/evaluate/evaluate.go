@@ -21,10 +21,6 @@ import (
 // Version is the evaluate stage's implementation version (part of every evaluate key).
 const Version = 1
 
-func init() {
-	stage.Register(Def())
-}
-
 // Config is the evaluate block's typed config.
 type Config struct {
 	// Metrics' description lists the metric table's names (Def sets it).

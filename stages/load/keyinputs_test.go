@@ -217,7 +217,11 @@ type pipe struct {
 
 func (p *pipe) build(params stage.Params) *pipeline.Graph {
 	p.t.Helper()
-	g, err := pipeline.Build([]pipeline.Decl{{Addr: "dataset.cub", Kind: "dataset", Name: "cub", Params: params}}, pipeline.BuildOptions{})
+	stages, err := stage.NewRegistry(Def())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	g, err := pipeline.Build(stages, []pipeline.Decl{{Addr: "dataset.cub", Kind: "dataset", Name: "cub", Params: params}}, pipeline.BuildOptions{})
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -394,12 +398,12 @@ func TestChangedDuringApply(t *testing.T) {
 	}
 }
 
-// TestStageRunChecksKey: the registered stage compares the digest with Context.KeyInputs.
+// TestStageRunChecksKey: the stage compares the digest with Context.KeyInputs.
 func TestStageRunChecksKey(t *testing.T) {
 	t.Setenv(StatCacheEnv, "off")
-	d, _ := stage.Lookup("dataset")
+	d := Def()
 	if d.KeyInputs == nil || d.KeyInputsName != "dataset content" {
-		t.Fatal("dataset stage registered without its KeyInputs hook")
+		t.Fatal("dataset stage defined without its KeyInputs hook")
 	}
 	params := datasetParams(KindFolder, prepareFolder(t))
 	ki, err := d.KeyInputs(context.Background(), params)

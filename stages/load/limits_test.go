@@ -113,7 +113,7 @@ func TestImageSizeBounds(t *testing.T) {
 	}
 	// The stage itself (params as spec fills them) refuses base = 100000 when it decodes
 	// its config, at the argument's path.
-	d, _ := stage.Lookup("dataset")
+	d := Def()
 	params := datasetParams(KindFolder, root)
 	params["base"] = int64(100000)
 	ctx := &stage.Context{Context: context.Background(), Addr: "dataset.x", Params: params, OutDir: t.TempDir(), Log: io.Discard}

@@ -235,12 +235,12 @@ func (recBar) Add(int64)        {}
 func (recBar) SetStatus(string) {}
 func (recBar) Finish()          {}
 
-// TestStageRun runs the registered stage through its stage.Def as the pipeline would.
+// TestStageRun runs the stage through its stage.Def as the pipeline would.
 func TestStageRun(t *testing.T) {
 	t.Setenv(StatCacheEnv, "off")
-	d, ok := stage.Lookup("dataset")
-	if !ok || d.Version != Version {
-		t.Fatal("dataset stage not registered")
+	d := Def()
+	if d.Kind != "dataset" || d.Version != Version {
+		t.Fatalf("dataset stage defined as %s version %d", d.Kind, d.Version)
 	}
 	params := stage.Params{}
 	for _, p := range d.Params {

@@ -11,8 +11,6 @@ import (
 // split rules or the artifact format change, so cached artifacts are recomputed.
 const Version = 1
 
-func init() { stage.Register(Def()) }
-
 // Def returns the dataset stage definition: its typed Config, the kind table's names and
 // descriptions in the schema, the folder's digest as KeyInputs, and Run.
 func Def() *stage.Def {

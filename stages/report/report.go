@@ -21,8 +21,6 @@ const Version = 1
 // AllFormats are the output kinds `formats` may name.
 var AllFormats = []string{"md", "csv", "json", "png", "svg"}
 
-func init() { stage.Register(Def()) }
-
 // Config is the report block's typed config.
 type Config struct {
 	PerSeed bool     `param:"per_seed" doc:"Also list every run (one row per seed) under its block's mean row."`

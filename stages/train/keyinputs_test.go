@@ -16,9 +16,9 @@ import (
 // not_pretrained is false; a changed file changes it; a missing file is the hook's error,
 // which the pipeline turns into a node without a key (plan shows it, apply refuses).
 func TestKeyInputs(t *testing.T) {
-	d, ok := stage.Lookup("train")
-	if !ok || d.KeyInputs == nil || d.KeyInputsName != "pretrained weights" {
-		t.Fatal("train stage registered without the KeyInputs hook")
+	d := Def()
+	if d.KeyInputs == nil || d.KeyInputsName != "pretrained weights" {
+		t.Fatal("train stage defined without the KeyInputs hook")
 	}
 	dir := t.TempDir()
 	w := filepath.Join(dir, "weights.pth")
@@ -56,7 +56,11 @@ func TestKeyInputs(t *testing.T) {
 		t.Helper()
 		q := fill(Def().Params)
 		q["pretrained"] = path
-		g, err := pipeline.Build([]pipeline.Decl{{Addr: "train.r", Kind: "train", Name: "r", Params: q}}, pipeline.BuildOptions{})
+		stages, err := stage.NewRegistry(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := pipeline.Build(stages, []pipeline.Decl{{Addr: "train.r", Kind: "train", Name: "r", Params: q}}, pipeline.BuildOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,8 +10,6 @@ import (
 	"dmlrun/torch"
 )
 
-func init() { stage.Register(Def()) }
-
 // Def returns the train stage definition, built from the plug-in tables of opts (later
 // non-nil fields win; none: dmlrun's built-in losses and miners). Tests pass their own
 // tables to train with a loss or miner declared in a test file.

@@ -163,9 +163,8 @@ func TestSchema(t *testing.T) {
 	if loss.Default != "oproxy" || loss.Variants["oproxy"] == nil || loss.Variants["nir"] == nil {
 		t.Fatalf("loss param: default %v, variants %d", loss.Default, len(loss.Variants))
 	}
-	d, ok := stage.Lookup("train")
-	if !ok || !d.Resumable || !d.Exclusive {
-		t.Fatal("train stage not registered as resumable and exclusive")
+	if d := Def(); !d.Resumable || !d.Exclusive {
+		t.Fatal("train stage not defined as resumable and exclusive")
 	}
 }
 
