@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -12,9 +13,7 @@ import (
 	"dmlrun/internal/iostreams"
 	"dmlrun/pipeline"
 	"dmlrun/spec"
-	"dmlrun/stages/evaluate/metrics"
 	"dmlrun/stages/report"
-	"dmlrun/store"
 
 	"github.com/spf13/cobra"
 )
@@ -342,9 +341,7 @@ type storeSource struct {
 	f      *cli.Factory
 	vars   []string
 	errOut io.Writer
-	// kinds of the lineage walk (tests use their own stage kinds)
-	trainKind, evalKind string
-	loaded              map[string]*loadedExp
+	loaded map[string]*loadedExp
 }
 
 type loadedExp struct {
@@ -403,123 +400,10 @@ func (s *storeSource) Runs(file, block, evaluate string) ([]report.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return runsFromGraph(l.graph, st, file, blockName(block), evaluate, s.trainKind, s.evalKind, s.errOut)
-}
-
-// runsFromGraph finds the evaluate nodes whose lineage (evaluate -> embed -> train) reaches
-// an instance of train block `block`, and reads their metrics.json from the store. Nodes
-// not in the store are reported on errOut; none at all is an error.
-func runsFromGraph(g *pipeline.Graph, st *store.Store, file, block, evaluate, trainKind, evalKind string, errOut io.Writer) ([]report.Run, error) {
-	if trainKind == "" {
-		trainKind = "train"
+	runs, err := report.RunsOf(l.graph, st, report.RunsQuery{File: file, Block: blockName(block), Evaluate: evaluate}, s.errOut)
+	var ce *report.ChooseEvaluateError
+	if errors.As(err, &ce) {
+		return nil, &cli.FlagError{Err: err} // the command line must choose: show the usage
 	}
-	if evalKind == "" {
-		evalKind = "evaluate"
-	}
-	var trainBlocks, evalBlocks []string
-	seenT, seenE := map[string]bool{}, map[string]bool{}
-	for _, n := range g.Nodes {
-		if n.Kind == trainKind && !seenT[n.Name] {
-			seenT[n.Name] = true
-			trainBlocks = append(trainBlocks, n.Name)
-		}
-		if n.Kind == evalKind && !seenE[n.Name] {
-			seenE[n.Name] = true
-			evalBlocks = append(evalBlocks, n.Name)
-		}
-	}
-	if !seenT[block] {
-		return nil, fmt.Errorf("%s: no %s block %q (have: %s)", file, trainKind, block, strings.Join(trainBlocks, ", "))
-	}
-	if evaluate == "" && len(evalBlocks) > 1 {
-		// Several evaluate blocks: the ones that evaluate this train block's models decide.
-		reaching := evaluatorsOf(g, block, trainKind, evalKind)
-		if len(reaching) != 1 {
-			return nil, &cli.FlagError{Err: fmt.Errorf("%s has %d %s blocks (%s), %d of them evaluating %s.%s; choose one with --evaluate",
-				file, len(evalBlocks), evalKind, strings.Join(evalBlocks, ", "), len(reaching), trainKind, block)}
-		}
-		evaluate = reaching[0]
-	}
-	switch {
-	case evaluate != "" && !seenE[evaluate]:
-		return nil, fmt.Errorf("%s: no %s block %q (have: %s)", file, evalKind, evaluate, strings.Join(evalBlocks, ", "))
-	case len(evalBlocks) == 0:
-		return nil, fmt.Errorf("%s: no %s blocks, so there are no metrics to compare", file, evalKind)
-	}
-	var runs []report.Run
-	var missing []string
-	for _, n := range g.Nodes {
-		if n.Kind != evalKind || (evaluate != "" && n.Name != evaluate) {
-			continue
-		}
-		tr := trainAncestor(n, trainKind)
-		if tr == nil || tr.Name != block {
-			continue
-		}
-		a, err := st.Get(n.Key)
-		if err != nil {
-			if !store.IsMiss(err) {
-				return nil, err
-			}
-			missing = append(missing, n.Addr)
-			continue
-		}
-		res, err := metrics.ReadResult(a.Dir)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", n.Addr, err)
-		}
-		r := report.RunFromResult(res)
-		r.Block, r.Addr = block, tr.Addr
-		runs = append(runs, r)
-	}
-	if len(runs) == 0 {
-		if len(missing) == 0 {
-			return nil, fmt.Errorf("%s: no %s node evaluates a model of %s.%s", file, evalKind, trainKind, block)
-		}
-		return nil, fmt.Errorf("%s: no finished results for %s.%s: %d %s node(s) not in the store (run dmlrun apply %s)",
-			file, trainKind, block, len(missing), evalKind, file)
-	}
-	if len(missing) > 0 {
-		fmt.Fprintf(errOut, "warning: %s.%s: %d of %d run(s) not in the store, comparing the %d finished: %s\n",
-			trainKind, block, len(missing), len(missing)+len(runs), len(runs), strings.Join(missing, ", "))
-	}
-	return runs, nil
-}
-
-// evaluatorsOf lists, in graph order, the evaluate blocks with a node whose lineage reaches
-// train block `block`.
-func evaluatorsOf(g *pipeline.Graph, block, trainKind, evalKind string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, n := range g.Nodes {
-		if n.Kind != evalKind || seen[n.Name] {
-			continue
-		}
-		if tr := trainAncestor(n, trainKind); tr != nil && tr.Name == block {
-			seen[n.Name] = true
-			out = append(out, n.Name)
-		}
-	}
-	return out
-}
-
-// trainAncestor walks a node's inputs breadth-first to the nearest train node.
-func trainAncestor(n *pipeline.Node, trainKind string) *pipeline.Node {
-	queue := []*pipeline.Node{n}
-	seen := map[*pipeline.Node]bool{}
-	for len(queue) > 0 {
-		c := queue[0]
-		queue = queue[1:]
-		for _, e := range c.Inputs {
-			if e.From == nil || seen[e.From] {
-				continue
-			}
-			if e.From.Kind == trainKind {
-				return e.From
-			}
-			seen[e.From] = true
-			queue = append(queue, e.From)
-		}
-	}
-	return nil
+	return runs, err
 }

@@ -8,18 +8,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"dmlrun/internal/cli"
 	"dmlrun/internal/iostreams"
-	"dmlrun/pipeline"
 	"dmlrun/spec"
 	"dmlrun/stage"
-	"dmlrun/stages/evaluate/metrics"
 	"dmlrun/stages/report"
-	"dmlrun/store"
 )
 
 func golden(t *testing.T, name string, got []byte) {
@@ -177,145 +173,15 @@ func TestDiffCheckWithoutTolerances(t *testing.T) {
 // Through the real root command: the exit code of a regression is 3, and diff is registered.
 func TestDiffExitCodeThroughMain(t *testing.T) {
 	ios, _, _, errOut := iostreams.Test()
-	f := cli.NewFactory(ios, lineageStages(t), nil)
+	f := cli.NewFactory(ios, must(stage.NewRegistry()), nil)
 	if code := cli.Run(context.Background(), f, []string{"diff", "a", "b"}); code != cli.ExitError || !strings.Contains(errOut.String(), "FILE:BLOCK") {
 		t.Errorf("exit %d, stderr %q", code, errOut.String())
 	}
 }
 
-// lineageStages is a registry of parameterless test stages of the given kinds.
-func lineageStages(t *testing.T, kinds ...string) *stage.Registry {
-	t.Helper()
-	var defs []*stage.Def
-	for _, k := range kinds {
-		defs = append(defs, &stage.Def{Kind: k, Version: 1, Run: func(*stage.Context) error { return nil }})
-	}
-	r, err := stage.NewRegistry(defs...)
+func must(r *stage.Registry, err error) *stage.Registry {
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return r
-}
-
-// The store seam: a graph with train -> embed -> evaluate lineage (test stage kinds), some
-// evaluate artifacts committed to a real store, runsFromGraph picks the right ones.
-func TestRunsFromGraphAndStore(t *testing.T) {
-	stages := lineageStages(t, "dtrain", "dembed", "devaluate")
-	var decls []pipeline.Decl
-	for _, b := range []string{"baseline", "nir"} {
-		for seed := 0; seed < 3; seed++ {
-			tr := fmt.Sprintf("dtrain.%s[seed=%d]", b, seed)
-			em := fmt.Sprintf("dembed.test[%s]", tr)
-			decls = append(decls,
-				pipeline.Decl{Addr: tr, Kind: "dtrain", Name: b, Params: stage.Params{"seed": int64(seed), "loss": b}},
-				pipeline.Decl{Addr: em, Kind: "dembed", Name: "test", Inputs: []pipeline.DeclRef{{Param: "models", Target: tr}}},
-				pipeline.Decl{Addr: fmt.Sprintf("devaluate.test[%s]", em), Kind: "devaluate", Name: "test",
-					Inputs: []pipeline.DeclRef{{Param: "from", Target: em}}})
-		}
-	}
-	g, err := pipeline.Build(stages, decls, pipeline.BuildOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	committed := 0
-	for _, n := range g.Nodes {
-		if n.Kind != "devaluate" || strings.Contains(n.Addr, "nir[seed=2]") { // nir seed 2 not finished
-			continue
-		}
-		unlock, err := st.Lock(context.Background(), n.Key, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tx, err := st.Begin(n.Key, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seed := int64(n.Addr[strings.Index(n.Addr, "seed=")+5] - '0')
-		v := 0.6 + 0.01*float64(seed)
-		if strings.Contains(n.Addr, "nir") {
-			v += 0.05
-		}
-		res := &metrics.Result{Metrics: map[string]metrics.Value{"e_recall@1": metrics.Value(v)},
-			Run: metrics.Run{Block: "from-embed-json", Seed: seed}}
-		if err := metrics.WriteResult(tx.Dir, res); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.Commit(&store.Manifest{Stage: "devaluate", StageVersion: 1, Addr: n.Addr}); err != nil {
-			t.Fatal(err)
-		}
-		unlock()
-		committed++
-	}
-	var warn bytes.Buffer
-	runs, err := runsFromGraph(g, st, "exp.hcl", "nir", "", "dtrain", "devaluate", &warn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var seeds []int64
-	for _, r := range runs {
-		if r.Block != "nir" || !strings.HasPrefix(r.Addr, "dtrain.nir[") {
-			t.Errorf("run %+v: block and address must come from the graph lineage", r)
-		}
-		seeds = append(seeds, r.Seed)
-	}
-	if !slices.Equal(seeds, []int64{0, 1}) || !strings.Contains(warn.String(), "1 of 3 run(s) not in the store") {
-		t.Errorf("seeds %v, warning %q", seeds, warn.String())
-	}
-	if runs, err := runsFromGraph(g, st, "exp.hcl", "baseline", "test", "dtrain", "devaluate", &warn); err != nil || len(runs) != 3 {
-		t.Errorf("baseline: %d runs, %v", len(runs), err)
-	}
-	for _, c := range []struct{ block, eval, want string }{
-		{"nri", "", `no dtrain block "nri" (have: baseline, nir)`},
-		{"nir", "val", `no devaluate block "val" (have: test)`},
-	} {
-		if _, err := runsFromGraph(g, st, "exp.hcl", c.block, c.eval, "dtrain", "devaluate", &warn); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s/%s: error %v, want %q", c.block, c.eval, err, c.want)
-		}
-	}
-}
-
-// With several evaluate blocks, the one that evaluates the asked train block is chosen;
-// only when several do must --evaluate pick.
-func TestRunsFromGraphChoosesTheEvaluateBlock(t *testing.T) {
-	stages := lineageStages(t, "xtrain", "xembed", "xevaluate")
-	decl := func(kind, name, target string) pipeline.Decl {
-		addr := kind + "." + name
-		d := pipeline.Decl{Addr: addr, Kind: kind, Name: name}
-		if target != "" {
-			d.Addr = fmt.Sprintf("%s[%s]", addr, target)
-			d.Inputs = []pipeline.DeclRef{{Param: "from", Target: target}}
-		}
-		return d
-	}
-	decls := []pipeline.Decl{
-		decl("xtrain", "a", ""), decl("xtrain", "b", ""),
-		decl("xembed", "ea", "xtrain.a"), decl("xembed", "eb", "xtrain.b"),
-		decl("xevaluate", "fa", "xembed.ea[xtrain.a]"),
-		decl("xevaluate", "fb", "xembed.eb[xtrain.b]"),
-		decl("xevaluate", "fb2", "xembed.eb[xtrain.b]"),
-	}
-	g, err := pipeline.Build(stages, decls, pipeline.BuildOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var warn bytes.Buffer
-	// a: only fa evaluates it, so fa is chosen (and its run is not finished: a miss, not a flag error).
-	_, err = runsFromGraph(g, st, "exp.hcl", "a", "", "xtrain", "xevaluate", &warn)
-	if err == nil || !strings.Contains(err.Error(), "no finished results for xtrain.a: 1 xevaluate node(s) not in the store") {
-		t.Errorf("a: %v", err)
-	}
-	// b: fb and fb2 both evaluate it: the user must choose.
-	_, err = runsFromGraph(g, st, "exp.hcl", "b", "", "xtrain", "xevaluate", &warn)
-	var fe *cli.FlagError
-	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "3 xevaluate blocks (fa, fb, fb2), 2 of them evaluating xtrain.b; choose one with --evaluate") {
-		t.Errorf("b: %v", err)
-	}
 }
