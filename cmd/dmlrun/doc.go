@@ -52,6 +52,13 @@
 //	DMLRUN_DEBUG_KEYS=1    print every field fed into every content key to stderr.
 //	NO_COLOR               no colour in diagnostics.
 //
+// # Wiring
+//
+// main builds the stage registry from the stage packages' definitions (load, train, embed,
+// evaluate, report; a new stage is one more Def() there) and hands it with torch.Version to
+// internal/cli/root.Main. The commands live in their own packages under internal/cli; this
+// package has no logic and nothing registers itself at init time.
+//
 // # Exit status
 //
 //	0 success; 1 any error (diagnostics, a failed node, interruption); 2 plan

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 
-	"dmlrun/internal/cli"
+	"dmlrun/internal/cli/root"
 	"dmlrun/stage"
 	"dmlrun/stages/embed"
 	"dmlrun/stages/evaluate"
@@ -14,6 +14,8 @@ import (
 	"dmlrun/torch"
 )
 
+// main only wires: the stages dmlrun links, as one registry value, and the linked
+// libtorch's version go to the command tree's Main, which decides the exit code.
 func main() {
 	stages, err := stage.NewRegistry(load.Def(), train.Def(), embed.Def(), evaluate.Def(), report.Def())
 	if err != nil {
@@ -21,5 +23,5 @@ func main() {
 		fmt.Fprintln(os.Stderr, "dmlrun:", err)
 		os.Exit(1)
 	}
-	os.Exit(int(cli.Main(stages, torch.Version)))
+	os.Exit(int(root.Main(stages, torch.Version)))
 }

@@ -1,0 +1,149 @@
+package apply
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"dmlrun/internal/cli/cmdutil"
+	"dmlrun/internal/iostreams"
+	"dmlrun/pipeline"
+	"dmlrun/stage"
+	"dmlrun/store"
+
+	"github.com/spf13/cobra"
+)
+
+// Options are the inputs of dmlrun apply.
+type Options struct {
+	IO      *iostreams.IOStreams
+	Factory *cmdutil.Factory
+
+	File    string
+	Vars    []string
+	Targets []string
+	Jobs    int
+	Device  string
+	Threads int
+	Verbose bool
+}
+
+// NewCmd returns the apply command; runF, when not nil, replaces the work (tests of flag
+// parsing: it gets the options after validateOptions accepted them).
+func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "apply FILE",
+		Short: "Run every node whose result is not in the store",
+		Long: `Apply plans the experiment (see plan) and runs the nodes that are not cached, in
+dependency order, up to -j at a time (stages that use libtorch run one at a time). Each
+key is checked again under its lock just before its node runs, so several applies can
+share a store and each node is computed once. Ctrl-C stops scheduling, asks running nodes
+to stop, and keeps everything already finished; a resumable stage (train) continues from
+its last checkpoint on the next apply.`,
+		Args: cmdutil.ExactArgs("FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File = args[0]
+			if err := validateOptions(opts); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return run(cmd, opts)
+		},
+	}
+	cmd.Flags().StringArrayVar(&opts.Vars, "var", nil, "set an experiment variable (`name=value`; repeatable)")
+	cmd.Flags().StringArrayVar(&opts.Targets, "target", nil, "apply only this node or block and what it needs (`addr`; repeatable)")
+	cmd.Flags().IntVarP(&opts.Jobs, "jobs", "j", 1, "run up to `N` nodes at once")
+	cmd.Flags().StringVar(&opts.Device, "device", "auto", "device for stages: auto, cpu or cuda:N")
+	cmd.Flags().IntVar(&opts.Threads, "threads", 0, "intra-op threads for libtorch (0: $OMP_NUM_THREADS when set, else the number of CPUs)")
+	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "echo stage logs to stderr")
+	return cmd
+}
+
+var deviceRE = regexp.MustCompile(`^(auto|cpu|cuda|cuda:[0-9]+)$`)
+
+// validateOptions checks flag values before any work.
+func validateOptions(opts *Options) error {
+	if opts.Jobs < 1 {
+		return cmdutil.FlagErrorf("-j %d: want at least 1", opts.Jobs)
+	}
+	if opts.Threads < 0 {
+		return cmdutil.FlagErrorf("--threads %d: want 0 (all CPUs) or more", opts.Threads)
+	}
+	if !deviceRE.MatchString(opts.Device) {
+		return cmdutil.FlagErrorf("--device %q: want auto, cpu, cuda or cuda:N", opts.Device)
+	}
+	return nil
+}
+
+func run(cmd *cobra.Command, opts *Options) error {
+	f := opts.Factory
+	exp, err := cmdutil.LoadExperiment(cmd.Context(), f, opts.File, cmdutil.LoadOptions{Vars: opts.Vars})
+	if err != nil {
+		return err
+	}
+	st, err := f.Store()
+	if err != nil {
+		return err
+	}
+	p, err := pipeline.MakePlan(exp.Graph, st, exp.ID, exp.Path, opts.Targets)
+	if err != nil {
+		return err
+	}
+	ios := opts.IO
+	cmdutil.RenderPlan(ios.ErrOut, p, false)
+	if p.Changes() == 0 {
+		fmt.Fprintln(ios.Out, "Nothing to do: every node is cached.")
+		return nil
+	}
+	threads := opts.Threads
+	if threads == 0 {
+		threads = defaultThreads()
+	}
+	slot := &barSlot{}
+	errw := &lockedWriter{w: ios.ErrOut}
+	ex := &pipeline.Executor{
+		Store:      st,
+		Experiment: exp.ID,
+		Jobs:       opts.Jobs,
+		Device:     opts.Device,
+		Threads:    threads,
+		Provenance: store.Provenance{DmlrunVersion: f.Version, TorchVersion: f.TorchVersion()},
+		Events:     errw,
+		Now:        f.Now,
+		Progress: func(addr string) stage.Progress {
+			return &progress{ios: ios, w: errw, addr: addr, shared: slot, every: 5 * time.Second, now: f.Now}
+		},
+	}
+	if opts.Verbose {
+		ex.LogEcho = func(addr string) io.Writer {
+			return &prefixWriter{w: errw, prefix: addr + ": "}
+		}
+	}
+	res, err := ex.Apply(cmd.Context(), exp.Graph, p)
+	if res != nil {
+		counts := map[pipeline.Status]int{}
+		for _, r := range res.Nodes {
+			counts[r.Status]++
+		}
+		fmt.Fprintf(ios.Out, "Apply: %d computed, %d cached, %d failed, %d not started.\n",
+			counts[pipeline.StatusComputed], counts[pipeline.StatusCached], counts[pipeline.StatusFailed], counts[pipeline.StatusSkipped])
+	}
+	return err
+}
+
+// defaultThreads is what --threads 0 means: OMP_NUM_THREADS when it is a whole number >= 1
+// (as libtorch users expect), else every CPU this process may use.
+func defaultThreads() int {
+	if n, err := strconv.Atoi(strings.TrimSpace(os.Getenv("OMP_NUM_THREADS"))); err == nil && n >= 1 {
+		return n
+	}
+	return runtime.NumCPU()
+}

@@ -1,0 +1,146 @@
+package inspect_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"dmlrun/internal/cli/cmdutil"
+	"dmlrun/internal/cli/inspect"
+	"dmlrun/internal/cli/root"
+	"dmlrun/internal/iostreams"
+	"dmlrun/stage"
+	"dmlrun/stages/load"
+	"dmlrun/stages/train"
+)
+
+const inspectExp = `
+dataset "tiny" {
+  kind = "folder"
+  root = "data"
+  base = 40
+  crop = 32
+}
+
+locals {
+  schedule = { epochs = 1, batch_size = 8, lr = 1e-3, augmentation = "base" }
+}
+
+train "nir" {
+  dataset        = dataset.tiny
+  arch           = "smallcnn_normalize"
+  not_pretrained = true
+  embed_dim      = 8
+  loss "nir" {
+    lrmulti       = 0.1
+    proxy_lrmulti = 100
+    nf_fc_width   = 16
+    nf_fc_depth   = 2
+    nf_cblocks    = 2
+  }
+  schedule = local.schedule
+}
+
+train "base" {
+  dataset        = dataset.tiny
+  seeds          = [0, 1]
+  arch           = "smallcnn_normalize"
+  not_pretrained = true
+  embed_dim      = 8
+  schedule       = local.schedule
+}
+`
+
+// writeFolderDataset writes classes x per small PNGs in the folder layout (<class>/<image>).
+func writeFolderDataset(t *testing.T, root string, classes, per int) {
+	t.Helper()
+	for c := 0; c < classes; c++ {
+		dir := filepath.Join(root, fmt.Sprintf("c%02d", c))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < per; i++ {
+			img := image.NewRGBA(image.Rect(0, 0, 44, 40))
+			for y := 0; y < 40; y++ {
+				for x := 0; x < 44; x++ {
+					s := uint8(((x / (1 + c%3)) % 2) * 80)
+					img.Set(x, y, color.RGBA{uint8(30*c) + s, uint8(17*i) + s, uint8(x * 5), 255})
+				}
+			}
+			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%d.png", i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := png.Encode(f, img); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+	}
+}
+
+// options -> output, in-process through the real root command: apply trains the nir block
+// into a store, inspect prints its report (text and JSON, reproducible), and the errors
+// for an untrained node and a non-nir loss say so.
+func TestInspectThroughMain(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	writeFolderDataset(t, "data", 8, 4)
+	if err := os.WriteFile("exp.hcl", []byte(inspectExp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stages, err := stage.NewRegistry(load.Def(), train.Def())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (root.ExitCode, string, string) {
+		ios, _, out, errOut := iostreams.Test()
+		f := cmdutil.NewFactory(ios, stages)
+		f.LookupEnv = func(string) (string, bool) { return "", false }
+		code := root.Run(context.Background(), f, append(args, "--store", "results"))
+		return code, out.String(), errOut.String()
+	}
+	// Not trained yet.
+	if code, _, errOut := run("inspect", "exp.hcl", "train.nir"); code != root.ExitError || !strings.Contains(errOut, "train.nir is not trained yet") {
+		t.Fatalf("untrained: exit %d, stderr %q", code, errOut)
+	}
+	// train.base[seed=1] (loss oproxy) too: whether a finished node can be inspected is
+	// train.InspectNode's to say, after the command found the artifact.
+	if code, _, errOut := run("apply", "exp.hcl", "--target", "train.nir", "--target", "train.base[seed=1]", "--device", "cpu", "--threads", "1"); code != root.ExitOK {
+		t.Fatalf("apply: exit %d\n%s", code, errOut)
+	}
+	code, out, errOut := run("inspect", "exp.hcl", "train.nir", "--classes", "3", "--samples", "100", "--seed", "5")
+	if code != root.ExitOK {
+		t.Fatalf("inspect: exit %d\n%s", code, errOut)
+	}
+	if !strings.HasPrefix(out, "train.nir (seed 5)\nNIR flow density per class (D = 8)") || strings.Count(out, "\n") != 7 {
+		t.Fatalf("inspect output:\n%s", out)
+	}
+	if _, again, _ := run("inspect", "exp.hcl", "train.nir", "--classes", "3", "--samples", "100", "--seed", "5"); again != out {
+		t.Fatalf("same seed, different output:\n%s\nvs\n%s", out, again)
+	}
+	_, js, _ := run("inspect", "exp.hcl", "train.nir", "--classes", "2", "--samples", "50", "--json")
+	var rep inspect.JSON
+	if err := json.Unmarshal([]byte(js), &rep); err != nil || rep.Addr != "train.nir" || rep.D != 8 || len(rep.Classes) != 2 ||
+		rep.Classes[1].Class != 1 || rep.Classes[1].N != 50 || len(rep.Classes[0].Eigen) != 8 {
+		t.Fatalf("--json: %v\n%s", err, js)
+	}
+	t.Log("\n" + out)
+	for _, c := range []struct{ addr, want string }{
+		{"train.base[seed=1]", `train.base[seed=1]: loss is "oproxy": not a nir model`},
+		{"train.base", "has 2 instances"},
+		{"dataset.tiny", "is a dataset node"},
+		{"train.nri", "no node train.nri"},
+	} {
+		if code, _, errOut := run("inspect", "exp.hcl", c.addr); code != root.ExitError || !strings.Contains(errOut, c.want) {
+			t.Errorf("%s: exit %d, stderr %q, want %q", c.addr, code, errOut, c.want)
+		}
+	}
+}
