@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"dmlrun/dag"
 	"dmlrun/stage"
 
 	"github.com/hashicorp/hcl/v2"
@@ -502,129 +503,55 @@ func (d *decoder) resolveChecks(exp *Experiment) {
 // findCycles reports every strongly connected group of blocks once, naming its members in
 // file order and one path through them, and marks them broken.
 func (d *decoder) findCycles() {
-	index := map[*blockDecl]int{}
-	low := map[*blockDecl]int{}
-	onStack := map[*blockDecl]bool{}
-	var stack []*blockDecl
-	var sccs [][]*blockDecl
-	next := 0
-	var visit func(b *blockDecl)
-	visit = func(b *blockDecl) {
-		index[b], low[b] = next, next
-		next++
-		stack = append(stack, b)
-		onStack[b] = true
-		for _, rp := range b.refs {
-			for _, t := range rp.targets {
-				w := t.block
-				if w == nil {
-					continue
-				}
-				if _, seen := index[w]; !seen {
-					visit(w)
-					low[b] = min(low[b], low[w])
-				} else if onStack[w] {
-					low[b] = min(low[b], index[w])
-				}
-			}
-		}
-		if low[b] == index[b] {
-			var scc []*blockDecl
-			for {
-				w := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				onStack[w] = false
-				scc = append(scc, w)
-				if w == b {
-					break
-				}
-			}
-			sccs = append(sccs, scc)
-		}
+	g := dag.New(func(b *blockDecl) string { return b.addr() })
+	for _, b := range d.blocks {
+		g.Add(b)
 	}
 	for _, b := range d.blocks {
-		if _, seen := index[b]; !seen {
-			visit(b)
+		for _, rp := range b.refs {
+			for _, t := range rp.targets {
+				if t.block != nil {
+					g.Connect(b, t.block) // b depends on its target; references in the order written
+				}
+			}
 		}
 	}
-	for _, scc := range sccs {
-		if len(scc) == 1 && !refersTo(scc[0], scc[0]) {
-			continue
-		}
-		sort.Slice(scc, func(i, j int) bool { return scc[i].order < scc[j].order })
-		members := map[*blockDecl]bool{}
-		names := make([]string, len(scc))
-		for i, b := range scc {
-			members[b] = true
+	for _, c := range g.Cycles() {
+		names := make([]string, len(c.Members))
+		for i, b := range c.Members {
 			names[i] = b.addr()
 			b.broken = true
 		}
-		path := cyclePath(scc[0], members)
 		var steps []string
-		for _, e := range path {
-			steps = append(steps, fmt.Sprintf("%s refers to %s (%q at %s)", e.from.addr(), e.t.addr(), e.param, rangeStart(e.t.rng)))
+		var first *refTarget
+		for i := 0; i+1 < len(c.Path); i++ {
+			param, t := firstRef(c.Path[i], c.Path[i+1])
+			if first == nil {
+				first = t
+			}
+			steps = append(steps, fmt.Sprintf("%s refers to %s (%q at %s)", c.Path[i].addr(), t.addr(), param, rangeStart(t.rng)))
 		}
 		d.add(&hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Reference cycle",
 			Detail: fmt.Sprintf("Blocks in the cycle: %s. %s. A block cannot depend on itself, directly or through other blocks; remove one of these references.",
 				strings.Join(names, ", "), strings.Join(steps, ", and ")),
-			Subject: path[0].t.rng.Ptr(),
-			Context: scc[0].declRange.Ptr(),
+			Subject: first.rng.Ptr(),
+			Context: c.Members[0].declRange.Ptr(),
 		})
 	}
 }
 
-func refersTo(from, to *blockDecl) bool {
+// firstRef returns the first reference, in the order written, from one block to another.
+func firstRef(from, to *blockDecl) (string, *refTarget) {
 	for _, rp := range from.refs {
 		for _, t := range rp.targets {
 			if t.block == to {
-				return true
+				return rp.param, t
 			}
 		}
 	}
-	return false
-}
-
-type cycleEdge struct {
-	from  *blockDecl
-	param string
-	t     *refTarget
-}
-
-// cyclePath finds the shortest path from start back to itself inside the group, taking
-// references in the order written, so that the message is the same on every run.
-func cyclePath(start *blockDecl, members map[*blockDecl]bool) []cycleEdge {
-	prev := map[*blockDecl]cycleEdge{}
-	queue := []*blockDecl{start}
-	visited := map[*blockDecl]bool{}
-	for len(queue) > 0 {
-		b := queue[0]
-		queue = queue[1:]
-		for _, rp := range b.refs {
-			for _, t := range rp.targets {
-				w := t.block
-				if w == nil || !members[w] {
-					continue
-				}
-				if w == start {
-					path := []cycleEdge{{b, rp.param, t}}
-					for cur := b; cur != start; {
-						e := prev[cur]
-						path = append([]cycleEdge{e}, path...)
-						cur = e.from
-					}
-					return path
-				}
-				if !visited[w] {
-					visited[w] = true
-					prev[w] = cycleEdge{b, rp.param, t}
-					queue = append(queue, w)
-				}
-			}
-		}
-	}
-	panic("spec: cyclePath found no cycle in a strongly connected group (bug)")
+	panic("spec: a cycle step without a reference (bug)")
 }
 
 func rangeStart(r hcl.Range) string {
