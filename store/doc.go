@@ -29,7 +29,7 @@
 // what is there.
 //
 // Manifests cannot lie: with Store.ManifestKey set (dmlrun's command layer sets it to
-// pipeline.ManifestKey), Get and Verify recompute the key from the manifest's key material
+// pipeline.KeyCheck(registry)), Get and Verify recompute the key from the manifest's key material
 // every time, fast path included. Fields that hash to another key, or parameters that do
 // not fit the stage's schema, are damage. A manifest made by a stage or stage version this
 // program does not have cannot be recomputed: Get treats it as a miss (it is only asked

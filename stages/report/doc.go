@@ -10,8 +10,10 @@
 // plotter) and curves.svg (written by hand).
 //
 // Diff compares two blocks over seeds with a seeded bootstrap confidence interval and
-// checks tolerances; cmd/dmlrun's diff command is a thin shell around it.
+// checks tolerances. RunsOf finds a variant's runs through the graph (evaluate -> embed ->
+// train, pipeline's Graph.LineageOf) and reads their metrics.json from a store its caller
+// opened; `dmlrun diff` (internal/cli/diff) is a thin shell around it and Diff.
 //
-// What it is not: it computes no metrics (stages/evaluate does) and never reads a store or
-// an experiment file; its caller hands it results.
+// What it is not: it computes no metrics (stages/evaluate does) and never reads an
+// experiment file.
 package report

@@ -43,13 +43,9 @@ func InspectNIR(dir string, classes, samples int, seed uint64) (nir.Report, erro
 // artifacts older than that field (o.Loss, when nil). Parameters that do not decode are an
 // error naming them (they passed validation, so it means a plan from another dmlrun).
 func InspectNode(params stage.Params, dir string, o InspectOptions) (nir.Report, error) {
-	c, probs := Def().Decode(params)
-	if len(probs) > 0 {
-		return nir.Report{}, fmt.Errorf("inspect: the node's parameters: %w", probs.Err())
-	}
-	cfg := c.(*Config)
-	if cfg.Loss.Kind != "nir" {
-		return nir.Report{}, fmt.Errorf("loss is %q: %w (inspect reads the learned class densities of loss \"nir\")", cfg.Loss.Kind, ErrNotNIR)
+	cfg, err := inspectable(params)
+	if err != nil {
+		return nir.Report{}, err
 	}
 	if o.Loss == nil {
 		o.Loss = stage.Params{"kind": cfg.Loss.Kind}
@@ -58,6 +54,26 @@ func InspectNode(params stage.Params, dir string, o InspectOptions) (nir.Report,
 		}
 	}
 	return InspectNIRWith(dir, o)
+}
+
+// CheckInspectable says, from a train node's parameters alone, whether InspectNode can
+// inspect it (its loss is "nir"), so that a caller can refuse before looking for the
+// artifact.
+func CheckInspectable(params stage.Params) error {
+	_, err := inspectable(params)
+	return err
+}
+
+func inspectable(params stage.Params) (*Config, error) {
+	c, probs := Def().Decode(params)
+	if len(probs) > 0 {
+		return nil, fmt.Errorf("inspect: the node's parameters: %w", probs.Err())
+	}
+	cfg := c.(*Config)
+	if cfg.Loss.Kind != "nir" {
+		return nil, fmt.Errorf("loss is %q: %w (inspect reads the learned class densities of loss \"nir\")", cfg.Loss.Kind, ErrNotNIR)
+	}
+	return cfg, nil
 }
 
 // InspectNIRWith is InspectNIR with options (see InspectOptions.Loss).

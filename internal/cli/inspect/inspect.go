@@ -88,6 +88,11 @@ func run(o *Options) error {
 	if n.Kind != trainKind {
 		return fmt.Errorf("%s is a %s node; inspect reads train nodes with loss \"nir\"", n.Addr, n.Kind)
 	}
+	// Whether the node can be inspected at all (its loss is nir) is train's to say, and
+	// known before anything is trained.
+	if err := train.CheckInspectable(n.Params); err != nil {
+		return fmt.Errorf("%s: %w", n.Addr, err)
+	}
 	if n.KeyErr != nil {
 		return fmt.Errorf("%s: no key: %w", n.Addr, n.KeyErr)
 	}
@@ -102,7 +107,6 @@ func run(o *Options) error {
 		}
 		return err
 	}
-	// Whether the node can be inspected at all (its loss is nir) is train's to say.
 	rep, err := train.InspectNode(n.Params, art.Dir, train.InspectOptions{Classes: o.Classes, Samples: o.Samples, Seed: o.Seed})
 	if err != nil {
 		return fmt.Errorf("%s: %w", n.Addr, err)

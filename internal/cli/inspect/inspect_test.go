@@ -111,9 +111,11 @@ func TestInspectThroughMain(t *testing.T) {
 	if code, _, errOut := run("inspect", "exp.hcl", "train.nir"); code != root.ExitError || !strings.Contains(errOut, "train.nir is not trained yet") {
 		t.Fatalf("untrained: exit %d, stderr %q", code, errOut)
 	}
-	// train.base[seed=1] (loss oproxy) too: whether a finished node can be inspected is
-	// train.InspectNode's to say, after the command found the artifact.
-	if code, _, errOut := run("apply", "exp.hcl", "--target", "train.nir", "--target", "train.base[seed=1]", "--device", "cpu", "--threads", "1"); code != root.ExitOK {
+	// A node whose loss is not nir is refused before anything is trained.
+	if code, _, errOut := run("inspect", "exp.hcl", "train.base[seed=1]"); code != root.ExitError || !strings.Contains(errOut, `loss is "oproxy"`) || strings.Contains(errOut, "not trained") {
+		t.Fatalf("oproxy node before training: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := run("apply", "exp.hcl", "--target", "train.nir", "--device", "cpu", "--threads", "1"); code != root.ExitOK {
 		t.Fatalf("apply: exit %d\n%s", code, errOut)
 	}
 	code, out, errOut := run("inspect", "exp.hcl", "train.nir", "--classes", "3", "--samples", "100", "--seed", "5")
