@@ -11,23 +11,7 @@ import (
 	"testing"
 
 	"dmlrun/spec"
-	"dmlrun/stage"
-	"dmlrun/stages/embed"
-	"dmlrun/stages/evaluate"
-	dataset "dmlrun/stages/load"
-	"dmlrun/stages/report"
-	"dmlrun/stages/train"
 )
-
-// invalidCaseRegistry is the registry cmd/dmlrun builds.
-func invalidCaseRegistry(t *testing.T) *stage.Registry {
-	t.Helper()
-	r, err := stage.NewRegistry(dataset.Def(), train.Def(), embed.Def(), evaluate.Def(), report.Def())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
 
 // errorMark is `# ERROR: <summary>` or `# ERROR: <summary> | <text the detail contains>`.
 var errorMark = regexp.MustCompile(`#\s*ERROR:\s*([^#|]+?)\s*(?:\|\s*([^#]+?))?\s*(?:#|$)`)
@@ -39,7 +23,7 @@ type wanted struct{ summary, detail string }
 // validate, and the rest of the stages' rules), and each error must be reported on the line
 // that announces it, with a column, and say what it announces.
 func TestInvalidExperiments(t *testing.T) {
-	reg := invalidCaseRegistry(t)
+	reg := dmlrunStages(t)
 	files, err := filepath.Glob("testdata/invalid/*")
 	if err != nil {
 		t.Fatal(err)
