@@ -195,7 +195,7 @@ func (e *Executor) Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error
 			}
 			artMu.Unlock()
 			go func() {
-				res, art := e.runNode(ctx, n, inputs)
+				res, art := e.runNode(ctx, g, n, inputs)
 				if art != nil {
 					artMu.Lock()
 					artifacts[n] = art
@@ -270,7 +270,7 @@ func (e *Executor) event(format string, args ...any) {
 }
 
 // runNode computes or finds one node. inputs are its inputs' artifacts, all present.
-func (e *Executor) runNode(ctx context.Context, n *Node, inputs []*store.Artifact) (NodeResult, *store.Artifact) {
+func (e *Executor) runNode(ctx context.Context, g *Graph, n *Node, inputs []*store.Artifact) (NodeResult, *store.Artifact) {
 	res := NodeResult{Addr: n.Addr, Key: n.Key}
 	fail := func(err error) (NodeResult, *store.Artifact) {
 		res.Status = StatusFailed
@@ -317,7 +317,7 @@ func (e *Executor) runNode(ctx context.Context, n *Node, inputs []*store.Artifac
 	e.event("%s: %s (key %s…)", n.Addr, verb, n.Key[:12])
 
 	start := e.now()
-	runErr := e.runStage(ctx, n, txn, inputs, config)
+	runErr := e.runStage(ctx, g, n, txn, inputs, config)
 	end := e.now()
 	res.Duration = end.Sub(start)
 	if runErr != nil {
@@ -380,7 +380,7 @@ func decodeConfig(n *Node) (config any, err error) {
 
 // runStage calls the stage with its Context, turning a panic into an error (a stage bug
 // must not take finished siblings down with it).
-func (e *Executor) runStage(ctx context.Context, n *Node, txn *store.Txn, inputs []*store.Artifact, config any) (err error) {
+func (e *Executor) runStage(ctx context.Context, g *Graph, n *Node, txn *store.Txn, inputs []*store.Artifact, config any) (err error) {
 	logf, err := os.OpenFile(filepath.Join(txn.Dir, "log.txt"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
@@ -413,10 +413,14 @@ func (e *Executor) runStage(ctx context.Context, n *Node, txn *store.Txn, inputs
 		KeyInputs: n.KeyInputs,
 	}
 	for i, in := range n.Inputs {
-		sc.Inputs = append(sc.Inputs, stage.Input{
-			Param: in.Param, Addr: in.From.Addr, Block: in.From.Name, Stage: in.From.Kind,
-			Key: in.From.Key, Dir: inputs[i].Dir, Params: in.From.Params,
-		})
+		si := stageInput(in.From)
+		si.Param, si.Dir = in.Param, inputs[i].Dir
+		for _, ns := range g.LineageOf(in.From, g.kinds()...) {
+			for _, a := range ns {
+				si.Ancestors = append(si.Ancestors, stageInput(a))
+			}
+		}
+		sc.Inputs = append(sc.Inputs, si)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -427,6 +431,11 @@ func (e *Executor) runStage(ctx context.Context, n *Node, txn *store.Txn, inputs
 		}
 	}()
 	return n.Def.Run(sc)
+}
+
+// stageInput describes a node to a stage (without its directory and parameter name).
+func stageInput(n *Node) stage.Input {
+	return stage.Input{Addr: n.Addr, Block: n.Name, Instance: n.Address.Instance, Stage: n.Kind, Key: n.Key, Params: n.Params}
 }
 
 // keepFailedLog has the store keep a failed run's log.txt (store.KeepFailedLog), so that

@@ -427,7 +427,11 @@ func (g *Graph) computeKeys(ctx context.Context, opts BuildOptions) error {
 			km.KeyInputs = content // "" adds nothing: see keyMaterial
 		}
 		for _, e := range n.Inputs {
-			km.Inputs = append(km.Inputs, keyInput{Param: e.Param, Key: e.From.Key})
+			ki := keyInput{Param: e.Param, Key: e.From.Key}
+			if n.Def.InputAddressesInKey {
+				ki.Addr = e.From.Addr
+			}
+			km.Inputs = append(km.Inputs, ki)
 		}
 		// The one hashing function, shared with ManifestKey (manifestkey.go).
 		key, err := km.hash(n.Addr, debug)
@@ -521,6 +525,19 @@ func (l Lineage) Only(kind string) *Node {
 		return ns[0]
 	}
 	return nil
+}
+
+// kinds returns the stage kinds of the graph's nodes, in the order they first appear.
+func (g *Graph) kinds() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range g.Nodes {
+		if !seen[n.Kind] {
+			seen[n.Kind] = true
+			out = append(out, n.Kind)
+		}
+	}
+	return out
 }
 
 // Lineage returns the lineage of the node at addr (see LineageOf); an unknown address is an

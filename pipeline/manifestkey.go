@@ -31,6 +31,7 @@ type keyMaterial struct {
 type keyInput struct {
 	Param string // the parameter that made the reference ("dataset", "models", ...)
 	Key   string
+	Addr  string // only for stages with Def.InputAddressesInKey, else ""
 }
 
 // hash computes the key. label and debug are as for NewHasher.
@@ -47,6 +48,9 @@ func (km keyMaterial) hash(label string, debug io.Writer) (string, error) {
 	}
 	for i, in := range km.Inputs {
 		h.Add(fmt.Sprintf("input.%d.%s", i, in.Param), in.Key)
+		if in.Addr != "" {
+			h.Add(fmt.Sprintf("input.%d.%s.addr", i, in.Param), in.Addr)
+		}
 	}
 	return h.Sum()
 }
@@ -80,7 +84,11 @@ func ManifestKey(stages *stage.Registry, m *store.Manifest) (string, error) {
 	params, _ = keyParams(def.Params, params)
 	km := keyMaterial{Stage: m.Stage, Version: def.Version, Params: params, KeyInputs: m.KeyInputs}
 	for _, in := range m.Inputs {
-		km.Inputs = append(km.Inputs, keyInput{Param: in.Param, Key: in.Key})
+		ki := keyInput{Param: in.Param, Key: in.Key}
+		if def.InputAddressesInKey {
+			ki.Addr = in.Addr
+		}
+		km.Inputs = append(km.Inputs, ki)
 	}
 	return km.hash(m.Addr, nil)
 }

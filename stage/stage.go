@@ -93,6 +93,12 @@ type Def struct {
 	// (Context.Resumed is true) and continue from it; for other stages the pipeline empties it.
 	Resumable bool
 
+	// InputAddressesInKey puts the addresses of the node's inputs into its key, for stages
+	// whose output names its inputs (a report's rows): renaming a block in the file then
+	// recomputes the report, with the new names, and nothing upstream of it. Addresses
+	// are otherwise never part of a key.
+	InputAddressesInKey bool
+
 	// Exclusive stages (those that use libtorch) run one at a time in a process, whatever -j
 	// says: libtorch already uses every core, and torch scopes are process-wide.
 	Exclusive bool
@@ -126,13 +132,20 @@ type Def struct {
 
 // Input is one upstream artifact a node reads.
 type Input struct {
-	Param  string         // the parameter that referenced it ("dataset", "models", ...)
-	Addr   string         // e.g. "train.nir[seed=1]"
-	Block  string         // the referenced block's name ("nir"): reports group runs by it
-	Stage  string         // its stage kind
-	Key    string         // its content key
-	Dir    string         // its finished artifact directory (read-only)
-	Params map[string]any // its parameters (defaults filled), e.g. for labels in reports
+	Param    string         // the parameter that referenced it ("dataset", "models", ...)
+	Addr     string         // e.g. "train.nir[seed=1]", as the current experiment file names it
+	Block    string         // the referenced block's name ("nir")
+	Instance string         // its instance ("seed=1", "embed_dim=16,seed=0"; "" when not expanded)
+	Stage    string         // its stage kind
+	Key      string         // its content key
+	Dir      string         // its finished artifact directory (read-only)
+	Params   map[string]any // its parameters (defaults filled)
+
+	// Ancestors are, for each stage kind upstream of this input, the nearest nodes of that
+	// kind (pipeline's Graph.LineageOf): for an evaluate input, the embed node it scored and
+	// the train node that embedding came from. Reports label rows by them, never by what an
+	// artifact recorded when it was first computed. Their Dir is empty.
+	Ancestors []Input
 }
 
 // Progress reports progress of one long loop; implementations draw a bar on a terminal and
