@@ -29,6 +29,17 @@ type Info struct {
 	TrainClasses int    `json:"train_classes"` // the number of training classes (k-means k of the original)
 	Arch         string `json:"arch"`
 	Loss         string `json:"loss"`
+
+	// How the model trained, copied from its model.json so that evaluate, report and diff
+	// can show it beside the metrics: epochs run (0: the untrained network), optimiser
+	// steps taken and skipped for non-finite gradients, and which epoch's weights were
+	// embedded (-1: the last; else the epoch chosen by Selection, "val:e_recall@1" or
+	// "test:e_recall@1", the split and metric the train block selected on).
+	TrainEpochs   int    `json:"train_epochs"`
+	TrainSteps    int    `json:"train_steps"`
+	TrainSkipped  int    `json:"train_skipped"`
+	SelectedEpoch int    `json:"selected_epoch"`
+	Selection     string `json:"selection,omitempty"`
 }
 
 // Embeddings are the rows of embeddings.safetensors: Data is N x Dim, row-major.
