@@ -256,10 +256,6 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 		if skipped {
 			res.skipped++
 			t.consec++
-			if t.consec > t.cfg.MaxSkipped {
-				return res, fmt.Errorf("%w: epoch %d step %d: %d consecutive steps skipped for non-finite gradients (max_skipped = %d); lower the learning rates (lr, proxy and flow multipliers)",
-					ErrNonFinite, epoch, it, t.consec, t.cfg.MaxSkipped)
-			}
 		} else {
 			t.consec = 0
 		}
@@ -267,11 +263,18 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 			sum += lv
 			nfinite++
 		}
-		bar.Add(1)
+		// The status goes first: a bar may print on Add (a plain-line bar prints when it
+		// reaches its total), and the line printed for the last step must count that step,
+		// as the log does.
 		if nfinite > 0 {
 			bar.SetStatus(fmt.Sprintf("loss %.4f skipped %d", sum/float64(nfinite), res.skipped))
 		} else {
 			bar.SetStatus(fmt.Sprintf("loss - skipped %d", res.skipped))
+		}
+		bar.Add(1)
+		if t.consec > t.cfg.MaxSkipped {
+			return res, fmt.Errorf("%w: epoch %d step %d: %d consecutive steps skipped for non-finite gradients (max_skipped = %d); lower the learning rates (lr, proxy and flow multipliers)",
+				ErrNonFinite, epoch, it, t.consec, t.cfg.MaxSkipped)
 		}
 	}
 	res.loss = math.NaN()

@@ -656,3 +656,42 @@ func TestPretrainedResNet(t *testing.T) {
 		t.Fatalf("model.json: %s", b)
 	}
 }
+
+// TestProgressAgreesWithLog: the status a progress bar shows when its last step is counted
+// (a plain-line bar prints it then) has the same skipped count as train_log.csv. It used to
+// be set after Add, so the line printed for the last step said "skipped 9" where the log
+// said 10.
+func TestProgressAgreesWithLog(t *testing.T) {
+	defer func() { lossHook = nil }()
+	s := newSetup(t, 6, 8)
+	s.params.Object("schedule")["epochs"] = int64(2)
+	// 3 steps per epoch: the last step of epoch 0 and the first of epoch 1 are skipped.
+	lossHook = func(epoch, step int, loss *torch.Tensor) *torch.Tensor {
+		if (epoch == 0 && step == 2) || (epoch == 1 && step == 0) {
+			return loss.MulScalar(math.Inf(1))
+		}
+		return loss
+	}
+	rec := &traintest.Recorder{}
+	ctx := s.ctx(t, t.TempDir(), false, nil)
+	ctx.Progress = rec
+	if err := runTrain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows := readLog(t, ctx.OutDir)
+	if len(rec.Bars) != 2 {
+		t.Fatalf("%d bars, want one per epoch", len(rec.Bars))
+	}
+	for e, b := range rec.Bars {
+		if b.Done != b.Total || len(b.AtAdd) == 0 {
+			t.Fatalf("epoch %d bar: %d of %d done", e, b.Done, b.Total)
+		}
+		last := b.AtAdd[len(b.AtAdd)-1]
+		if want := "skipped " + rows[e+1][2]; !strings.HasSuffix(last, want) {
+			t.Errorf("epoch %d: the bar showed %q at its last step, the log says %s", e, last, want)
+		}
+	}
+	if rows[1][2] != "1" || rows[2][2] != "1" {
+		t.Fatalf("skipped column %v", rows)
+	}
+}

@@ -27,6 +27,35 @@ func (bar) Add(int64)                          {}
 func (bar) SetStatus(string)                   {}
 func (bar) Finish()                            {}
 
+// Recorder is a stage.Progress that remembers, for every bar, the status text current at
+// each Add: what a line-printing bar shows when it prints on that Add (the apply command's
+// plain-line bar prints when it reaches its total, before Finish). Safe for one goroutine.
+type Recorder struct {
+	Bars []*RecordedBar
+}
+
+// RecordedBar is one bar a Recorder started.
+type RecordedBar struct {
+	Label  string
+	Total  int64
+	Done   int64
+	Status string   // the current status
+	AtAdd  []string // the status at each Add, in order
+}
+
+func (r *Recorder) Start(label string, total int64) stage.Bar {
+	b := &RecordedBar{Label: label, Total: total}
+	r.Bars = append(r.Bars, b)
+	return b
+}
+
+func (b *RecordedBar) Add(n int64) {
+	b.Done += n
+	b.AtAdd = append(b.AtAdd, b.Status)
+}
+func (b *RecordedBar) SetStatus(s string) { b.Status = s }
+func (b *RecordedBar) Finish()            {}
+
 // WriteTinyDataset writes a load artifact (dataset.json + one shard per split, the
 // ARTIFACTS.md contract) into dir with `classes` train and `classes` other test classes of
 // `per` images each: 40x40 images (crop 32) whose colour and stripe frequency depend on the
