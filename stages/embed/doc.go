@@ -12,6 +12,8 @@
 // one split of the dataset it was trained on, in dataset order with the evaluation
 // transform and no gradients (train.EmbedSplit, which training's eval_every uses too). A
 // dataset other than the model's is refused: its key must equal the one model.json records.
+// So are embeddings with a NaN or an infinity in any row (ErrNonFinite, naming how many
+// images and the first): a diverged network is not a result to evaluate.
 //
 // What it is not: it computes no metrics (stages/evaluate does) and trains nothing; how a
 // network is built and checkpointed is stages/train's and stages/models' business.

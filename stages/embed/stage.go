@@ -1,6 +1,7 @@
 package embed
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,10 @@ import (
 
 // Version is the embed stage's implementation version (part of every embed node's key).
 const Version = 1
+
+// ErrNonFinite is wrapped by the error of an embed node whose model gives NaN or infinite
+// embeddings; nothing is written then.
+var ErrNonFinite = errors.New("non-finite embeddings")
 
 // Config is an embed block's typed config.
 type Config struct {
@@ -74,6 +79,12 @@ func run(ctx *stage.Context, cfg *Config) error {
 		bar.Finish()
 		if err != nil {
 			return err
+		}
+		// A diverged network embeds NaN; evaluating such rows still gives numbers
+		// (Recall@1 0.2, NMI 0), so they must not reach evaluate as a result.
+		if n, first := train.NonFinite(x, int(m.Dim)); n > 0 {
+			return fmt.Errorf("%w: model %s embeds %d of %d images of split %q as NaN or Inf (the first is image %d): the network diverged or its checkpoint is damaged; retrain it, e.g. with lower learning rates",
+				ErrNonFinite, min.Addr, n, len(y), cfg.Split, first)
 		}
 		e := Embeddings{Data: x, Rows: len(y), Dim: int(m.Dim), Labels: y}
 		if err := WriteEmbeddings(ctx.OutDir, e); err != nil {

@@ -2,6 +2,7 @@ package embed
 
 import (
 	"context"
+	"errors"
 	"io"
 	"math"
 	"os"
@@ -105,6 +106,47 @@ func TestEmbed(t *testing.T) {
 				t.Fatalf("want dataset mismatch error, got %v", err)
 			}
 		})
+	}
+}
+
+// embedCtx is the embed context for the tiny model in model and the dataset in data.
+func embedCtx(t *testing.T, model, data string) *stage.Context {
+	return &stage.Context{Context: context.Background(), Addr: "embed.e[train.test[seed=0]]",
+		Params: stage.Params{"split": "test", "batch_size": int64(7)},
+		Inputs: []stage.Input{
+			{Param: "models", Addr: "train.test[seed=0]", Block: "test", Stage: "train", Key: "k", Dir: model},
+			{Param: "dataset", Addr: "dataset.tiny", Block: "tiny", Stage: "dataset", Key: "dskey", Dir: data}},
+		OutDir: t.TempDir(), Log: io.Discard, Progress: traintest.Progress{}, Device: "cpu", Threads: 1}
+}
+
+// TestNonFiniteEmbeddingsFail: a model whose weights are NaN embedded every image as NaN,
+// and evaluate then scored them (e_recall@1 0.2, nmi 0) as a success. The node fails
+// instead, naming how many images and the first, and writes no embeddings.
+func TestNonFiniteEmbeddingsFail(t *testing.T) {
+	model, data := trainTiny(t, "oproxy", nil)
+	path := filepath.Join(model, train.CheckpointFile)
+	sd, _, meta, err := torch.LoadSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	var ts []*torch.Tensor
+	for n, v := range sd {
+		if n == "model.last_linear.weight" {
+			v = v.MulScalar(math.NaN())
+		}
+		names, ts = append(names, n), append(ts, v)
+	}
+	if err := torch.SaveSafetensors(path, names, ts, meta); err != nil {
+		t.Fatal(err)
+	}
+	ctx := embedCtx(t, model, data)
+	err = Def().Run(ctx)
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), `embeds 48 of 48 images of split "test" as NaN or Inf (the first is image 0)`) {
+		t.Fatalf("want a non-finite embeddings error, got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(ctx.OutDir, EmbeddingsFile)); !os.IsNotExist(err) {
+		t.Fatalf("embeddings written despite the error (%v)", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"math"
 
 	"dmlrun/internal/failpoint"
 	"dmlrun/stage"
@@ -59,6 +60,29 @@ func EmbedSplit(m *models.Model, s *load.Split, bs int, dev torch.Device, bar st
 	}
 	labels := append([]int64(nil), s.Labels()...)
 	return out, labels, nil
+}
+
+// NonFinite counts the rows of x (row-major, dim values a row) that hold a NaN or an
+// infinity, and returns that count and the index of the first such row (-1 when there is
+// none). The embed stage refuses such embeddings, and training's evaluation too: every
+// metric of a NaN row is meaningless, yet some (Recall@K, NMI) still come out as numbers.
+func NonFinite(x []float32, dim int) (rows, first int) {
+	first = -1
+	if dim < 1 {
+		return 0, first
+	}
+	for i := 0; i+dim <= len(x); i += dim {
+		for _, v := range x[i : i+dim] {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				if first < 0 {
+					first = i / dim
+				}
+				rows++
+				break
+			}
+		}
+	}
+	return rows, first
 }
 
 // testRecall embeds the test split and returns e_recall@1 (the training loop's eval_every).

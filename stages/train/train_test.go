@@ -695,3 +695,27 @@ func TestProgressAgreesWithLog(t *testing.T) {
 		t.Fatalf("skipped column %v", rows)
 	}
 }
+
+func TestNonFinite(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(-1))
+	cases := []struct {
+		name        string
+		x           []float32
+		dim         int
+		rows, first int
+	}{
+		{"finite", []float32{1, 2, 3, 4}, 2, 0, -1},
+		{"empty", nil, 3, 0, -1},
+		{"one NaN row", []float32{1, 2, 3, nan, 5, 6}, 2, 1, 1},
+		{"NaN and Inf rows", []float32{1, 2, inf, 4, 5, 6, nan, nan}, 2, 2, 1},
+		{"every row", []float32{nan, inf, nan}, 1, 3, 0},
+		{"largest float is finite", []float32{math.MaxFloat32, -math.MaxFloat32}, 2, 0, -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if rows, first := NonFinite(c.x, c.dim); rows != c.rows || first != c.first {
+				t.Fatalf("NonFinite = %d rows, first %d; want %d, %d", rows, first, c.rows, c.first)
+			}
+		})
+	}
+}
