@@ -2,15 +2,19 @@
 // stages/embed (embed.Read: embeddings.safetensors and embed.json, checked against each
 // other; plus the optional train_log.csv the embed stage copies from its model), computes
 // the requested metrics with package metrics, and writes metrics.json (metrics.Result),
-// which carries the model's block name, seed and address for report and diff, and the
-// copied training log for report's plots.
+// which carries the model's seed, how it trained (epochs, steps, skipped steps, the
+// selected epoch, from embed.json), the copied training log for report's plots, and the
+// block name and address the model had when the node was computed (for people reading the
+// file: report and diff name runs by the current experiment file, never by these).
+// Embeddings with NaN or Inf fail the node (metrics.NonFiniteError).
 //
 // Its typed config is Config: `metrics` (names looked up in the metric table of package
 // metrics when the config is decoded, so validate reports an unknown name at its list
 // element with "did you mean"; default the original's e_recall@1/2/4/10, nmi, f1,
 // mAP_1000), `kmeans_classes` (>= 0; 0: the number of training classes from embed.json,
 // as the original clusters the test set into as many clusters as there are training
-// classes) and `faiss_rand_int`; `from` (embed blocks, one evaluate node per embed
+// classes), `faiss_rand_int` and `faiss_padding` (the original's mAP_1000 on sets of at
+// most 1000 images; README.md explains the difference); `from` (embed blocks, one evaluate node per embed
 // instance) is a reference. README.md lists the metrics, generated from the table.
 //
 // The heavy steps run through TorchBackend (chunked torch.Mm + TopK/MinDim on the node's

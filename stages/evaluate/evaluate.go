@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,7 +20,9 @@ import (
 )
 
 // Version is the evaluate stage's implementation version (part of every evaluate key).
-const Version = 1
+// 2: metrics.json records how the model trained (run.train), and non-finite embeddings
+// fail the node instead of giving metrics.
+const Version = 2
 
 // Config is the evaluate block's typed config.
 type Config struct {
@@ -27,6 +30,8 @@ type Config struct {
 	Metrics       []string `param:"metrics"`
 	KMeansClasses int      `param:"kmeans_classes" min:"0" doc:"Number of k-means clusters for nmi and f1; 0 uses the number of TRAINING classes recorded by the embed artifact (embed.json train_classes), as the original does."`
 	FaissRandInt  string   `param:"faiss_rand_int" enum:"modulo,mulshift" doc:"How the replicated faiss k-means draws its initial permutation: modulo (faiss 1.7.x, Debian's 1.7.3) or mulshift (later faiss)."`
+	// FaissPadding is off by default: a padded list counts images that are not there.
+	FaissPadding bool `param:"faiss_padding" doc:"On a set with no more images than a metric asks neighbours for (mAP_1000 on 1000 images or fewer), count the missing neighbours as the original does (faiss returns index -1, read as the last image's class) instead of cutting the list to the real ones; for comparing with the original's logs."`
 }
 
 // Def returns the evaluate stage definition.
@@ -89,6 +94,10 @@ func run(ctx *stage.Context, cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("evaluate %s: input %s: %w", ctx.Addr, in.Addr, err)
 	}
+	train, err := readTraining(in.Dir, info)
+	if err != nil {
+		return fmt.Errorf("evaluate %s: input %s: %w", ctx.Addr, in.Addr, err)
+	}
 	x := metrics.Matrix{Data: e.Data, Rows: e.Rows, Cols: e.Dim}
 	k := cfg.KMeansClasses
 	if k == 0 {
@@ -103,26 +112,38 @@ func run(ctx *stage.Context, cfg *Config) error {
 		return fmt.Errorf("evaluate %s: %w", ctx.Addr, err)
 	}
 	fmt.Fprintf(ctx.Log, "evaluate %s: %s split, %d x %d embeddings of %s on %s\n", ctx.Addr, info.Split, x.Rows, x.Cols, info.ModelAddr, dev)
+	if train != nil {
+		fmt.Fprintf(ctx.Log, "model: %d epochs, %d steps, %d skipped", train.Epochs, train.Steps, train.Skipped)
+		if train.Selection != "" {
+			fmt.Fprintf(ctx.Log, ", epoch %d selected by %s", train.SelectedEpoch, train.Selection)
+		}
+		fmt.Fprintln(ctx.Log)
+	}
 	var vals map[string]float64
 	// All of the node's libtorch work runs in one Pinned call: the thread count is set on
 	// the OS thread the backend's ops then run on (TorchBackend's methods run inside it).
 	err = torch.Pinned(ctx.Threads, func() error {
 		var err error
 		vals, err = metrics.Compute(x, e.Labels, cfg.Metrics, metrics.Options{
-			KMeansK: k,
-			KMeans:  metrics.KMeansOptions{RandInt: ri},
-			Backend: TorchBackend{Device: dev},
-			Logf:    func(f string, a ...any) { fmt.Fprintf(ctx.Log, f+"\n", a...) },
+			KMeansK:      k,
+			KMeans:       metrics.KMeansOptions{RandInt: ri},
+			FaissPadding: cfg.FaissPadding,
+			Backend:      TorchBackend{Device: dev},
+			Logf:         func(f string, a ...any) { fmt.Fprintf(ctx.Log, f+"\n", a...) },
 		})
 		return err
 	})
+	var nf *metrics.NonFiniteError
+	if errors.As(err, &nf) {
+		return fmt.Errorf("evaluate %s: input %s (%s split of %s): %w", ctx.Addr, in.Addr, info.Split, info.ModelAddr, err)
+	}
 	if err != nil {
 		return fmt.Errorf("evaluate %s: %w", ctx.Addr, err)
 	}
 	res := &metrics.Result{
 		Metrics: map[string]metrics.Value{},
 		Run: metrics.Run{Block: info.ModelBlock, Seed: info.Seed, Addr: info.ModelAddr, EmbedAddr: in.Addr,
-			Split: info.Split, N: x.Rows, Dim: x.Cols},
+			Split: info.Split, N: x.Rows, Dim: x.Cols, Train: train},
 	}
 	for n, v := range vals {
 		res.Metrics[n] = metrics.Value(v)
@@ -142,6 +163,24 @@ func run(ctx *stage.Context, cfg *Config) error {
 		return err
 	}
 	return metrics.WriteResult(ctx.OutDir, res)
+}
+
+// readTraining returns how the embedded model trained, from embed.json's train_* fields,
+// or nil when embed.json predates them: their zero values would read as "untrained".
+func readTraining(dir string, info embed.Info) (*metrics.Training, error) {
+	b, err := os.ReadFile(filepath.Join(dir, embed.InfoFile))
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", embed.InfoFile, err)
+	}
+	if _, ok := raw["train_epochs"]; !ok {
+		return nil, nil
+	}
+	return &metrics.Training{Epochs: info.TrainEpochs, Steps: info.TrainSteps, Skipped: info.TrainSkipped,
+		SelectedEpoch: info.SelectedEpoch, Selection: info.Selection}, nil
 }
 
 // ReadTrainLog parses a train_log.csv (header row, numeric cells, empty cell = missing);

@@ -195,7 +195,7 @@ func TestStageEndToEnd(t *testing.T) {
 	names := []string{"e_recall@1", "e_recall@4", "c_mAP_1000", "mAP_1000", "nmi", "f1"}
 	ctx := &stage.Context{
 		Context: context.Background(), Addr: "evaluate.test[from=embed.test[models=train.nir[seed=3]]]",
-		Params: stage.Params{"metrics": names, "kmeans_classes": int64(0), "faiss_rand_int": "modulo"},
+		Params: stage.Params{"metrics": names, "kmeans_classes": int64(0), "faiss_rand_int": "modulo", "faiss_padding": false},
 		Inputs: []stage.Input{{Param: "from", Addr: "embed.test[models=train.nir[seed=3]]", Block: "test", Stage: "embed", Dir: in}},
 		OutDir: out, Log: io.Discard, Device: "cpu", Threads: 2,
 	}
@@ -243,7 +243,7 @@ func TestStageErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		ctx := &stage.Context{Context: context.Background(), Addr: "evaluate.x",
-			Params: stage.Params{"metrics": c.metrics, "kmeans_classes": int64(0), "faiss_rand_int": "modulo"},
+			Params: stage.Params{"metrics": c.metrics, "kmeans_classes": int64(0), "faiss_rand_int": "modulo", "faiss_padding": false},
 			Inputs: []stage.Input{{Param: "from", Addr: "embed.x", Dir: in}}, OutDir: t.TempDir(), Log: io.Discard, Device: "cpu"}
 		err := Def().Run(ctx)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "evaluate.x") {
@@ -268,7 +268,8 @@ func TestStableOrder(t *testing.T) {
 }
 
 // TestSchemaUnchanged pins the evaluate block's parameters as they were declared by hand
-// before the typed config: the canonical parameter map, and so every key, depends on them.
+// before the typed config, plus faiss_padding (issue 13): the canonical parameter map, and
+// so every key, depends on them.
 func TestSchemaUnchanged(t *testing.T) {
 	type p struct {
 		name     string
@@ -282,9 +283,10 @@ func TestSchemaUnchanged(t *testing.T) {
 		{"metrics", stage.StringList, []string{"e_recall@1", "e_recall@2", "e_recall@4", "e_recall@10", "nmi", "f1", "mAP_1000"}, false, nil},
 		{"kmeans_classes", stage.Int, int64(0), false, nil},
 		{"faiss_rand_int", stage.String, "modulo", false, []string{"modulo", "mulshift"}},
+		{"faiss_padding", stage.Bool, false, false, nil},
 	}
 	d := Def()
-	if len(d.Params) != len(want) || d.ExpandOver != "from" || !d.Exclusive || d.Version != 1 {
+	if len(d.Params) != len(want) || d.ExpandOver != "from" || !d.Exclusive || d.Version != 2 {
 		t.Fatalf("def %+v", d)
 	}
 	for i, w := range want {
@@ -322,7 +324,7 @@ func TestDecodeProblems(t *testing.T) {
 	d := Def()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := stage.Params{"metrics": slices.Clone(metrics.Default), "kmeans_classes": int64(0), "faiss_rand_int": "modulo"}
+			p := stage.Params{"metrics": slices.Clone(metrics.Default), "kmeans_classes": int64(0), "faiss_rand_int": "modulo", "faiss_padding": false}
 			for k, v := range c.set {
 				p[k] = v
 			}
@@ -373,6 +375,121 @@ func TestReadmeMetricTable(t *testing.T) {
 		}
 		if err := os.WriteFile("README.md", []byte(readme[:i+len(begin)]+want+readme[j:]), 0o644); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// runStage runs the evaluate stage on an embed artifact written by writeEmbed.
+func runStage(t *testing.T, in string, params stage.Params) (string, error) {
+	t.Helper()
+	p := stage.Params{"metrics": []string{"e_recall@1"}, "kmeans_classes": int64(0), "faiss_rand_int": "modulo", "faiss_padding": false}
+	for k, v := range params {
+		p[k] = v
+	}
+	out := t.TempDir()
+	ctx := &stage.Context{Context: context.Background(), Addr: "evaluate.x[embed.x[train.b[seed=0]]]", Params: p,
+		Inputs: []stage.Input{{Param: "from", Addr: "embed.x[train.b[seed=0]]", Dir: in}}, OutDir: out, Log: io.Discard, Device: "cpu"}
+	return out, Def().Run(ctx)
+}
+
+// Embeddings with NaN or Inf fail the node with where and how many, and no metrics.json is
+// written (an all-NaN set used to give e_recall@1 0.2, nmi 0).
+func TestStageRefusesNonFiniteEmbeddings(t *testing.T) {
+	cases := []struct {
+		name string
+		bad  []int // rows made NaN
+		want string
+	}{
+		{"all NaN", []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, "10 of 10 embeddings have a non-finite value (the first: row 0, NaN)"},
+		{"two rows", []int{7, 4}, "2 of 10 embeddings have a non-finite value (the first: row 4, NaN)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := t.TempDir()
+			x := metrics.Matrix{Data: make([]float32, 10*3), Rows: 10, Cols: 3}
+			for i := range x.Data {
+				x.Data[i] = float32(i%7) / 7
+			}
+			for _, r := range c.bad {
+				x.Data[r*3+1] = float32(math.NaN())
+			}
+			writeEmbed(t, in, x, []int64{0, 0, 1, 1, 2, 2, 3, 3, 4, 4}, map[string]any{"split": "test", "n": 10, "dim": 3,
+				"model_block": "b", "model_addr": "train.b[seed=0]", "train_classes": 5}, "")
+			out, err := runStage(t, in, stage.Params{"metrics": []string{"e_recall@1", "nmi"}})
+			if err == nil {
+				t.Fatal("non-finite embeddings were evaluated")
+			}
+			for _, s := range []string{"evaluate.x[embed.x[train.b[seed=0]]]", "input embed.x[train.b[seed=0]] (test split of train.b[seed=0])", c.want} {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q lacks %q", err, s)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(out, metrics.ResultFile)); err == nil {
+				t.Error("metrics.json written")
+			}
+		})
+	}
+}
+
+// metrics.json carries how the model trained when embed.json records it, and nothing
+// (not an "untrained" zero) when embed.json predates those fields.
+func TestStageRecordsTraining(t *testing.T) {
+	x := metrics.Matrix{Data: []float32{0, 1, 10, 11}, Rows: 4, Cols: 1}
+	base := map[string]any{"split": "test", "n": 4, "dim": 1, "model_block": "b", "model_addr": "train.b[seed=0]"}
+	cases := []struct {
+		name  string
+		train map[string]any
+		want  *metrics.Training
+	}{
+		{"embed.json without training fields", nil, nil},
+		{"untrained", map[string]any{"train_epochs": 0, "train_steps": 0, "train_skipped": 0, "selected_epoch": -1},
+			&metrics.Training{SelectedEpoch: -1}},
+		{"skipped, selected on test", map[string]any{"train_epochs": 30, "train_steps": 1190, "train_skipped": 10,
+			"selected_epoch": 12, "selection": "test:e_recall@1"},
+			&metrics.Training{Epochs: 30, Steps: 1190, Skipped: 10, SelectedEpoch: 12, Selection: "test:e_recall@1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			info := map[string]any{}
+			for k, v := range base {
+				info[k] = v
+			}
+			for k, v := range c.train {
+				info[k] = v
+			}
+			in := t.TempDir()
+			writeEmbed(t, in, x, []int64{0, 0, 1, 1}, info, "")
+			out, err := runStage(t, in, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := metrics.ReadResult(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(res.Run.Train, c.want) {
+				t.Errorf("run.train %+v, want %+v", res.Run.Train, c.want)
+			}
+		})
+	}
+}
+
+// faiss_padding reaches the metrics: the hand-computed set of metrics.TestMAPFaissPadding.
+func TestStageFaissPadding(t *testing.T) {
+	in := t.TempDir()
+	writeEmbed(t, in, metrics.Matrix{Data: []float32{0, 1, 10, 11}, Rows: 4, Cols: 1}, []int64{0, 0, 1, 1},
+		map[string]any{"split": "test", "n": 4, "dim": 1, "model_block": "b", "model_addr": "train.b[seed=0]"}, "")
+	for pad, want := range map[bool]float64{false: 0.5, true: 0.775} {
+		out, err := runStage(t, in, stage.Params{"metrics": []string{"mAP_5"}, "faiss_padding": pad})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := metrics.ReadResult(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := float64(res.Metrics["mAP_5"]); math.Abs(got-want) > 1e-12 {
+			t.Errorf("faiss_padding = %v: mAP_5 %v, want %v", pad, got, want)
 		}
 	}
 }

@@ -13,18 +13,32 @@ type Options struct {
 	// nmi or f1 is requested.
 	KMeansK int
 	KMeans  KMeansOptions
-	Backend Backend                       // nil: GoBackend{}
-	Logf    func(format string, a ...any) // optional progress lines
+	// FaissPadding reproduces the original's neighbour lists on a set with no more rows
+	// than a metric asks neighbours for (mAP_1000 on 1000 images or fewer): the original
+	// asks faiss for k_max+1 neighbours anyway, faiss fills the missing ones with index
+	// -1, and numpy reads index -1 as the last row, so every missing neighbour counts as
+	// a neighbour of the last row's class. false (dmlrun's rule) cuts the lists to the
+	// N−1 real neighbours. It changes nothing when N > k_max.
+	FaissPadding bool
+	Backend      Backend                       // nil: GoBackend{}
+	Logf         func(format string, a ...any) // optional progress lines
 }
 
 // Compute evaluates the named metrics on embeddings x (N x D) with labels (N). Shared work
 // is done once: k-means if nmi/f1 are asked for, an L2 kNN search with k_max+1 neighbours
 // (first one dropped as self) for e_* metrics, and the same on row-normalised x with inner
 // products for c_* metrics, where k_max is the largest k any metric needs. When the set has
-// fewer than k_max+1 rows, k_max is clipped to N−1 (the original would index faiss's −1
-// padding instead).
+// fewer than k_max+1 rows, k_max is clipped to N−1, unless opt.FaissPadding asks for the
+// original's padded lists.
+//
+// Embeddings with a NaN or infinite value are refused with a *NonFiniteError: distances
+// to them are NaN, so they would be ranked and clustered into numbers that look like
+// results (e_recall@1 0.2, nmi 0 for an all-NaN set).
 func Compute(x Matrix, labels []int64, names []string, opt Options) (map[string]float64, error) {
 	if err := x.check("evaluate"); err != nil {
+		return nil, err
+	}
+	if err := checkFinite(x); err != nil {
 		return nil, err
 	}
 	if len(labels) != x.Rows {
@@ -70,6 +84,10 @@ func Compute(x Matrix, labels []int64, names []string, opt Options) (map[string]
 			return nil, fmt.Errorf("%s neighbour search: %w", what, err)
 		}
 		nn[c] = DropFirst(idx, x.Rows, k1)
+		if opt.FaissPadding && nn[c].K < kNeed[c] {
+			logf("%s neighbours: %d missing per query, padded with the last row as the original's faiss -1 entries", what, kNeed[c]-nn[c].K)
+			nn[c] = padNeighbours(nn[c], x.Rows, kNeed[c])
+		}
 	}
 	var km *KMeansResult
 	if needKM {
@@ -91,6 +109,53 @@ func Compute(x Matrix, labels []int64, names []string, opt Options) (map[string]
 		out[s.name] = v
 	}
 	return out, nil
+}
+
+// padNeighbours extends every list of nn to k entries with index n−1: faiss answers -1 for
+// neighbours a too-small index does not have, and the original looks labels up with
+// numpy, where index -1 is the last row.
+func padNeighbours(nn Neighbours, n, k int) Neighbours {
+	out := Neighbours{Idx: make([]int32, n*k), K: k}
+	for i := 0; i < n; i++ {
+		row := out.Idx[i*k : (i+1)*k]
+		copy(row, nn.Idx[i*nn.K:(i+1)*nn.K])
+		for r := nn.K; r < k; r++ {
+			row[r] = int32(n - 1)
+		}
+	}
+	return out
+}
+
+// NonFiniteError is an embedding matrix with NaN or infinite values: Rows of its Total
+// rows have at least one, the first of them is row First (0-based, dataset order).
+type NonFiniteError struct {
+	Rows, Total, First int
+	Value              float32 // the first bad value (NaN, +Inf or -Inf)
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("%d of %d embeddings have a non-finite value (the first: row %d, %v); the model's output is not a number, so no metric of it means anything: the training diverged or the weights are damaged (look at the train log's loss and skipped columns)",
+		e.Rows, e.Total, e.First, e.Value)
+}
+
+// checkFinite returns a *NonFiniteError when a value of x is NaN or ±Inf.
+func checkFinite(x Matrix) error {
+	var e *NonFiniteError
+	for i := 0; i < x.Rows; i++ {
+		for _, v := range x.Row(i) {
+			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+				if e == nil {
+					e = &NonFiniteError{Total: x.Rows, First: i, Value: v}
+				}
+				e.Rows++
+				break
+			}
+		}
+	}
+	if e != nil {
+		return e
+	}
+	return nil
 }
 
 func cosineIndex(cosine bool) int {

@@ -8,7 +8,10 @@ var mapKMetric = Metric{
 	Summary: "mAP_K (e.g. mAP_1000), c_mAP_K",
 	Doc: "The original's mAP_1000 for K = 1000: average precision over the first K neighbours, divided by the " +
 		"size of the query's class (query included, so it never reaches 1), averaged over queries. c_mAP_K uses " +
-		"cosine neighbours and is reported under its own name (the original reports it as mAP_1000).",
+		"cosine neighbours and is reported under its own name (the original reports it as mAP_1000). On a set of K " +
+		"images or fewer dmlrun cuts the list to the N−1 real neighbours; the original's faiss pads it with index −1, " +
+		"which it counts as the class of the last image, so its number differs (and can exceed 1 for that class): " +
+		"the evaluate block's faiss_padding = true reproduces it, for comparisons with the original's logs.",
 	Examples: []string{"mAP_1000", "c_mAP_1000"},
 	parse: func(name string) (metric, bool, error) {
 		rest, cosine := cosinePrefix(name)
@@ -30,7 +33,9 @@ var mapKMetric = Metric{
 
 // MAPAtK is the original's mAP_1000 for k = 1000: AP_i = (1/N_y) Σ_{r≤k} rel_r·prec@r with
 // N_y the size of the query's class in the evaluated set, query included (so it never
-// reaches 1 exactly), averaged over queries. k is clipped to the neighbours available.
+// reaches 1 exactly), averaged over queries. k is clipped to the neighbours available: the
+// lists Compute makes have N−1 entries on a set of N <= k rows, unless Options.FaissPadding
+// padded them the original's way.
 func MAPAtK(nn Neighbours, labels []int64, k int) float64 {
 	k = min(k, nn.K)
 	sizes := classSizes(labels)

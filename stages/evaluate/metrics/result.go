@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ResultFile is the evaluate artifact's file name.
@@ -35,6 +36,36 @@ type Run struct {
 	Split     string `json:"split"`
 	N         int    `json:"n"`
 	Dim       int    `json:"dim"`
+	// Train is how the model trained, as the embed artifact recorded it; nil in a
+	// metrics.json written before it was recorded (readers then show nothing about it,
+	// rather than taking the zero values for an untrained network).
+	Train *Training `json:"train,omitempty"`
+}
+
+// Training is how an evaluated model trained (stages/embed's embed.json, from model.json).
+type Training struct {
+	Epochs  int `json:"epochs"`  // epochs run; 0: the untrained (initialised) network
+	Steps   int `json:"steps"`   // optimiser steps taken
+	Skipped int `json:"skipped"` // steps skipped for non-finite gradients
+	// SelectedEpoch is the epoch whose weights were embedded: -1 the last one, else the
+	// one Selection chose.
+	SelectedEpoch int `json:"selected_epoch"`
+	// Selection is "<split>:<metric>" ("val:e_recall@1", "test:e_recall@1") when the
+	// train block kept its best epoch by that metric, "" when it kept the last.
+	Selection string `json:"selection,omitempty"`
+}
+
+// SelectedOn returns the split and metric of t.Selection ("", "" when the last epoch was
+// kept).
+func (t *Training) SelectedOn() (split, metric string) {
+	if t == nil || t.Selection == "" {
+		return "", ""
+	}
+	split, metric, ok := strings.Cut(t.Selection, ":")
+	if !ok {
+		return "", t.Selection
+	}
+	return split, metric
 }
 
 // Table is a small numeric table (the train log).
