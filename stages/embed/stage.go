@@ -14,7 +14,9 @@ import (
 )
 
 // Version is the embed stage's implementation version (part of every embed node's key).
-const Version = 1
+// 2: embed.json records how the model trained (train_epochs, train_steps, train_skipped,
+// selected_epoch, selection).
+const Version = 2
 
 // ErrNonFinite is wrapped by the error of an embed node whose model gives NaN or infinite
 // embeddings; nothing is written then.
@@ -91,7 +93,8 @@ func run(ctx *stage.Context, cfg *Config) error {
 			return err
 		}
 		if err := WriteInfo(ctx.OutDir, Info{Split: cfg.Split, N: e.Rows, Dim: e.Dim, ModelBlock: min.Block, ModelAddr: min.Addr,
-			ModelKey: min.Key, Seed: info.Seed, TrainClasses: info.TrainClasses, Arch: info.Arch, Loss: info.Loss}); err != nil {
+			ModelKey: min.Key, Seed: info.Seed, TrainClasses: info.TrainClasses, Arch: info.Arch, Loss: info.Loss,
+			TrainEpochs: info.Epochs, TrainSteps: info.Steps, TrainSkipped: info.Skipped, SelectedEpoch: info.SelectedEpoch}); err != nil {
 			return err
 		}
 		return copyFile(filepath.Join(min.Dir, train.LogFile), filepath.Join(ctx.OutDir, TrainLogFile))

@@ -90,7 +90,8 @@ func TestEmbed(t *testing.T) {
 				}
 			}
 			want := Info{Split: "test", N: 48, Dim: 16, ModelBlock: "test", ModelAddr: "train.test[seed=0]", ModelKey: "k",
-				Seed: 0, TrainClasses: 6, Arch: "smallcnn_normalize", Loss: kind}
+				Seed: 0, TrainClasses: 6, Arch: "smallcnn_normalize", Loss: kind,
+				TrainEpochs: 2, TrainSteps: 6, TrainSkipped: 0, SelectedEpoch: -1}
 			if info != want {
 				t.Fatalf("embed.json %+v, want %+v", info, want)
 			}

@@ -255,6 +255,7 @@ type logRow struct {
 	Epoch   int       `json:"epoch"`
 	Loss    float64   `json:"loss"`
 	Skipped int       `json:"skipped"`
+	Steps   int       `json:"steps"`
 	LRs     []float64 `json:"lrs"`
 	Seconds float64   `json:"seconds"`
 	Recall  float64   `json:"recall"` // NaN when not evaluated
@@ -266,11 +267,12 @@ func (r logRow) MarshalJSON() ([]byte, error) {
 		Epoch   int       `json:"epoch"`
 		Loss    *float64  `json:"loss"`
 		Skipped int       `json:"skipped"`
+		Steps   int       `json:"steps"`
 		LRs     []float64 `json:"lrs"`
 		Seconds float64   `json:"seconds"`
 		Recall  *float64  `json:"recall"`
 	}
-	p := plain{Epoch: r.Epoch, Skipped: r.Skipped, LRs: r.LRs, Seconds: r.Seconds}
+	p := plain{Epoch: r.Epoch, Skipped: r.Skipped, Steps: r.Steps, LRs: r.LRs, Seconds: r.Seconds}
 	if !math.IsNaN(r.Loss) {
 		p.Loss = &r.Loss
 	}
@@ -286,6 +288,7 @@ func (r *logRow) UnmarshalJSON(b []byte) error {
 		Epoch   int       `json:"epoch"`
 		Loss    *float64  `json:"loss"`
 		Skipped int       `json:"skipped"`
+		Steps   int       `json:"steps"`
 		LRs     []float64 `json:"lrs"`
 		Seconds float64   `json:"seconds"`
 		Recall  *float64  `json:"recall"`
@@ -293,7 +296,7 @@ func (r *logRow) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return err
 	}
-	*r = logRow{Epoch: p.Epoch, Skipped: p.Skipped, LRs: p.LRs, Seconds: p.Seconds, Loss: math.NaN(), Recall: math.NaN()}
+	*r = logRow{Epoch: p.Epoch, Skipped: p.Skipped, Steps: p.Steps, LRs: p.LRs, Seconds: p.Seconds, Loss: math.NaN(), Recall: math.NaN()}
 	if p.Loss != nil {
 		r.Loss = *p.Loss
 	}
@@ -303,12 +306,12 @@ func (r *logRow) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// writeLog writes train_log.csv: epoch, loss, skipped, lr_<group>..., seconds and, when
+// writeLog writes train_log.csv: epoch, loss, skipped, steps, lr_<group>..., seconds and, when
 // evaluation is on, test_recall@1 (empty on epochs without evaluation).
 func writeLog(dir string, groups []string, withRecall bool, rows []logRow) error {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	head := []string{"epoch", "loss", "skipped"}
+	head := []string{"epoch", "loss", "skipped", "steps"}
 	for _, g := range groups {
 		head = append(head, "lr_"+g)
 	}
@@ -318,7 +321,7 @@ func writeLog(dir string, groups []string, withRecall bool, rows []logRow) error
 	}
 	w.Write(head)
 	for _, r := range rows {
-		rec := []string{strconv.Itoa(r.Epoch), fmtFloat(r.Loss), strconv.Itoa(r.Skipped)}
+		rec := []string{strconv.Itoa(r.Epoch), fmtFloat(r.Loss), strconv.Itoa(r.Skipped), strconv.Itoa(r.Steps)}
 		for _, lr := range r.LRs {
 			rec = append(rec, strconv.FormatFloat(lr, 'g', -1, 64))
 		}

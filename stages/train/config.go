@@ -11,7 +11,9 @@ import (
 )
 
 // Version of the train stage's numerics and artifact format (part of every content key).
-const Version = 1
+// 2: model.json records steps, skipped steps and the selected epoch; train_log.csv has a
+// steps column.
+const Version = 2
 
 // Config is a train block's typed config; defaults are the original's (reference §1). The
 // doc of arch, loss and batch_mining, and batch_mining's enum, come from the plug-in tables
@@ -26,8 +28,15 @@ type Config struct {
 	Schedule      Schedule      `param:"schedule" doc:"Optimisation schedule: epochs, batch_size, lr, fc_lr, decay, tau, gamma, warmup, scheduler, samples_per_class, sampler, augmentation."`
 	EvalEvery     int           `param:"eval_every" min:"0" doc:"Evaluate test Recall@1 every N epochs into train_log.csv (0 = never; the original evaluates every epoch)."`
 	MaxSkipped    int           `param:"max_skipped" min:"0" doc:"Stop with an error after more than this many consecutive steps skipped for non-finite gradients."`
-	Autocast      string        `param:"autocast" enum:"none,bf16,f16" doc:"Mixed-precision forward on CUDA (original: --use_float16 is f16)."`
-	Seed          int64         `param:"seed" doc:"Global seed (usually set through seeds = [...]) (original: --seed)."`
+	// MaxSkippedShare: a run that skips most of an epoch did not train on it, yet used to be
+	// cached and evaluated as a result. The grad scaler skips a step only when its scaled
+	// gradients overflow, and halves the scale then, so a healthy run skips single steps, far
+	// below half an epoch. Warmup epochs are exempt: the backbone does not train in them
+	// anyway, and they hold the run's first steps, where the scaler halves its initial 2^16
+	// scale on every overflow (many steps under f16 autocast).
+	MaxSkippedShare float64 `param:"max_skipped_share" min:"0" max:"1" doc:"Fail the node when, in an epoch after warmup, more than this share of its steps was skipped for non-finite gradients: such a run did not train (a healthy one skips single steps when the grad scaler's scale overflows; 1 disables the check)."`
+	Autocast        string  `param:"autocast" enum:"none,bf16,f16" doc:"Mixed-precision forward on CUDA (original: --use_float16 is f16)."`
+	Seed            int64   `param:"seed" doc:"Global seed (usually set through seeds = [...]) (original: --seed)."`
 
 	// Set by the decoding check (not parameters): the parsed arch and the loss block
 	// decoded into its loss's typed parameters.
@@ -57,7 +66,7 @@ func defaultConfig() Config {
 		Arch: "resnet50_frozen_normalize", EmbedDim: 128, Loss: stage.Variant{Kind: "oproxy"}, BatchMining: "distance",
 		Schedule: Schedule{Epochs: 150, BatchSize: 112, LR: 1e-5, FcLR: -1, Decay: 4e-4, Tau: []int{10000}, Gamma: 0.3,
 			Scheduler: "step", SamplesPerClass: 2, Sampler: "class_random", Augmentation: "base"},
-		MaxSkipped: 100, Autocast: "none",
+		MaxSkipped: 100, MaxSkippedShare: 0.5, Autocast: "none",
 	}
 }
 

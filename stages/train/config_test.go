@@ -15,7 +15,9 @@ import (
 )
 
 // TestParamsPinned: the typed config declares exactly the parameters (names, order, types,
-// defaults) of the hand-written schema it replaced, so no train node's key changes.
+// defaults) recorded in testdata/params.golden.json, so no train node's key changes by
+// accident. A parameter added on purpose is added to that file by hand, in the commit that
+// regenerates experiments/testdata/keys.golden.
 func TestParamsPinned(t *testing.T) {
 	traintest.CheckParamsPinned(t, "testdata/params.golden.json", "train", Def().Params)
 }
@@ -171,7 +173,7 @@ func TestTrainWithATestLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := readLog(t, out)
-	if len(rows) != 2 || rows[0][4] != "lr_mean_norm.centres" || rows[1][4] != "0.005" {
+	if len(rows) != 2 || rows[0][5] != "lr_mean_norm.centres" || rows[1][5] != "0.005" {
 		t.Fatalf("train_log.csv %v", rows)
 	}
 	sd := loadCkpt(t, out+"/checkpoint.safetensors")

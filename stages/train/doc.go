@@ -13,11 +13,14 @@
 // epoch-N.safetensors checkpoint (weights, Adam moments and step counts, scaler state, the
 // log so far) is written atomically, and an interrupted node continues from the newest one
 // with the same result, bit for bit on CPU with the same thread count. Warmup epochs run
-// the backbone without gradients. NaN in the embeddings or the loss, or more than
-// max_skipped consecutive skipped steps, stop training with an error wrapping
-// ErrNonFinite; the last epoch checkpoint stays for inspection. An inf loss alone is a
-// skipped step. The finished node holds checkpoint.safetensors, model.json and
-// train_log.csv (ARTIFACTS.md). The embed stage is stages/embed.
+// the backbone without gradients. NaN in the embeddings or the loss, more than
+// max_skipped consecutive skipped steps, or an epoch after warmup in which more than
+// max_skipped_share of the steps were skipped (a run that did not train is not a result)
+// stop training with an error wrapping ErrNonFinite; the last good epoch checkpoint stays
+// for inspection. An inf loss alone is a skipped step. The finished node holds
+// checkpoint.safetensors, model.json (with the totals: epochs, steps, skipped steps) and
+// train_log.csv (per epoch: loss, skipped and steps, learning rates, seconds)
+// (ARTIFACTS.md). The embed stage is stages/embed.
 //
 // Config is the train block's typed config (tagged fields, stage.Typed): Def decodes and
 // checks it once, at validate time, with every problem at its parameter's path (ranges,

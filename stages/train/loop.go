@@ -20,8 +20,9 @@ import (
 	"dmlrun/torch/optim"
 )
 
-// ErrNonFinite is wrapped by the errors that stop training for NaN in the forward pass or
-// too many consecutive skipped steps.
+// ErrNonFinite is wrapped by the errors that stop training for NaN in the forward pass, too
+// many consecutive skipped steps (max_skipped) or too large a share of an epoch's steps
+// skipped (max_skipped_share).
 var ErrNonFinite = errors.New("training diverged")
 
 // afterEpoch is a test hook run after each epoch's checkpoint is written; a non-nil error
@@ -307,6 +308,9 @@ func (t *trainer) run(start int) error {
 		}
 		t0 := time.Now()
 		res, err := t.runEpoch(epoch)
+		if err == nil {
+			err = t.checkSkippedShare(epoch, res)
+		}
 		if err != nil {
 			last := "none yet"
 			if epoch > 0 {
@@ -318,7 +322,7 @@ func (t *trainer) run(start int) error {
 		if t.cfg.Schedule.Scheduler != "none" {
 			t.sched.Step()
 		}
-		row := logRow{Epoch: epoch, Loss: res.loss, Skipped: res.skipped, LRs: lrs, Seconds: secs, Recall: math.NaN()}
+		row := logRow{Epoch: epoch, Loss: res.loss, Skipped: res.skipped, Steps: res.steps, LRs: lrs, Seconds: secs, Recall: math.NaN()}
 		if t.cfg.EvalEvery > 0 && (epoch+1)%t.cfg.EvalEvery == 0 {
 			r, err := t.testRecall()
 			if err != nil {
@@ -344,6 +348,18 @@ func (t *trainer) run(start int) error {
 		}
 	}
 	return nil
+}
+
+// checkSkippedShare fails an epoch after warmup in which more than max_skipped_share of the
+// steps were skipped: the network did not train on it (ErrNonFinite; the caller names the
+// last good checkpoint, and this epoch's is not written).
+func (t *trainer) checkSkippedShare(epoch int, res epochResult) error {
+	share := t.cfg.MaxSkippedShare
+	if epoch < t.cfg.Schedule.Warmup || res.steps == 0 || float64(res.skipped) <= share*float64(res.steps) {
+		return nil
+	}
+	return fmt.Errorf("%w: %d of %d steps skipped for non-finite gradients (%.0f%%, more than max_skipped_share = %g): the network did not train on this epoch; lower the learning rates (lr, proxy and flow multipliers), or set max_skipped_share = 1 to keep such runs",
+		ErrNonFinite, res.skipped, res.steps, 100*float64(res.skipped)/float64(res.steps), share)
 }
 
 func recallText(r float64) string {

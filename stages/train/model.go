@@ -16,14 +16,21 @@ import (
 // ModelInfo is model.json: everything needed to rebuild the network from a train artifact.
 // ReadModelInfo is its one reader; embed and NIR inspection use it (or LoadModel).
 type ModelInfo struct {
-	Version       int    `json:"version"`
-	Arch          string `json:"arch"`
-	EmbedDim      int64  `json:"embed_dim"`
-	FeatDim       int64  `json:"feat_dim"`
-	Normalize     bool   `json:"normalize"`
-	Loss          string `json:"loss"`
-	Seed          int64  `json:"seed"`
+	Version   int    `json:"version"`
+	Arch      string `json:"arch"`
+	EmbedDim  int64  `json:"embed_dim"`
+	FeatDim   int64  `json:"feat_dim"`
+	Normalize bool   `json:"normalize"`
+	Loss      string `json:"loss"`
+	Seed      int64  `json:"seed"`
+	// Epochs is the number of epochs trained (0: the initialised network, stored untrained);
+	// Steps the optimiser steps over all of them and Skipped those skipped for non-finite
+	// gradients (train_log.csv has them per epoch). SelectedEpoch is the epoch whose weights
+	// the checkpoint holds, -1 for the last one.
 	Epochs        int    `json:"epochs"`
+	Steps         int    `json:"steps"`
+	Skipped       int    `json:"skipped"`
+	SelectedEpoch int    `json:"selected_epoch"`
 	DatasetKey    string `json:"dataset_key"`
 	DatasetAddr   string `json:"dataset_addr"`
 	TrainClasses  int    `json:"train_classes"`

@@ -80,7 +80,11 @@ func train(ctx *stage.Context, cfg *Config, o Options) error {
 			Version: Version, Arch: cfg.Arch, EmbedDim: cfg.EmbedDim, FeatDim: t.model.FeatDim,
 			Normalize: t.model.Arch.Normalize, Loss: cfg.Loss.Kind, Seed: cfg.Seed, Epochs: cfg.Schedule.Epochs,
 			DatasetKey: t.datasetIn.Key, DatasetAddr: t.datasetIn.Addr, TrainClasses: t.numClasses,
-			Checkpoint: CheckpointFile, LossParams: map[string]any{},
+			Checkpoint: CheckpointFile, LossParams: map[string]any{}, SelectedEpoch: -1,
+		}
+		for _, r := range t.log {
+			info.Steps += r.Steps
+			info.Skipped += r.Skipped
 		}
 		for k, v := range cfg.loss.Params {
 			info.LossParams[k] = v

@@ -195,13 +195,13 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("epoch checkpoints left: %v", m)
 			}
 			rows := readLog(t, out)
-			if len(rows) != 4 || rows[0][0] != "epoch" || rows[0][1] != "loss" || rows[0][2] != "skipped" {
+			if len(rows) != 4 || strings.Join(rows[0][:4], ",") != "epoch,loss,skipped,steps" {
 				t.Fatalf("train_log.csv: %v", rows)
 			}
 			t.Logf("%s log:\n%s", kind, logbuf.String())
 			for _, r := range rows[1:] {
-				if r[2] != "0" || r[1] == "" {
-					t.Errorf("epoch %s: loss %q, %s skipped steps", r[0], r[1], r[2])
+				if r[2] != "0" || r[1] == "" || r[3] != "3" {
+					t.Errorf("epoch %s: loss %q, %s of %s steps skipped", r[0], r[1], r[2], r[3])
 				}
 			}
 			l0, _ := strconv.ParseFloat(rows[1][1], 64)
@@ -211,7 +211,8 @@ func TestEndToEnd(t *testing.T) {
 			}
 			var info ModelInfo
 			b, _ := os.ReadFile(filepath.Join(out, "model.json"))
-			if err := json.Unmarshal(b, &info); err != nil || info.TrainClasses != 6 || info.DatasetKey != "dskey" {
+			if err := json.Unmarshal(b, &info); err != nil || info.TrainClasses != 6 || info.DatasetKey != "dskey" ||
+				info.Epochs != 3 || info.Steps != 9 || info.Skipped != 0 || info.SelectedEpoch != -1 {
 				t.Fatalf("model.json %s (%v)", b, err)
 			}
 
@@ -273,7 +274,7 @@ func testResume(t *testing.T, kind string) {
 	if len(ra) != len(rb) {
 		t.Fatalf("logs: %d vs %d rows", len(ra), len(rb))
 	}
-	if ra[0][3] != "lr_network" || ra[2][3] != "0.001" || ra[3][3] != "0.0005" || rb[3][3] != "0.0005" {
+	if ra[0][4] != "lr_network" || ra[2][4] != "0.001" || ra[3][4] != "0.0005" || rb[3][4] != "0.0005" {
 		t.Fatalf("MultiStepLR (tau [2], gamma 0.5): lr_network by epoch %v / resumed %v", ra, rb)
 	}
 	for i := 1; i < len(ra); i++ {
@@ -358,6 +359,7 @@ func TestNonFiniteHandling(t *testing.T) {
 	t.Run("inf loss skips", func(t *testing.T) {
 		s := newSetup(t, 6, 8)
 		s.params.Object("schedule")["epochs"] = int64(2)
+		s.params["max_skipped_share"] = 1.0 // 2 of 3 steps skipped: not a failure here
 		lossHook = func(epoch, step int, loss *torch.Tensor) *torch.Tensor {
 			if epoch == 0 && (step == 0 || step == 2) {
 				return loss.MulScalar(math.Inf(1))
@@ -393,10 +395,14 @@ func TestNonFiniteHandling(t *testing.T) {
 		if rows[1][1] == "" {
 			t.Fatal("epoch loss should be the mean of the finite losses")
 		}
+		if info, err := ReadModelInfo(out); err != nil || info.Steps != 6 || info.Skipped != 2 {
+			t.Fatalf("model.json totals: %+v (%v), want 6 steps, 2 skipped", info, err)
+		}
 	})
 	t.Run("too many consecutive skips", func(t *testing.T) {
 		s := newSetup(t, 6, 8)
 		s.params["max_skipped"] = int64(5)
+		s.params["max_skipped_share"] = 1.0 // the consecutive limit alone
 		lossHook = func(epoch, step int, loss *torch.Tensor) *torch.Tensor {
 			if epoch >= 1 {
 				return loss.MulScalar(math.Inf(1))
@@ -715,6 +721,71 @@ func TestNonFinite(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			if rows, first := NonFinite(c.x, c.dim); rows != c.rows || first != c.first {
 				t.Fatalf("NonFinite = %d rows, first %d; want %d, %d", rows, first, c.rows, c.first)
+			}
+		})
+	}
+}
+
+// TestSkippedShare: a training whose epochs after warmup skipped most steps (an inf loss on
+// every step, under the max_skipped limit of consecutive skips) was cached as a success and
+// evaluated. Now an epoch after warmup with more than max_skipped_share of its steps skipped
+// fails the node (ErrNonFinite), keeping the last good checkpoint and not writing its own;
+// warmup epochs are exempt, share 1 disables the check, and whatever was skipped is recorded
+// in model.json.
+func TestSkippedShare(t *testing.T) {
+	defer func() { lossHook = nil }()
+	// 3 steps per epoch; skip[e] is how many of epoch e's first steps get an inf loss.
+	cases := []struct {
+		name    string
+		skip    []int
+		warmup  int64
+		share   float64 // -1: the default
+		wantErr string  // "" : trains
+		last    string  // the last good checkpoint the error names and keeps
+		skipped int     // model.json's total when it trains
+	}{
+		{"two of three after warmup", []int{0, 2, 0}, 0, -1, "epoch 1: training diverged: 2 of 3 steps skipped for non-finite gradients (67%, more than max_skipped_share = 0.5)", "epoch-0.safetensors", 0},
+		{"every step of the first epoch", []int{3, 0, 0}, 0, -1, "epoch 0: training diverged: 3 of 3 steps skipped", "none yet", 0},
+		{"one of three is fine", []int{1, 1, 1}, 0, -1, "", "", 3},
+		{"warmup epochs are exempt", []int{3, 0, 0}, 1, -1, "", "", 3},
+		{"after warmup they count", []int{0, 3, 0}, 1, -1, "epoch 1: training diverged: 3 of 3 steps skipped", "epoch-0.safetensors", 0},
+		{"share 1 disables", []int{0, 3, 3}, 0, 1, "", "", 6},
+		{"share 0 allows none", []int{0, 0, 1}, 0, 0, "epoch 2: training diverged: 1 of 3 steps skipped", "epoch-1.safetensors", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSetup(t, 6, 8)
+			s.params.Object("schedule")["warmup"] = c.warmup
+			if c.share >= 0 {
+				s.params["max_skipped_share"] = c.share
+			}
+			lossHook = func(epoch, step int, loss *torch.Tensor) *torch.Tensor {
+				if step < c.skip[epoch] {
+					return loss.MulScalar(math.Inf(1))
+				}
+				return loss
+			}
+			out := t.TempDir()
+			err := runTrain(s.ctx(t, out, false, nil))
+			if c.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				info, err := ReadModelInfo(out)
+				if err != nil || info.Steps != 9 || info.Skipped != c.skipped || info.Epochs != 3 {
+					t.Fatalf("model.json %+v (%v), want 9 steps, %d skipped", info, err, c.skipped)
+				}
+				return
+			}
+			if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), c.wantErr) || !strings.Contains(err.Error(), "(last good checkpoint: "+c.last+")") {
+				t.Fatalf("got %v\nwant %q and last good checkpoint %s", err, c.wantErr, c.last)
+			}
+			m, _ := filepath.Glob(filepath.Join(out, "epoch-*.safetensors"))
+			if want := filepath.Join(out, c.last); (c.last == "none yet") != (len(m) == 0) || (len(m) > 0 && (len(m) != 1 || m[0] != want)) {
+				t.Fatalf("epoch files %v, want only %s", m, c.last)
+			}
+			if _, err := os.Stat(filepath.Join(out, ModelInfoFile)); !os.IsNotExist(err) {
+				t.Fatal("a failed training wrote model.json")
 			}
 		})
 	}
