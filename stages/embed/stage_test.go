@@ -32,6 +32,13 @@ func TestParamsPinned(t *testing.T) {
 // a tiny dataset and returns the model's and the dataset's directories.
 func trainTiny(t *testing.T, kind string, over map[string]any) (model, data string) {
 	t.Helper()
+	return trainTinyWith(t, kind, over, map[string]any{"epochs": int64(2)})
+}
+
+// trainTinyWith is trainTiny with top-level or schedule parameters set ("epochs",
+// "warmup" go into the schedule).
+func trainTinyWith(t *testing.T, kind string, over, set map[string]any) (model, data string) {
+	t.Helper()
 	data = t.TempDir()
 	traintest.WriteTinyDataset(t, data, 6, 8)
 	p := traintest.Defaults(train.Def().Params)
@@ -44,6 +51,13 @@ func trainTiny(t *testing.T, kind string, over map[string]any) (model, data stri
 	p["loss"] = loss
 	s := p.Object("schedule")
 	s["epochs"], s["batch_size"], s["lr"] = int64(2), int64(16), 1e-3
+	for k, v := range set {
+		if k == "epochs" || k == "warmup" {
+			s[k] = v
+		} else {
+			p[k] = v
+		}
+	}
 	model = t.TempDir()
 	ctx := &stage.Context{Context: context.Background(), Addr: "train.test[seed=0]", Key: "k", Params: p,
 		Inputs: []stage.Input{{Param: "dataset", Addr: "dataset.tiny", Block: "tiny", Stage: "dataset", Key: "dskey", Dir: data}},
@@ -148,6 +162,20 @@ func TestNonFiniteEmbeddingsFail(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(ctx.OutDir, EmbeddingsFile)); !os.IsNotExist(err) {
 		t.Fatalf("embeddings written despite the error (%v)", err)
+	}
+}
+
+// TestEmbedUntrained: a train block with epochs = 0 stores the initialised network; it
+// embeds like any other, and embed.json says it never trained.
+func TestEmbedUntrained(t *testing.T) {
+	model, data := trainTinyWith(t, "oproxy", nil, map[string]any{"epochs": int64(0)})
+	ctx := embedCtx(t, model, data)
+	if err := Def().Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, info, err := Read(ctx.OutDir)
+	if err != nil || info.TrainEpochs != 0 || info.TrainSteps != 0 || info.SelectedEpoch != -1 || info.N != 48 {
+		t.Fatalf("embed.json %+v (%v)", info, err)
 	}
 }
 

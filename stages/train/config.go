@@ -46,7 +46,7 @@ type Config struct {
 
 // Schedule is the `schedule = { ... }` object.
 type Schedule struct {
-	Epochs          int     `param:"epochs" min:"1" doc:"Number of training epochs (original: --n_epochs)."`
+	Epochs          int     `param:"epochs" min:"0" doc:"Number of training epochs (original: --n_epochs); 0 trains nothing and stores the initialised network (seeded, with its pretrained weights), which the original evaluates before training: the floor a report can show."`
 	BatchSize       int     `param:"batch_size" min:"1" doc:"Training batch size; samples_per_class must divide it (original: --bs)."`
 	LR              float64 `param:"lr" above:"0" doc:"Base Adam learning rate of the network group; criterion groups use multiples of it (original: --lr)."`
 	FcLR            float64 `param:"fc_lr" doc:"If > 0, a separate learning rate for last_linear; -1 = same as lr (original: --fc_lr)."`
@@ -121,7 +121,11 @@ func (o Options) check(c *Config) stage.Problems {
 		probs.Addf("schedule.fc_lr", "Value out of range",
 			"schedule.fc_lr = %v: it is -1 (last_linear trains at lr, the default) or a learning rate > 0 for last_linear alone.", s.FcLR)
 	}
-	if s.Warmup >= s.Epochs {
+	switch {
+	case s.Epochs == 0 && s.Warmup != 0:
+		probs.Addf("schedule.warmup", "Warmup without epochs",
+			"schedule.warmup = %d with schedule.epochs = 0: epochs = 0 stores the untrained network, so there are no epochs to warm up; set warmup = 0.", s.Warmup)
+	case s.Epochs > 0 && s.Warmup >= s.Epochs:
 		probs.Addf("schedule.warmup", "Warmup too long",
 			"schedule.warmup = %d must be less than schedule.epochs = %d: warmup epochs freeze the backbone, so with warmup >= epochs it would never train.", s.Warmup, s.Epochs)
 	}

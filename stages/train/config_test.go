@@ -45,7 +45,11 @@ func TestConfigProblems(t *testing.T) {
 		name, path, want string
 		set              func(stage.Params)
 	}{
-		{"epochs 0", "schedule.epochs", `"schedule.epochs" must be at least 1; got 0`, sched("epochs", int64(0))},
+		{"epochs negative", "schedule.epochs", `"schedule.epochs" must be at least 0; got -1`, sched("epochs", int64(-1))},
+		{"warmup without epochs", "schedule.warmup", `schedule.warmup = 1 with schedule.epochs = 0: epochs = 0 stores the untrained network`,
+			func(p stage.Params) {
+				p.Object("schedule")["epochs"], p.Object("schedule")["warmup"] = int64(0), int64(1)
+			}},
 		{"batch size 0", "schedule.batch_size", `"schedule.batch_size" must be at least 1; got 0`, sched("batch_size", int64(0))},
 		{"batch size not a multiple", "schedule.batch_size", `schedule.batch_size = 111 is not a multiple of samples_per_class = 2`, sched("batch_size", int64(111))},
 		{"samples per class 0", "schedule.samples_per_class", `must be at least 1; got 0`, sched("samples_per_class", int64(0))},
@@ -90,6 +94,11 @@ func TestConfigProblems(t *testing.T) {
 	}
 	if _, probs := Def().Decode(validParams()); len(probs) != 0 {
 		t.Fatalf("valid parameters: %v", probs)
+	}
+	untrained := validParams()
+	untrained.Object("schedule")["epochs"] = int64(0)
+	if _, probs := Def().Decode(untrained); len(probs) != 0 {
+		t.Fatalf("epochs = 0 (the untrained network) is valid: %v", probs)
 	}
 }
 

@@ -13,7 +13,10 @@
 // epoch-N.safetensors checkpoint (weights, Adam moments and step counts, scaler state, the
 // log so far) is written atomically, and an interrupted node continues from the newest one
 // with the same result, bit for bit on CPU with the same thread count. Warmup epochs run
-// the backbone without gradients. NaN in the embeddings or the loss, more than
+// the backbone without gradients. schedule.epochs = 0 trains nothing and stores the
+// network as initialised (seeded, pretrained weights loaded) with the criterion as
+// constructed: the untrained floor, which the original evaluates before its first epoch.
+// NaN in the embeddings or the loss, more than
 // max_skipped consecutive skipped steps, or an epoch after warmup in which more than
 // max_skipped_share of the steps were skipped (a run that did not train is not a result)
 // stop training with an error wrapping ErrNonFinite; the last good epoch checkpoint stays

@@ -790,3 +790,44 @@ func TestSkippedShare(t *testing.T) {
 		})
 	}
 }
+
+// TestUntrained: schedule.epochs = 0 (an error before) trains nothing and stores the
+// network as initialised after ManualSeed(seed), with the criterion as constructed after
+// it: the network the original evaluates before training, the floor of a report.
+func TestUntrained(t *testing.T) {
+	s := newSetup(t, 6, 8)
+	s.params.Object("schedule")["epochs"] = int64(0)
+	s.params["seed"] = int64(3)
+	s.params["eval_every"] = int64(1)
+	out := t.TempDir()
+	if err := runTrain(s.ctx(t, out, false, nil)); err != nil {
+		t.Fatal(err)
+	}
+	info, err := ReadModelInfo(out)
+	if err != nil || info.Epochs != 0 || info.Steps != 0 || info.Skipped != 0 || info.SelectedEpoch != -1 {
+		t.Fatalf("model.json %+v (%v)", info, err)
+	}
+	if rows := readLog(t, out); len(rows) != 1 || rows[0][0] != "epoch" {
+		t.Fatalf("train_log.csv of an untrained network: %v, want the header alone", rows)
+	}
+	sd := loadCkpt(t, filepath.Join(out, CheckpointFile))
+	torch.ManualSeed(3)
+	m, err := models.New("smallcnn_normalize", 16, torch.CPUDevice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	names, ts := m.State()
+	for i, n := range names {
+		got := sd["model."+n]
+		if got == nil {
+			t.Fatalf("checkpoint has no model.%s", n)
+		}
+		if d := maxAbsDiff(t, got, ts[i]); d != 0 {
+			t.Fatalf("model.%s differs from the seeded initialisation by %g", n, d)
+		}
+	}
+	if sd["criterion.proxies"] == nil {
+		t.Fatalf("the criterion's initial proxies are not in the checkpoint")
+	}
+}

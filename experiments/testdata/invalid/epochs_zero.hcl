@@ -1,4 +1,4 @@
-# epochs = 0 (#12: today epochs must be >= 1)
+# epochs = 0 stores the untrained network (#13), so a warmup has no epochs to freeze
 dataset "d" {
   kind = "emoji"
   root = "data/emoji"
@@ -12,7 +12,7 @@ train "t" {
   not_pretrained = true
   embed_dim      = 32
   loss "oproxy" {}
-  schedule = { epochs = 0, batch_size = 60, lr = 1e-3, samples_per_class = 2 } # ERROR: Value out of range | "schedule.epochs" must be at least 1; got 0
+  schedule = { epochs = 0, batch_size = 60, lr = 1e-3, samples_per_class = 2, warmup = 1 } # ERROR: Warmup without epochs | schedule.warmup = 1 with schedule.epochs = 0
 }
 
 embed "e" {
