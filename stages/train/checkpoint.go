@@ -252,63 +252,76 @@ func writeFileAtomic(path string, data []byte) error {
 
 // logRow is one train_log.csv row.
 type logRow struct {
-	Epoch   int       `json:"epoch"`
-	Loss    float64   `json:"loss"`
-	Skipped int       `json:"skipped"`
-	Steps   int       `json:"steps"`
-	LRs     []float64 `json:"lrs"`
-	Seconds float64   `json:"seconds"`
-	Recall  float64   `json:"recall"` // NaN when not evaluated
+	Epoch   int
+	Loss    float64 // NaN when no step had a finite loss
+	Skipped int
+	Steps   int
+	LRs     []float64
+	Seconds float64
+	// Evals holds the epoch's evaluation by train_log.csv column (<split>_<metric>); nil
+	// on epochs without evaluation, NaN for a value that is not a number.
+	Evals map[string]float64
 }
 
-// MarshalJSON stores NaN (no evaluation, or no finite loss) as null.
+// logRowJSON is logRow in epoch files' "log" metadata: NaN (no finite loss, a metric that
+// is not a number) is stored as null, which JSON can hold.
+type logRowJSON struct {
+	Epoch   int                 `json:"epoch"`
+	Loss    *float64            `json:"loss"`
+	Skipped int                 `json:"skipped"`
+	Steps   int                 `json:"steps"`
+	LRs     []float64           `json:"lrs"`
+	Seconds float64             `json:"seconds"`
+	Evals   map[string]*float64 `json:"evals,omitempty"`
+}
+
+func orNull(v float64) *float64 {
+	if math.IsNaN(v) {
+		return nil
+	}
+	return &v
+}
+
+func orNaN(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
+
+// MarshalJSON stores NaN as null.
 func (r logRow) MarshalJSON() ([]byte, error) {
-	type plain struct {
-		Epoch   int       `json:"epoch"`
-		Loss    *float64  `json:"loss"`
-		Skipped int       `json:"skipped"`
-		Steps   int       `json:"steps"`
-		LRs     []float64 `json:"lrs"`
-		Seconds float64   `json:"seconds"`
-		Recall  *float64  `json:"recall"`
-	}
-	p := plain{Epoch: r.Epoch, Skipped: r.Skipped, Steps: r.Steps, LRs: r.LRs, Seconds: r.Seconds}
-	if !math.IsNaN(r.Loss) {
-		p.Loss = &r.Loss
-	}
-	if !math.IsNaN(r.Recall) {
-		p.Recall = &r.Recall
+	p := logRowJSON{Epoch: r.Epoch, Loss: orNull(r.Loss), Skipped: r.Skipped, Steps: r.Steps, LRs: r.LRs, Seconds: r.Seconds}
+	if r.Evals != nil {
+		p.Evals = map[string]*float64{}
+		for k, v := range r.Evals {
+			p.Evals[k] = orNull(v)
+		}
 	}
 	return json.Marshal(p)
 }
 
 // UnmarshalJSON is MarshalJSON's inverse.
 func (r *logRow) UnmarshalJSON(b []byte) error {
-	var p struct {
-		Epoch   int       `json:"epoch"`
-		Loss    *float64  `json:"loss"`
-		Skipped int       `json:"skipped"`
-		Steps   int       `json:"steps"`
-		LRs     []float64 `json:"lrs"`
-		Seconds float64   `json:"seconds"`
-		Recall  *float64  `json:"recall"`
-	}
+	var p logRowJSON
 	if err := json.Unmarshal(b, &p); err != nil {
 		return err
 	}
-	*r = logRow{Epoch: p.Epoch, Skipped: p.Skipped, Steps: p.Steps, LRs: p.LRs, Seconds: p.Seconds, Loss: math.NaN(), Recall: math.NaN()}
-	if p.Loss != nil {
-		r.Loss = *p.Loss
-	}
-	if p.Recall != nil {
-		r.Recall = *p.Recall
+	*r = logRow{Epoch: p.Epoch, Loss: orNaN(p.Loss), Skipped: p.Skipped, Steps: p.Steps, LRs: p.LRs, Seconds: p.Seconds}
+	if p.Evals != nil {
+		r.Evals = map[string]float64{}
+		for k, v := range p.Evals {
+			r.Evals[k] = orNaN(v)
+		}
 	}
 	return nil
 }
 
-// writeLog writes train_log.csv: epoch, loss, skipped, steps, lr_<group>..., seconds and, when
-// evaluation is on, test_recall@1 (empty on epochs without evaluation).
-func writeLog(dir string, groups []string, withRecall bool, rows []logRow) error {
+// writeLog writes train_log.csv: epoch, loss, skipped, steps, lr_<group>..., seconds, then
+// one column per evaluated split and metric (evalCols, <split>_<metric>, empty on epochs
+// without evaluation). The old log's test Recall@1 column, test_recall@1, is now
+// test_e_recall@1.
+func writeLog(dir string, groups, evalCols []string, rows []logRow) error {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	head := []string{"epoch", "loss", "skipped", "steps"}
@@ -316,9 +329,7 @@ func writeLog(dir string, groups []string, withRecall bool, rows []logRow) error
 		head = append(head, "lr_"+g)
 	}
 	head = append(head, "seconds")
-	if withRecall {
-		head = append(head, "test_recall@1")
-	}
+	head = append(head, evalCols...)
 	w.Write(head)
 	for _, r := range rows {
 		rec := []string{strconv.Itoa(r.Epoch), fmtFloat(r.Loss), strconv.Itoa(r.Skipped), strconv.Itoa(r.Steps)}
@@ -326,8 +337,12 @@ func writeLog(dir string, groups []string, withRecall bool, rows []logRow) error
 			rec = append(rec, strconv.FormatFloat(lr, 'g', -1, 64))
 		}
 		rec = append(rec, strconv.FormatFloat(r.Seconds, 'f', 4, 64))
-		if withRecall {
-			rec = append(rec, fmtFloat(r.Recall))
+		for _, c := range evalCols {
+			v, ok := r.Evals[c]
+			if !ok {
+				v = math.NaN()
+			}
+			rec = append(rec, fmtFloat(v))
 		}
 		w.Write(rec)
 	}

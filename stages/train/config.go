@@ -1,10 +1,12 @@
 package train
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"dmlrun/stage"
+	"dmlrun/stages/evaluate/metrics"
 	"dmlrun/stages/models"
 	"dmlrun/stages/train/criteria"
 	"dmlrun/stages/train/miners"
@@ -26,8 +28,10 @@ type Config struct {
 	Loss          stage.Variant `param:"loss" doc:"The training criterion and its parameters, e.g. loss \"nir\" { w_align = 0.0075 }; the kinds are below (original: --loss and --loss_<kind>_* flags)."`
 	BatchMining   string        `param:"batch_mining"`
 	Schedule      Schedule      `param:"schedule" doc:"Optimisation schedule: epochs, batch_size, lr, fc_lr, decay, tau, gamma, warmup, scheduler, samples_per_class, sampler, augmentation."`
-	EvalEvery     int           `param:"eval_every" min:"0" doc:"Evaluate test Recall@1 every N epochs into train_log.csv (0 = never; the original evaluates every epoch)."`
-	MaxSkipped    int           `param:"max_skipped" min:"0" doc:"Stop with an error after more than this many consecutive steps skipped for non-finite gradients."`
+	EvalEvery     int           `param:"eval_every" min:"0" doc:"Evaluate eval_metrics every N epochs on the dataset's val and test splits into train_log.csv (0 = never; the original evaluates every epoch)."`
+	// EvalMetrics' doc lists the metric table's names (Def sets it).
+	EvalMetrics []string `param:"eval_metrics"`
+	MaxSkipped  int      `param:"max_skipped" min:"0" doc:"Stop with an error after more than this many consecutive steps skipped for non-finite gradients."`
 	// MaxSkippedShare: a run that skips most of an epoch did not train on it, yet used to be
 	// cached and evaluated as a result. The grad scaler skips a step only when its scaled
 	// gradients overflow, and halves the scale then, so a healthy run skips single steps, far
@@ -66,7 +70,7 @@ func defaultConfig() Config {
 		Arch: "resnet50_frozen_normalize", EmbedDim: 128, Loss: stage.Variant{Kind: "oproxy"}, BatchMining: "distance",
 		Schedule: Schedule{Epochs: 150, BatchSize: 112, LR: 1e-5, FcLR: -1, Decay: 4e-4, Tau: []int{10000}, Gamma: 0.3,
 			Scheduler: "step", SamplesPerClass: 2, Sampler: "class_random", Augmentation: "base"},
-		MaxSkipped: 100, MaxSkippedShare: 0.5, Autocast: "none",
+		EvalMetrics: []string{"e_recall@1"}, MaxSkipped: 100, MaxSkippedShare: 0.5, Autocast: "none",
 	}
 }
 
@@ -111,6 +115,7 @@ func (o Options) check(c *Config) stage.Problems {
 	lc, ps := o.Losses.Decode(c.Loss, criteria.TrainBlock{EmbedDim: c.EmbedDim, BatchMining: c.BatchMining})
 	probs.Extend("loss", ps)
 	c.loss = lc
+	checkEvalMetrics(&probs, c)
 	s := &c.Schedule
 	if s.BatchSize%s.SamplesPerClass != 0 {
 		probs.Addf("schedule.batch_size", "Batch size not a multiple of samples_per_class",
@@ -130,6 +135,42 @@ func (o Options) check(c *Config) stage.Problems {
 			"schedule.warmup = %d must be less than schedule.epochs = %d: warmup epochs freeze the backbone, so with warmup >= epochs it would never train.", s.Warmup, s.Epochs)
 	}
 	return probs
+}
+
+// checkEvalMetrics looks every eval_metrics name up in the metric table of
+// stages/evaluate/metrics, as the evaluate block's metrics are: an unknown name gets the
+// nearest valid one as "did you mean", a known family with a bad parameter its reason, a
+// repeated name its first position.
+func checkEvalMetrics(probs *stage.Problems, c *Config) {
+	first := map[string]int{}
+	for i, n := range c.EvalMetrics {
+		at := fmt.Sprintf("eval_metrics[%d]", i)
+		if j, dup := first[n]; dup {
+			probs.Addf(at, "Duplicate metric", "%q is already requested at eval_metrics[%d]; list each metric once.", n, j)
+			continue
+		}
+		first[n] = i
+		checkMetricName(probs, at, n)
+	}
+	if c.EvalEvery > 0 && len(c.EvalMetrics) == 0 {
+		probs.Addf("eval_metrics", "No metrics to evaluate",
+			"eval_every = %d evaluates every %d epochs, but eval_metrics is empty; list the metrics to log, e.g. eval_metrics = [\"e_recall@1\"], or set eval_every = 0.", c.EvalEvery, c.EvalEvery)
+	}
+}
+
+// checkMetricName adds a problem at path when name is not a metric of the metric table.
+func checkMetricName(probs *stage.Problems, path, name string) bool {
+	var ne *metrics.NameError
+	if err := metrics.Check(name); !errors.As(err, &ne) {
+		return true
+	}
+	if ne.Reason != "" {
+		probs.Addf(path, "Invalid metric", "%q: %s.", name, ne.Reason)
+		return false
+	}
+	probs.Addf(path, "Unknown metric", "%q is not a metric; the metrics are %s.%s",
+		name, metrics.Summary(), stage.Suggest(name, metrics.Candidates(name), nil))
+	return false
 }
 
 func gcd(a, b int) int {

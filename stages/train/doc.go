@@ -22,8 +22,9 @@
 // stop training with an error wrapping ErrNonFinite; the last good epoch checkpoint stays
 // for inspection. An inf loss alone is a skipped step. The finished node holds
 // checkpoint.safetensors, model.json (with the totals: epochs, steps, skipped steps) and
-// train_log.csv (per epoch: loss, skipped and steps, learning rates, seconds)
-// (ARTIFACTS.md). The embed stage is stages/embed.
+// train_log.csv (per epoch: loss, skipped and steps, learning rates, seconds, and with
+// eval_every a <split>_<metric> column per evaluated split and metric, e.g.
+// val_e_recall@1, test_e_recall@1; logs before version 2 had test_recall@1) (ARTIFACTS.md). The embed stage is stages/embed.
 //
 // Config is the train block's typed config (tagged fields, stage.Typed): Def decodes and
 // checks it once, at validate time, with every problem at its parameter's path (ranges,
@@ -46,8 +47,9 @@
 // and artifact (refusing a loss other than nir from the parameters), and `dmlrun inspect`
 // prints it.
 //
-// What it is not: it computes no metrics beyond the optional per-epoch test Recall@1
-// (eval_every, through stages/evaluate/metrics), knows nothing of the store, and
+// What it is not: it computes no metrics beyond the optional per-epoch evaluation
+// (eval_every: eval_metrics on the val and test splits the dataset has, through
+// stages/evaluate/metrics' pure-Go backend), knows nothing of the store, and
 // owns no loss: criteria and miners are their own packages. Mixed precision (autocast =
 // "bf16" or "f16", the original's --use_float16) wraps forward and loss in CUDA autocast
 // and is refused on the CPU; it has only been exercised on the CPU in a test, never on a

@@ -85,19 +85,58 @@ func NonFinite(x []float32, dim int) (rows, first int) {
 	return rows, first
 }
 
-// testRecall embeds the test split and returns e_recall@1 (the training loop's eval_every).
-func (t *trainer) testRecall() (float64, error) {
-	s, err := t.data.prep.Split("test")
-	if err != nil {
-		return 0, err
+// evalSplits are the splits training evaluates on, in column order, when the dataset has
+// them: the class-disjoint validation split (load's val_split) and the test split.
+var evalSplits = []string{"val", "test"}
+
+// evalColumn is the train_log.csv column of metric on split.
+func evalColumn(split, metric string) string { return split + "_" + metric }
+
+// setupEval decides what eval_every evaluates: eval_metrics (and the selection metric) on
+// every split of evalSplits that the dataset has, and the log columns that gives.
+func (t *trainer) setupEval() {
+	if t.cfg.EvalEvery == 0 {
+		return
 	}
-	x, y, err := EmbedSplit(t.model, s, t.cfg.Schedule.BatchSize, t.dev, nil)
-	if err != nil {
-		return 0, err
+	t.evalNames = append([]string(nil), t.cfg.EvalMetrics...)
+	for _, sp := range evalSplits {
+		if _, err := t.data.prep.Split(sp); err != nil {
+			continue
+		}
+		t.evalSplits = append(t.evalSplits, sp)
+		for _, m := range t.evalNames {
+			t.evalCols = append(t.evalCols, evalColumn(sp, m))
+		}
 	}
-	r, err := metrics.Compute(metrics.Matrix{Data: x, Rows: len(y), Cols: int(t.model.Dim)}, y, []string{"e_recall@1"}, metrics.Options{})
-	if err != nil {
-		return 0, err
+}
+
+// evaluate embeds each evaluated split with the current network (eval mode, no
+// gradients, as the embed stage does) and computes the metrics on it with the pure-Go
+// backend (stages/evaluate's torch backend would be an import cycle: evaluate reads embed
+// artifacts, embed reads train's). k-means (nmi, f1) uses the number of training classes,
+// as the evaluate stage does by default. NaN or infinite embeddings are an error wrapping
+// ErrNonFinite.
+func (t *trainer) evaluate() (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, sp := range t.evalSplits {
+		s, err := t.data.prep.Split(sp)
+		if err != nil {
+			return nil, err
+		}
+		x, y, err := EmbedSplit(t.model, s, t.cfg.Schedule.BatchSize, t.dev, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s split: %w", sp, err)
+		}
+		if n, first := NonFinite(x, int(t.model.Dim)); n > 0 {
+			return nil, fmt.Errorf("%w: %d of %d images of the %s split embed as NaN or Inf (the first is image %d)", ErrNonFinite, n, len(y), sp, first)
+		}
+		r, err := metrics.Compute(metrics.Matrix{Data: x, Rows: len(y), Cols: int(t.model.Dim)}, y, t.evalNames, metrics.Options{KMeansK: t.numClasses})
+		if err != nil {
+			return nil, fmt.Errorf("%s split: %w", sp, err)
+		}
+		for _, m := range t.evalNames {
+			out[evalColumn(sp, m)] = r[m]
+		}
 	}
-	return r["e_recall@1"], nil
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"dmlrun/internal/failpoint"
@@ -52,6 +53,12 @@ type trainer struct {
 	scaler     *optim.GradScaler // torch.cuda.amp.GradScaler semantics, always on (clarifications.md)
 	consec     int               // consecutive skipped steps
 	log        []logRow
+
+	// What eval_every evaluates (setupEval): metric names, the splits the dataset has, and
+	// the train_log.csv columns they give (<split>_<metric>, splits outer).
+	evalNames  []string
+	evalSplits []string
+	evalCols   []string
 	datasetIn  stage.Input
 	numClasses int
 	minerRNG   *miners.NumpyRandom
@@ -131,6 +138,7 @@ func newTrainer(ctx *stage.Context, cfg *Config, o Options) (*trainer, error) {
 	}
 	t.opt = optim.NewAdam(groups, 0.9, 0.999, 1e-8)
 	t.sched = optim.NewMultiStepLR(t.opt, sc.Tau, sc.Gamma)
+	t.setupEval()
 	return t, nil
 }
 
@@ -312,30 +320,24 @@ func (t *trainer) run(start int) error {
 			err = t.checkSkippedShare(epoch, res)
 		}
 		if err != nil {
-			last := "none yet"
-			if epoch > 0 {
-				last = epochCheckpointName(epoch - 1)
-			}
-			return fmt.Errorf("epoch %d: %w (last good checkpoint: %s)", epoch, err, last)
+			return fmt.Errorf("epoch %d: %w (last good checkpoint: %s)", epoch, err, lastGood(epoch))
 		}
 		secs := time.Since(t0).Seconds()
 		if t.cfg.Schedule.Scheduler != "none" {
 			t.sched.Step()
 		}
-		row := logRow{Epoch: epoch, Loss: res.loss, Skipped: res.skipped, Steps: res.steps, LRs: lrs, Seconds: secs, Recall: math.NaN()}
+		row := logRow{Epoch: epoch, Loss: res.loss, Skipped: res.skipped, Steps: res.steps, LRs: lrs, Seconds: secs}
 		if t.cfg.EvalEvery > 0 && (epoch+1)%t.cfg.EvalEvery == 0 {
-			r, err := t.testRecall()
-			if err != nil {
-				return fmt.Errorf("epoch %d: evaluate: %w", epoch, err)
+			if row.Evals, err = t.evaluate(); err != nil {
+				return fmt.Errorf("epoch %d: evaluate: %w (last good checkpoint: %s)", epoch, err, lastGood(epoch))
 			}
-			row.Recall = r
 		}
 		t.log = append(t.log, row)
-		fmt.Fprintf(t.ctx.Log, "%s epoch %d: loss %.5f skipped %d/%d lr %v %.1fs%s\n", t.ctx.Addr, epoch, res.loss, res.skipped, res.steps, lrs, secs, recallText(row.Recall))
+		fmt.Fprintf(t.ctx.Log, "%s epoch %d: loss %.5f skipped %d/%d lr %v %.1fs%s\n", t.ctx.Addr, epoch, res.loss, res.skipped, res.steps, lrs, secs, t.evalText(row.Evals))
 		if err := t.saveEpoch(epoch); err != nil {
 			return fmt.Errorf("epoch %d: checkpoint: %w", epoch, err)
 		}
-		if err := writeLog(t.ctx.OutDir, t.groupNames, t.cfg.EvalEvery > 0, t.log); err != nil {
+		if err := writeLog(t.ctx.OutDir, t.groupNames, t.evalCols, t.log); err != nil {
 			return err
 		}
 		if err := failpoint.Inject("train.epoch-end"); err != nil {
@@ -362,11 +364,27 @@ func (t *trainer) checkSkippedShare(epoch int, res epochResult) error {
 		ErrNonFinite, res.skipped, res.steps, 100*float64(res.skipped)/float64(res.steps), share)
 }
 
-func recallText(r float64) string {
-	if math.IsNaN(r) {
+// lastGood names the newest epoch checkpoint an error in epoch leaves in place.
+func lastGood(epoch int) string {
+	if epoch == 0 {
+		return "none yet"
+	}
+	return epochCheckpointName(epoch - 1)
+}
+
+// evalText is an epoch's evaluation for the log line (" val e_recall@1 0.4000 test ...").
+func (t *trainer) evalText(evals map[string]float64) string {
+	if evals == nil {
 		return ""
 	}
-	return fmt.Sprintf(" test recall@1 %.4f", r)
+	var b strings.Builder
+	for _, sp := range t.evalSplits {
+		b.WriteString(" " + sp)
+		for _, m := range t.evalNames {
+			fmt.Fprintf(&b, " %s %.4f", m, evals[evalColumn(sp, m)])
+		}
+	}
+	return b.String()
 }
 
 func fileSHA256(path string) (string, error) {

@@ -6,6 +6,7 @@ import (
 
 	"dmlrun/internal/failpoint"
 	"dmlrun/stage"
+	"dmlrun/stages/evaluate/metrics"
 	"dmlrun/stages/models"
 	"dmlrun/torch"
 )
@@ -34,6 +35,7 @@ func Def(opts ...Options) *stage.Def {
 			stage.WithVariants("loss", o.Losses.VariantSet()),
 			stage.WithDoc("arch", models.ArchDoc()),
 			stage.WithDoc("batch_mining", o.minersDoc()),
+			stage.WithDoc("eval_metrics", "Metrics logged every eval_every epochs on each of the val and test splits the dataset has, as train_log.csv columns <split>_<metric> (val_e_recall@1, test_e_recall@1); k-means (nmi, f1) uses the number of training classes, as evaluate does. Names: "+metrics.Summary()+"."),
 			stage.WithEnum("batch_mining", o.Miners.Names(), o.Miners.Aliases()),
 		},
 	}, func(ctx *stage.Context, c *Config) error { return train(ctx, c, o) })
@@ -95,7 +97,7 @@ func train(ctx *stage.Context, cfg *Config, o Options) error {
 		if err := writeModelInfo(ctx.OutDir, info); err != nil {
 			return err
 		}
-		if err := writeLog(ctx.OutDir, t.groupNames, cfg.EvalEvery > 0, t.log); err != nil {
+		if err := writeLog(ctx.OutDir, t.groupNames, t.evalCols, t.log); err != nil {
 			return err
 		}
 		if err := failpoint.Inject("train.final"); err != nil {

@@ -11,11 +11,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"dmlrun/stage"
+	"dmlrun/stages/evaluate/metrics"
+	"dmlrun/stages/load"
 	"dmlrun/stages/models"
 	"dmlrun/stages/train/criteria"
 	"dmlrun/stages/train/traintest"
@@ -497,7 +500,8 @@ func TestConstructionOrder(t *testing.T) {
 	}
 }
 
-// TestEvalEveryAndFlatMemory: eval_every adds a test Recall@1 column on the right epochs,
+// TestEvalEveryAndFlatMemory: eval_every adds a test Recall@1 column (test_e_recall@1) on
+// the right epochs,
 // and the number of live native tensors does not grow from epoch to epoch (per-step scopes).
 func TestEvalEveryAndFlatMemory(t *testing.T) {
 	s := newSetup(t, 6, 8)
@@ -513,7 +517,7 @@ func TestEvalEveryAndFlatMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := readLog(t, out)
-	if h := rows[0]; h[len(h)-1] != "test_recall@1" {
+	if h := rows[0]; h[len(h)-1] != "test_e_recall@1" || h[len(h)-2] != "seconds" {
 		t.Fatalf("header %v", h)
 	}
 	for i, r := range rows[1:] {
@@ -829,5 +833,83 @@ func TestUntrained(t *testing.T) {
 	}
 	if sd["criterion.proxies"] == nil {
 		t.Fatalf("the criterion's initial proxies are not in the checkpoint")
+	}
+}
+
+// TestEvalMetricsOnValAndTest: per-epoch evaluation logged only test Recall@1. It now logs
+// every eval_metrics name on the val and the test split when the dataset has both, in
+// columns <split>_<metric>, and the values are those of the network of that epoch: the last
+// row equals the metrics of the final checkpoint embedded afresh.
+func TestEvalMetricsOnValAndTest(t *testing.T) {
+	names := []string{"e_recall@1", "e_recall@4", "nmi", "mAP@R"}
+	for _, c := range []struct {
+		name   string
+		splits []string
+	}{
+		{"val and test", []string{"train", "test", "val"}},
+		{"test only", []string{"train", "test"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSetup(t, 6, 8)
+			traintest.WriteTinyDatasetSplits(t, s.dataDir, 6, 8, c.splits...)
+			s.params["eval_every"] = int64(3)
+			s.params["eval_metrics"] = names
+			out := t.TempDir()
+			var logbuf bytes.Buffer
+			if err := runTrain(s.ctx(t, out, false, &logbuf)); err != nil {
+				t.Fatal(err)
+			}
+			rows := readLog(t, out)
+			var wantCols []string // val first, then test
+			for _, sp := range []string{"val", "test"} {
+				for _, m := range names {
+					if slices.Contains(c.splits, sp) {
+						wantCols = append(wantCols, sp+"_"+m)
+					}
+				}
+			}
+			head := rows[0]
+			if got := head[len(head)-len(wantCols):]; !slices.Equal(got, wantCols) || head[len(head)-len(wantCols)-1] != "seconds" {
+				t.Fatalf("header %v, want the evaluation columns %v after seconds", head, wantCols)
+			}
+			for _, r := range rows[1:3] {
+				if r[len(r)-1] != "" {
+					t.Fatalf("epoch %s evaluated with eval_every 3: %v", r[0], r)
+				}
+			}
+			last := rows[3]
+			m, _, err := LoadModel(out, torch.CPUDevice)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			p, err := load.Open(s.dataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			for i, col := range wantCols {
+				sp, metric, _ := strings.Cut(col, "_")
+				split, err := p.Split(sp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				x, y, err := EmbedSplit(m, split, 7, torch.CPUDevice, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := metrics.Compute(metrics.Matrix{Data: x, Rows: len(y), Cols: 16}, y, []string{metric}, metrics.Options{KMeansK: 6})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := last[len(last)-len(wantCols)+i]
+				if want := strconv.FormatFloat(r[metric], 'f', 6, 64); got != want {
+					t.Errorf("%s: logged %s, the final network gives %s", col, got, want)
+				}
+			}
+			if !strings.Contains(logbuf.String(), " test e_recall@1 ") {
+				t.Errorf("log lines do not show the evaluation:\n%s", logbuf.String())
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,18 +63,31 @@ func (b *RecordedBar) Finish()            {}
 // class, plus noise.
 func WriteTinyDataset(t testing.TB, dir string, classes, per int) {
 	t.Helper()
+	WriteTinyDatasetSplits(t, dir, classes, per, "train", "test")
+}
+
+// WriteTinyDatasetSplits is WriteTinyDataset with the given splits, in this order of
+// "train", "test", "val" (the images come from one generator stream): each split has `classes` classes of its own (class-disjoint, as
+// the val split load's val_split cuts from the training classes), and the images of train
+// and test do not depend on whether val is there.
+func WriteTinyDatasetSplits(t testing.TB, dir string, classes, per int, splits ...string) {
+	t.Helper()
 	const base = 40
 	rng := load.NewPyRandom(7)
 	man := load.Manifest{Format: 1, Kind: "synthetic", Root: "/nowhere", Digest: "sha256:test",
 		Protocol: load.Protocol{Base: base, Crop: 32, Mean: [3]float64{0.485, 0.456, 0.406}, Std: [3]float64{0.229, 0.224, 0.225}},
 		Splits:   map[string]*load.SplitInfo{}}
-	for si, split := range []string{"train", "test"} {
+	for _, split := range splits {
+		si := slices.Index([]string{"train", "test", "val"}, split)
+		if si < 0 {
+			t.Fatalf("WriteTinyDatasetSplits: split %q is not train, test or val", split)
+		}
 		var imgs []uint8
 		var labels, index []int64
 		var names []string
 		for c := 0; c < classes; c++ {
 			names = append(names, fmt.Sprintf("class%02d", c+si*classes))
-			k := c + si*classes // test classes are new classes, as in DML benchmarks
+			k := c + si*classes // test and val classes are new classes, as in DML benchmarks
 			for i := 0; i < per; i++ {
 				for y := 0; y < base; y++ {
 					for x := 0; x < base; x++ {
