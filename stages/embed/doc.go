@@ -9,11 +9,14 @@
 //
 // The stage (stage.go, Kind "embed", ExpandOver "models", exclusive) rebuilds a trained
 // model from its train artifact (train.LoadModel, the one reader of model.json) and embeds
-// one split of the dataset it was trained on, in dataset order with the evaluation
+// one split of the dataset it was trained on (with the weights train's checkpoint holds:
+// the selected epoch's when the train block selects), in dataset order with the evaluation
 // transform and no gradients (train.EmbedSplit, which training's eval_every uses too). A
 // dataset other than the model's is refused: its key must equal the one model.json records.
 // So are embeddings with a NaN or an infinity in any row (ErrNonFinite, naming how many
-// images and the first): a diverged network is not a result to evaluate.
+// images and the first): a diverged network is not a result to evaluate. embed.json copies
+// from model.json how the model trained (epochs, steps, skipped steps, selected epoch and
+// selection) so that evaluate, report and diff can show it beside the metrics.
 //
 // What it is not: it computes no metrics (stages/evaluate does) and trains nothing; how a
 // network is built and checkpointed is stages/train's and stages/models' business.

@@ -94,7 +94,8 @@ func run(ctx *stage.Context, cfg *Config) error {
 		}
 		if err := WriteInfo(ctx.OutDir, Info{Split: cfg.Split, N: e.Rows, Dim: e.Dim, ModelBlock: min.Block, ModelAddr: min.Addr,
 			ModelKey: min.Key, Seed: info.Seed, TrainClasses: info.TrainClasses, Arch: info.Arch, Loss: info.Loss,
-			TrainEpochs: info.Epochs, TrainSteps: info.Steps, TrainSkipped: info.Skipped, SelectedEpoch: info.SelectedEpoch}); err != nil {
+			TrainEpochs: info.Epochs, TrainSteps: info.Steps, TrainSkipped: info.Skipped,
+			SelectedEpoch: info.SelectedEpoch, Selection: info.Selection}); err != nil {
 			return err
 		}
 		return copyFile(filepath.Join(min.Dir, train.LogFile), filepath.Join(ctx.OutDir, TrainLogFile))

@@ -179,6 +179,26 @@ func TestEmbedUntrained(t *testing.T) {
 	}
 }
 
+// TestEmbedSelected: a train block that selects (here on test, with the opt-in) stores the
+// selected epoch's weights; embed embeds them and copies the selection into embed.json, where
+// "test:" labels a selection made on the test split.
+func TestEmbedSelected(t *testing.T) {
+	model, data := trainTinyWith(t, "oproxy", nil, map[string]any{"epochs": int64(3), "eval_every": int64(1),
+		"select": map[string]any{"metric": "e_recall@1", "split": "test", "allow_test": true}})
+	mi, err := train.ReadModelInfo(model)
+	if err != nil || mi.SelectedEpoch < 0 || mi.Selection != "test:e_recall@1" {
+		t.Fatalf("model.json %+v (%v)", mi, err)
+	}
+	ctx := embedCtx(t, model, data)
+	if err := Def().Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, info, err := Read(ctx.OutDir)
+	if err != nil || info.SelectedEpoch != mi.SelectedEpoch || info.Selection != "test:e_recall@1" || info.TrainEpochs != 3 || info.TrainSteps != 9 {
+		t.Fatalf("embed.json %+v (%v), model.json %+v", info, err, mi)
+	}
+}
+
 // TestBatchSizeBelowOne: embed { batch_size = 0 } looped forever (the embedding loop never
 // advanced) and validate called the file valid. Now validation rejects it at the value, and
 // the stage itself refuses it before any work.

@@ -31,10 +31,34 @@ import (
 //
 // Only the newest epoch file is kept (each holds weights plus two Adam moments, ~300 MB for
 // ResNet50); it is deleted once the final checkpoint and model.json are in place.
+//
+// With selection (select.metric), the weights of the best evaluated epoch so far are kept in
+// best-K.safetensors, written atomically when an epoch beats the best, before that epoch's
+// epoch file; each epoch file records the current best (metadata "best": {"epoch", "value"})
+// and, once written, lets older best files go. A resumed run so reads the best epoch and its
+// weights that belong to the epoch it resumes from, and ends with the same bytes. The final
+// checkpoint.safetensors is then the best epoch's weights (same names and metadata as
+// without selection); the last epoch's weights are not kept (a block without select has
+// them).
 
-var epochFileRE = regexp.MustCompile(`^epoch-(\d+)\.safetensors$`)
+var (
+	epochFileRE = regexp.MustCompile(`^epoch-(\d+)\.safetensors$`)
+	bestFileRE  = regexp.MustCompile(`^best-(\d+)\.safetensors$`)
+)
 
 func epochCheckpointName(epoch int) string { return fmt.Sprintf("epoch-%d.safetensors", epoch) }
+
+// bestCheckpointName is the file holding the weights of the best epoch so far when the
+// train block selects (select.metric set): weights only (model.*, criterion.*), metadata
+// "epoch" and "value". The epoch files' "best" metadata names which one is current.
+func bestCheckpointName(epoch int) string { return fmt.Sprintf("best-%d.safetensors", epoch) }
+
+// bestEpoch is the selection's state: the evaluated epoch with the largest value so far
+// (Epoch -1: none yet).
+type bestEpoch struct {
+	Epoch int     `json:"epoch"`
+	Value float64 `json:"value"`
+}
 
 // weights returns the model and criterion tensors under checkpoint names.
 func (t *trainer) weights() ([]string, []*torch.Tensor) {
@@ -83,20 +107,41 @@ func (t *trainer) saveEpoch(epoch int) error {
 		"optim_steps":         string(stj),
 		"log":                 string(lg),
 	}
+	if t.selecting() {
+		b, _ := json.Marshal(t.best)
+		meta["best"] = string(b)
+	}
 	if err := saveAtomic(filepath.Join(t.ctx.OutDir, epochCheckpointName(epoch)), names, ts, meta); err != nil {
 		return err
 	}
-	return removeEpochFiles(t.ctx.OutDir, epoch)
+	if err := removeFiles(t.ctx.OutDir, epochFileRE, epoch); err != nil {
+		return err
+	}
+	// The new epoch file names the current best, so the others can go.
+	return removeFiles(t.ctx.OutDir, bestFileRE, t.best.Epoch)
 }
 
-// removeEpochFiles deletes every epoch file except keep (-1: all).
-func removeEpochFiles(dir string, keep int) error {
+// saveBest writes the current weights as the best epoch's (best-<epoch>.safetensors,
+// atomically) and makes it the selection's state.
+func (t *trainer) saveBest(epoch int, value float64) error {
+	names, ts := t.weights()
+	meta := map[string]string{"epoch": strconv.Itoa(epoch), "value": strconv.FormatFloat(value, 'g', -1, 64)}
+	if err := saveAtomic(filepath.Join(t.ctx.OutDir, bestCheckpointName(epoch)), names, ts, meta); err != nil {
+		return err
+	}
+	t.best = bestEpoch{Epoch: epoch, Value: value}
+	return nil
+}
+
+// removeFiles deletes every file of dir whose name re matches, except the one whose number
+// (re's first group) is keep (-1: all).
+func removeFiles(dir string, re *regexp.Regexp, keep int) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
 	for _, e := range ents {
-		m := epochFileRE.FindStringSubmatch(e.Name())
+		m := re.FindStringSubmatch(e.Name())
 		if m == nil {
 			continue
 		}
@@ -152,13 +197,23 @@ func (t *trainer) loadEpoch(path string, epoch int) error {
 	var sc scalerMeta
 	var steps []int64
 	var rows []logRow
+	best := bestEpoch{Epoch: -1}
 	consec, err := strconv.Atoi(meta["consecutive_skipped"])
 	if err != nil {
 		return fmt.Errorf("metadata consecutive_skipped: %w", err)
 	}
-	for k, dst := range map[string]any{"scaler": &sc, "optim_steps": &steps, "log": &rows} {
+	fields := map[string]any{"scaler": &sc, "optim_steps": &steps, "log": &rows}
+	if t.selecting() {
+		fields["best"] = &best
+	}
+	for k, dst := range fields {
 		if err := json.Unmarshal([]byte(meta[k]), dst); err != nil {
 			return fmt.Errorf("metadata %s: %w", k, err)
+		}
+	}
+	if best.Epoch >= 0 {
+		if _, err := os.Stat(filepath.Join(t.ctx.OutDir, bestCheckpointName(best.Epoch))); err != nil {
+			return fmt.Errorf("the best epoch's weights: %w", err)
 		}
 	}
 	if len(steps) != len(t.params) {
@@ -205,6 +260,7 @@ func (t *trainer) loadEpoch(path string, epoch int) error {
 	}
 	t.consec = consec
 	t.log = rows
+	t.best = best
 	// MultiStepLR: replay the per-epoch steps so the learning rates are the same floats.
 	if t.cfg.Schedule.Scheduler != "none" {
 		for e := 0; e <= epoch; e++ {
@@ -214,7 +270,8 @@ func (t *trainer) loadEpoch(path string, epoch int) error {
 	return nil
 }
 
-// saveFinal writes checkpoint.safetensors (weights only, deterministic metadata).
+// saveFinal writes checkpoint.safetensors (weights only, deterministic metadata): the
+// current weights, or with selection the best epoch's from its best file.
 func (t *trainer) saveFinal() error {
 	names, ts := t.weights()
 	meta := map[string]string{
@@ -223,7 +280,32 @@ func (t *trainer) saveFinal() error {
 		"loss":      t.cfg.Loss.Kind,
 		"seed":      strconv.FormatInt(t.cfg.Seed, 10),
 	}
-	return saveAtomic(filepath.Join(t.ctx.OutDir, CheckpointFile), names, ts, meta)
+	if !t.selecting() {
+		return saveAtomic(filepath.Join(t.ctx.OutDir, CheckpointFile), names, ts, meta)
+	}
+	if t.best.Epoch < 0 {
+		return fmt.Errorf("select: no evaluated epoch gave a %s that is a number, so there is no epoch to select (see train_log.csv)", evalColumn(t.cfg.Select.Split, t.cfg.Select.Metric))
+	}
+	name := bestCheckpointName(t.best.Epoch)
+	sd, _, bm, err := torch.LoadSafetensors(filepath.Join(t.ctx.OutDir, name))
+	if err != nil {
+		return fmt.Errorf("the selected epoch's weights: %w", err)
+	}
+	defer func() {
+		for _, v := range sd {
+			v.Close()
+		}
+	}()
+	if bm["epoch"] != strconv.Itoa(t.best.Epoch) {
+		return fmt.Errorf("%s: metadata epoch %q does not match its name", name, bm["epoch"])
+	}
+	best := make([]*torch.Tensor, len(names))
+	for i, n := range names {
+		if best[i] = sd[n]; best[i] == nil || !sameShape(best[i].Shape(), ts[i].Shape()) {
+			return fmt.Errorf("%s: tensor %s missing or of another shape", name, n)
+		}
+	}
+	return saveAtomic(filepath.Join(t.ctx.OutDir, CheckpointFile), names, best, meta)
 }
 
 // saveAtomic writes to a temporary sibling and renames it into place.

@@ -31,6 +31,7 @@ type Config struct {
 	EvalEvery     int           `param:"eval_every" min:"0" doc:"Evaluate eval_metrics every N epochs on the dataset's val and test splits into train_log.csv (0 = never; the original evaluates every epoch)."`
 	// EvalMetrics' doc lists the metric table's names (Def sets it).
 	EvalMetrics []string `param:"eval_metrics"`
+	Select      Select   `param:"select" doc:"Model selection: keep the weights of the evaluated epoch with the largest value of metric on split instead of the last epoch's, e.g. select = { metric = \"e_recall@1\", split = \"val\" }; needs eval_every (only evaluated epochs are candidates). The checkpoint is then the selected epoch's, and model.json records selected_epoch and the selection (\"val:e_recall@1\")."`
 	MaxSkipped  int      `param:"max_skipped" min:"0" doc:"Stop with an error after more than this many consecutive steps skipped for non-finite gradients."`
 	// MaxSkippedShare: a run that skips most of an epoch did not train on it, yet used to be
 	// cached and evaluated as a result. The grad scaler skips a step only when its scaled
@@ -64,13 +65,30 @@ type Schedule struct {
 	Augmentation    string  `param:"augmentation" enum:"base,big,adv,red" doc:"Training augmentation (original: --augmentation)."`
 }
 
+// Select is the `select = { ... }` object. The default (metric "") selects nothing: the
+// artifact holds the last epoch's weights, as the original's final checkpoint does.
+type Select struct {
+	Metric    string `param:"metric" doc:"Metric to select by, one whose largest value is best: e_recall@K, c_recall@K, mAP_K, c_mAP_K, mAP@R, c_mAP@R, nmi, f1 (\"\" = no selection, the last epoch)."`
+	Split     string `param:"split" enum:"val,test" doc:"Split the metric is computed on: val, the dataset's class-disjoint validation split (val_split in the dataset block), or test, which needs allow_test."`
+	AllowTest bool   `param:"allow_test" doc:"Allow split = \"test\": an epoch chosen by its test numbers makes those numbers optimistic, so it is an error unless set, and the selection is recorded as \"test:<metric>\" for tables to label."`
+}
+
+// Label is how artifacts record the selection: "<split>:<metric>" ("val:e_recall@1"), or ""
+// for none.
+func (s Select) Label() string {
+	if s.Metric == "" {
+		return ""
+	}
+	return s.Split + ":" + s.Metric
+}
+
 // defaultConfig is the original's defaults (reference §1).
 func defaultConfig() Config {
 	return Config{
 		Arch: "resnet50_frozen_normalize", EmbedDim: 128, Loss: stage.Variant{Kind: "oproxy"}, BatchMining: "distance",
 		Schedule: Schedule{Epochs: 150, BatchSize: 112, LR: 1e-5, FcLR: -1, Decay: 4e-4, Tau: []int{10000}, Gamma: 0.3,
 			Scheduler: "step", SamplesPerClass: 2, Sampler: "class_random", Augmentation: "base"},
-		EvalMetrics: []string{"e_recall@1"}, MaxSkipped: 100, MaxSkippedShare: 0.5, Autocast: "none",
+		EvalMetrics: []string{"e_recall@1"}, Select: Select{Split: "val"}, MaxSkipped: 100, MaxSkippedShare: 0.5, Autocast: "none",
 	}
 }
 
@@ -116,6 +134,7 @@ func (o Options) check(c *Config) stage.Problems {
 	probs.Extend("loss", ps)
 	c.loss = lc
 	checkEvalMetrics(&probs, c)
+	checkSelect(&probs, c)
 	s := &c.Schedule
 	if s.BatchSize%s.SamplesPerClass != 0 {
 		probs.Addf("schedule.batch_size", "Batch size not a multiple of samples_per_class",
@@ -156,6 +175,47 @@ func checkEvalMetrics(probs *stage.Problems, c *Config) {
 		probs.Addf("eval_metrics", "No metrics to evaluate",
 			"eval_every = %d evaluates every %d epochs, but eval_metrics is empty; list the metrics to log, e.g. eval_metrics = [\"e_recall@1\"], or set eval_every = 0.", c.EvalEvery, c.EvalEvery)
 	}
+}
+
+// checkSelect is the select block's rules: a metric that ranks epochs by its largest
+// value, test only with allow_test (selecting on test and reporting test numbers is
+// optimistic), and epochs that are evaluated. Whether the dataset has the val split is
+// known only when the node runs (newTrainer checks it before training).
+func checkSelect(probs *stage.Problems, c *Config) {
+	sel := c.Select
+	if sel.Metric == "" {
+		if sel.Split != "val" || sel.AllowTest {
+			probs.Addf("select.metric", "Selection without a metric",
+				"select sets split or allow_test but no metric, so nothing would be selected; name the metric to select by, e.g. select = { metric = \"e_recall@1\", split = \"val\" }, or remove select.")
+		}
+		return
+	}
+	if checkMetricName(probs, "select.metric", sel.Metric) && !selectable(sel.Metric) {
+		probs.Addf("select.metric", "Metric cannot select",
+			"select.metric = %q: selection keeps the epoch with the largest value, which is not the best one for this metric; select by e_recall@K, c_recall@K, mAP_K, c_mAP_K, mAP@R, c_mAP@R, nmi or f1.", sel.Metric)
+	}
+	if sel.Split == "test" && !sel.AllowTest {
+		probs.Addf("select.split", "Selection on the test split",
+			"select.split = \"test\" picks the epoch by its test numbers, which are then reported as results and so are optimistic; select on the class-disjoint validation split (split = \"val\", with val_split in the dataset block), or set allow_test = true in select to do it anyway (it is then recorded as \"test:%s\" for tables to label).", sel.Metric)
+	}
+	switch {
+	case c.Schedule.Epochs == 0:
+		probs.Addf("select", "Nothing to select",
+			"schedule.epochs = 0 stores the untrained network, so there is no epoch to select; remove select, or train for some epochs.")
+	case c.EvalEvery == 0:
+		probs.Addf("select", "Selection without evaluation",
+			"select chooses among the evaluated epochs, but eval_every = 0 evaluates none; set eval_every = 1 (every epoch, as the original evaluates) or another N up to schedule.epochs = %d.", c.Schedule.Epochs)
+	case c.EvalEvery > c.Schedule.Epochs:
+		probs.Addf("select", "No epoch evaluated",
+			"select chooses among the evaluated epochs, but eval_every = %d is more than schedule.epochs = %d, so none is evaluated; use eval_every <= %d.", c.EvalEvery, c.Schedule.Epochs, c.Schedule.Epochs)
+	}
+}
+
+// selectable says whether a metric's largest value is its best, so that selection may rank
+// epochs by it: retrieval and clustering scores, not distances or the spectrum's decay.
+func selectable(name string) bool {
+	n := strings.TrimPrefix(name, "c_")
+	return strings.HasPrefix(n, "e_recall@") || strings.HasPrefix(n, "recall@") || strings.HasPrefix(n, "mAP") || n == "nmi" || n == "f1"
 }
 
 // checkMetricName adds a problem at path when name is not a metric of the metric table.

@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"dmlrun/spec"
 	"dmlrun/stage"
+	"dmlrun/stages/load"
 	"dmlrun/stages/train/criteria"
 	"dmlrun/stages/train/miners"
 	"dmlrun/stages/train/traintest"
@@ -38,6 +40,15 @@ func TestConfigProblems(t *testing.T) {
 		return func(p stage.Params) { p.Object("schedule")[name] = v }
 	}
 	top := func(name string, v any) func(stage.Params) { return func(p stage.Params) { p[name] = v } }
+	// sel sets select's members and eval_every.
+	sel := func(members map[string]any, evalEvery int64) func(stage.Params) {
+		return func(p stage.Params) {
+			for k, v := range members {
+				p.Object("select")[k] = v
+			}
+			p["eval_every"] = evalEvery
+		}
+	}
 	loss := func(kind string, over map[string]any) func(stage.Params) {
 		return func(p stage.Params) { p["loss"] = lossParams(kind, over) }
 	}
@@ -72,6 +83,21 @@ func TestConfigProblems(t *testing.T) {
 		{"eval metric did you mean", "eval_metrics[0]", `Did you mean "e_recall@4"?`, top("eval_metrics", []string{"e_recal@4"})},
 		{"eval metric bad K", "eval_metrics[0]", `"e_recall@0": K must be a whole number of at least 1`, top("eval_metrics", []string{"e_recall@0"})},
 		{"eval metric twice", "eval_metrics[2]", `"nmi" is already requested at eval_metrics[0]`, top("eval_metrics", []string{"nmi", "f1", "nmi"})},
+		{"select on test", "select.split", `select.split = "test" picks the epoch by its test numbers`,
+			sel(map[string]any{"metric": "e_recall@1", "split": "test"}, 1)},
+		{"select without eval_every", "select", `select chooses among the evaluated epochs, but eval_every = 0 evaluates none; set eval_every = 1`,
+			sel(map[string]any{"metric": "e_recall@1"}, 0)},
+		{"select beyond the last epoch", "select", `eval_every = 200 is more than schedule.epochs = 150, so none is evaluated`,
+			sel(map[string]any{"metric": "e_recall@1"}, 200)},
+		{"select metric typo", "select.metric", `Did you mean "e_recall@1"?`, sel(map[string]any{"metric": "e_recal@1"}, 1)},
+		{"select by a distance", "select.metric", `select.metric = "dists@intra": selection keeps the epoch with the largest value`,
+			sel(map[string]any{"metric": "dists@intra"}, 1)},
+		{"select the untrained network", "select", `schedule.epochs = 0 stores the untrained network, so there is no epoch to select`,
+			func(p stage.Params) {
+				sel(map[string]any{"metric": "nmi"}, 1)(p)
+				p.Object("schedule")["epochs"] = int64(0)
+			}},
+		{"select split without metric", "select.metric", `select sets split or allow_test but no metric`, sel(map[string]any{"split": "test", "allow_test": true}, 1)},
 		{"no eval metrics", "eval_metrics", `eval_every = 2 evaluates every 2 epochs, but eval_metrics is empty`,
 			func(p stage.Params) { p["eval_every"], p["eval_metrics"] = int64(2), []string{} }},
 		{"scheduler", "schedule.scheduler", `Did you mean "step"?`, sched("scheduler", "stepp")},
@@ -102,6 +128,19 @@ func TestConfigProblems(t *testing.T) {
 	}
 	if _, probs := Def().Decode(validParams()); len(probs) != 0 {
 		t.Fatalf("valid parameters: %v", probs)
+	}
+	for _, set := range []map[string]any{
+		{"metric": "e_recall@1", "split": "val"},
+		{"metric": "c_mAP@R", "split": "test", "allow_test": true},
+	} {
+		p := validParams()
+		for k, v := range set {
+			p.Object("select")[k] = v
+		}
+		p["eval_every"] = int64(5)
+		if _, probs := Def().Decode(p); len(probs) != 0 {
+			t.Fatalf("select %v is valid: %v", set, probs)
+		}
 	}
 	untrained := validParams()
 	untrained.Object("schedule")["epochs"] = int64(0)
@@ -270,5 +309,67 @@ func TestTrainWithATestMiner(t *testing.T) {
 	}
 	if rows := readLog(t, out); len(rows) != 2 || rows[1][1] == "" || rows[1][2] != "0" {
 		t.Fatalf("train_log.csv %v", rows)
+	}
+}
+
+// TestSelectValidatesAtFileLineCol: `dmlrun validate` reports the selection and evaluation
+// rules at the value that breaks them, in HCL and in YAML: selecting on test without
+// allow_test at the split, selecting without eval_every at the select object, an unknown
+// eval_metrics name at its element with "did you mean".
+func TestSelectValidatesAtFileLineCol(t *testing.T) {
+	reg, err := stage.NewRegistry(load.Def(), Def())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hclHead = `dataset "d" {
+  kind      = "emoji"
+  root      = "/nonexistent"
+  val_split = 0.8
+}
+
+train "t" {
+  dataset        = dataset.d
+  arch           = "smallcnn_normalize"
+  not_pretrained = true
+`
+	const yamlHead = `dataset:
+  d: { kind: emoji, root: /nonexistent, val_split: 0.8 }
+train:
+  t:
+    dataset: dataset.d
+    arch: smallcnn_normalize
+    not_pretrained: true
+`
+	cases := []struct {
+		name, file, body string
+		line, col        int
+		summary, detail  string
+	}{
+		{"test without opt-in", "x.hcl", "  eval_every     = 1\n  select         = { metric = \"e_recall@1\", split = \"test\" }\n}\n",
+			12, 53, "Selection on the test split", `select.split = "test" picks the epoch by its test numbers`},
+		{"no eval_every", "x.hcl", "  select         = { metric = \"e_recall@1\" }\n}\n",
+			11, 20, "Selection without evaluation", `eval_every = 0 evaluates none`},
+		{"eval metric typo", "x.hcl", "  eval_every     = 1\n  eval_metrics   = [\"nmi\", \"e_recal@4\"]\n}\n",
+			12, 28, "Unknown metric", `Did you mean "e_recall@4"?`},
+		{"test without opt-in", "x.yaml", "    eval_every: 1\n    select: { metric: e_recall@1, split: test }\n",
+			9, 42, "Selection on the test split", `select.split = "test" picks the epoch by its test numbers`},
+		{"eval metric typo", "x.yaml", "    eval_every: 1\n    eval_metrics: [nmi, e_recal@4]\n",
+			9, 25, "Unknown metric", `Did you mean "e_recall@4"?`},
+	}
+	for _, c := range cases {
+		t.Run(c.file+" "+c.name, func(t *testing.T) {
+			src := hclHead + c.body
+			if strings.HasSuffix(c.file, ".yaml") {
+				src = yamlHead + c.body
+			}
+			_, diags := spec.Parse(c.file, []byte(src), spec.LoadOptions{Registry: reg, LookupEnv: func(string) (string, bool) { return "", false }})
+			if len(diags) != 1 {
+				t.Fatalf("want one diagnostic, got %v", diags)
+			}
+			d := diags[0]
+			if d.Summary != c.summary || d.Subject == nil || d.Subject.Start.Line != c.line || d.Subject.Start.Column != c.col || !strings.Contains(d.Detail, c.detail) {
+				t.Errorf("%s at %v: %s\nwant %s at %d:%d containing %q", d.Summary, d.Subject, d.Detail, c.summary, c.line, c.col, c.detail)
+			}
+		})
 	}
 }

@@ -6,8 +6,8 @@
 // batchminer and criterion (stages/train/miners, stages/train/criteria) with their groups,
 // Adam over all groups (dmlrun/torch/optim, coupled L2 on the network group only),
 // MultiStepLR stepped after every epoch, and optim.GradScaler, always on as in the
-// original (scale 2^16, a step with non-finite unscaled gradients is skipped and halves the
-// scale, 2000 good steps double it; clarifications.md). Each epoch re-seeds torch, the
+// original (scale 2^16, a step with non-finite unscaled gradients is skipped and halves
+// the scale, 2000 good steps double it; clarifications.md). Each epoch re-seeds torch, the
 // Python-random sampler, the NumPy miner generator and the augmentation streams with
 // epochs*seed+epoch, which is also what makes resuming exact: after every epoch an
 // epoch-N.safetensors checkpoint (weights, Adam moments and step counts, scaler state, the
@@ -16,15 +16,24 @@
 // the backbone without gradients. schedule.epochs = 0 trains nothing and stores the
 // network as initialised (seeded, pretrained weights loaded) with the criterion as
 // constructed: the untrained floor, which the original evaluates before its first epoch.
-// NaN in the embeddings or the loss, more than
-// max_skipped consecutive skipped steps, or an epoch after warmup in which more than
-// max_skipped_share of the steps were skipped (a run that did not train is not a result)
-// stop training with an error wrapping ErrNonFinite; the last good epoch checkpoint stays
-// for inspection. An inf loss alone is a skipped step. The finished node holds
-// checkpoint.safetensors, model.json (with the totals: epochs, steps, skipped steps) and
-// train_log.csv (per epoch: loss, skipped and steps, learning rates, seconds, and with
+// NaN in the embeddings or the loss, more than max_skipped consecutive skipped steps, or
+// an epoch after warmup in which more than max_skipped_share of the steps were skipped (a
+// run that did not train is not a result) stop training with an error wrapping
+// ErrNonFinite; the last good epoch checkpoint stays for inspection. An inf loss alone is
+// a skipped step. The finished node holds checkpoint.safetensors, model.json (with the
+// totals: epochs, steps, skipped steps, and selected_epoch, selection, selection_value)
+// and train_log.csv (per epoch: loss, skipped and steps, learning rates, seconds, and with
 // eval_every a <split>_<metric> column per evaluated split and metric, e.g.
-// val_e_recall@1, test_e_recall@1; logs before version 2 had test_recall@1) (ARTIFACTS.md). The embed stage is stages/embed.
+// val_e_recall@1, test_e_recall@1; logs before version 2 had test_recall@1)
+// (ARTIFACTS.md). The embed stage is stages/embed.
+//
+// Per-epoch evaluation and model selection: eval_every evaluates eval_metrics on the val
+// and test splits the dataset has, into train_log.csv. select = { metric, split } then keeps
+// the weights of the evaluated epoch with the largest value on that split (model selection
+// on the class-disjoint val split; on test only with allow_test, recorded as
+// "test:<metric>"). The best weights so far live in best-K.safetensors in the partial
+// directory, named by each epoch file, so a resumed run selects the same epoch; the final
+// checkpoint.safetensors is the selected epoch's, and the last epoch's is not kept.
 //
 // Config is the train block's typed config (tagged fields, stage.Typed): Def decodes and
 // checks it once, at validate time, with every problem at its parameter's path (ranges,

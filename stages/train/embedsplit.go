@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"dmlrun/internal/failpoint"
 	"dmlrun/stage"
@@ -92,13 +93,17 @@ var evalSplits = []string{"val", "test"}
 // evalColumn is the train_log.csv column of metric on split.
 func evalColumn(split, metric string) string { return split + "_" + metric }
 
-// setupEval decides what eval_every evaluates: eval_metrics (and the selection metric) on
+// setupEval decides what eval_every evaluates: eval_metrics (and select.metric, appended
+// when it is not among them) on
 // every split of evalSplits that the dataset has, and the log columns that gives.
 func (t *trainer) setupEval() {
 	if t.cfg.EvalEvery == 0 {
 		return
 	}
 	t.evalNames = append([]string(nil), t.cfg.EvalMetrics...)
+	if m := t.cfg.Select.Metric; m != "" && !slices.Contains(t.evalNames, m) {
+		t.evalNames = append(t.evalNames, m) // logged too, so the choice can be read back
+	}
 	for _, sp := range evalSplits {
 		if _, err := t.data.prep.Split(sp); err != nil {
 			continue

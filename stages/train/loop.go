@@ -36,6 +36,10 @@ var autocastOnCPU bool
 // lossHook is a test hook that may replace each step's loss (to force inf or NaN).
 var lossHook func(epoch, step int, loss *torch.Tensor) *torch.Tensor
 
+// evalHook is a test hook that may change an epoch's evaluation (by log column) before
+// selection sees it, to make a chosen epoch the best.
+var evalHook func(epoch int, evals map[string]float64)
+
 // trainer holds one train node's state.
 type trainer struct {
 	ctx   *stage.Context
@@ -59,6 +63,7 @@ type trainer struct {
 	evalNames  []string
 	evalSplits []string
 	evalCols   []string
+	best       bestEpoch // the selection's best epoch so far (select.metric set)
 	datasetIn  stage.Input
 	numClasses int
 	minerRNG   *miners.NumpyRandom
@@ -80,7 +85,7 @@ func newTrainer(ctx *stage.Context, cfg *Config, o Options) (*trainer, error) {
 	if cfg.Autocast != "none" && !dev.IsCUDA() && !autocastOnCPU {
 		return nil, fmt.Errorf("autocast = %q needs a CUDA device, but the device is %s", cfg.Autocast, dev)
 	}
-	t := &trainer{ctx: ctx, cfg: cfg, opts: o, dev: dev, datasetIn: ins[0], scaler: optim.NewGradScaler()}
+	t := &trainer{ctx: ctx, cfg: cfg, opts: o, dev: dev, datasetIn: ins[0], scaler: optim.NewGradScaler(), best: bestEpoch{Epoch: -1}}
 
 	torch.ManualSeed(uint64(cfg.Seed))
 	t.model, err = models.New(cfg.Arch, cfg.EmbedDim, dev)
@@ -111,6 +116,14 @@ func newTrainer(ctx *stage.Context, cfg *Config, o Options) (*trainer, error) {
 		return nil, fmt.Errorf("dataset %s: %w", t.datasetIn.Addr, err)
 	}
 	t.numClasses = t.data.split.NumClasses()
+	if sel := cfg.Select; sel.Metric != "" {
+		// validate cannot know the dataset's splits; fail before any training does.
+		if _, err := t.data.prep.Split(sel.Split); err != nil {
+			t.close()
+			return nil, fmt.Errorf("select.split = %q, but dataset %s has no %s split (it has %s): give its dataset block val_split = 0.8 (the share of training classes that stay training; the others become the class-disjoint val split)",
+				sel.Split, t.datasetIn.Addr, sel.Split, strings.Join(t.data.prep.SplitNames(), ", "))
+		}
+	}
 	if pr := t.data.split.Protocol; sc.Augmentation == "big" && pr.Crop != 256 {
 		fmt.Fprintf(ctx.Log, "warning: %s: augmentation \"big\" is the original's crop-256 augmentation, but dataset %s has crop %d (base %d): training uses \"base\" at crop %d; set crop = 256 (and base >= 256) in the dataset block for the original's \"big\"\n",
 			ctx.Addr, t.datasetIn.Addr, pr.Crop, pr.Base, pr.Crop)
@@ -327,13 +340,33 @@ func (t *trainer) run(start int) error {
 			t.sched.Step()
 		}
 		row := logRow{Epoch: epoch, Loss: res.loss, Skipped: res.skipped, Steps: res.steps, LRs: lrs, Seconds: secs}
+		newBest := false
 		if t.cfg.EvalEvery > 0 && (epoch+1)%t.cfg.EvalEvery == 0 {
 			if row.Evals, err = t.evaluate(); err != nil {
 				return fmt.Errorf("epoch %d: evaluate: %w (last good checkpoint: %s)", epoch, err, lastGood(epoch))
 			}
+			if evalHook != nil {
+				evalHook(epoch, row.Evals)
+			}
+			// Selection: the first epoch with the largest value wins (a tie keeps the
+			// earlier one); a value that is not a number is never selected. Its weights
+			// are written before this epoch's file, which then names them.
+			if sel := t.cfg.Select; sel.Metric != "" {
+				v := row.Evals[evalColumn(sel.Split, sel.Metric)]
+				if !math.IsNaN(v) && (t.best.Epoch < 0 || v > t.best.Value) {
+					if err := t.saveBest(epoch, v); err != nil {
+						return fmt.Errorf("epoch %d: best checkpoint: %w", epoch, err)
+					}
+					newBest = true
+				}
+			}
 		}
 		t.log = append(t.log, row)
-		fmt.Fprintf(t.ctx.Log, "%s epoch %d: loss %.5f skipped %d/%d lr %v %.1fs%s\n", t.ctx.Addr, epoch, res.loss, res.skipped, res.steps, lrs, secs, t.evalText(row.Evals))
+		best := ""
+		if newBest {
+			best = fmt.Sprintf(" (best %s so far)", t.cfg.Select.Label())
+		}
+		fmt.Fprintf(t.ctx.Log, "%s epoch %d: loss %.5f skipped %d/%d lr %v %.1fs%s%s\n", t.ctx.Addr, epoch, res.loss, res.skipped, res.steps, lrs, secs, t.evalText(row.Evals), best)
 		if err := t.saveEpoch(epoch); err != nil {
 			return fmt.Errorf("epoch %d: checkpoint: %w", epoch, err)
 		}
@@ -363,6 +396,9 @@ func (t *trainer) checkSkippedShare(epoch int, res epochResult) error {
 	return fmt.Errorf("%w: %d of %d steps skipped for non-finite gradients (%.0f%%, more than max_skipped_share = %g): the network did not train on this epoch; lower the learning rates (lr, proxy and flow multipliers), or set max_skipped_share = 1 to keep such runs",
 		ErrNonFinite, res.skipped, res.steps, 100*float64(res.skipped)/float64(res.steps), share)
 }
+
+// selecting says whether the train block selects an epoch (select.metric set).
+func (t *trainer) selecting() bool { return t.cfg.Select.Metric != "" }
 
 // lastGood names the newest epoch checkpoint an error in epoch leaves in place.
 func lastGood(epoch int) string {

@@ -26,17 +26,21 @@ type ModelInfo struct {
 	// Epochs is the number of epochs trained (0: the initialised network, stored untrained);
 	// Steps the optimiser steps over all of them and Skipped those skipped for non-finite
 	// gradients (train_log.csv has them per epoch). SelectedEpoch is the epoch whose weights
-	// the checkpoint holds, -1 for the last one.
-	Epochs        int    `json:"epochs"`
-	Steps         int    `json:"steps"`
-	Skipped       int    `json:"skipped"`
-	SelectedEpoch int    `json:"selected_epoch"`
-	DatasetKey    string `json:"dataset_key"`
-	DatasetAddr   string `json:"dataset_addr"`
-	TrainClasses  int    `json:"train_classes"`
-	Checkpoint    string `json:"checkpoint"`
-	Pretrained    string `json:"pretrained,omitempty"`        // path of the ImageNet weights loaded
-	PretrainedSHA string `json:"pretrained_sha256,omitempty"` // their digest (also in the key, through keyInputs)
+	// the checkpoint holds, -1 for the last one (no selection); with selection, Selection is
+	// "<split>:<metric>" ("val:e_recall@1"; "test:..." only with select.allow_test, and
+	// tables label it) and SelectionValue the metric's value at the selected epoch.
+	Epochs         int      `json:"epochs"`
+	Steps          int      `json:"steps"`
+	Skipped        int      `json:"skipped"`
+	SelectedEpoch  int      `json:"selected_epoch"`
+	Selection      string   `json:"selection,omitempty"`
+	SelectionValue *float64 `json:"selection_value,omitempty"`
+	DatasetKey     string   `json:"dataset_key"`
+	DatasetAddr    string   `json:"dataset_addr"`
+	TrainClasses   int      `json:"train_classes"`
+	Checkpoint     string   `json:"checkpoint"`
+	Pretrained     string   `json:"pretrained,omitempty"`        // path of the ImageNet weights loaded
+	PretrainedSHA  string   `json:"pretrained_sha256,omitempty"` // their digest (also in the key, through keyInputs)
 	// LossParams is the loss block's fields (defaults filled, without "kind"), so that the
 	// criterion can be rebuilt from the artifact (InspectNIR). Absent in artifacts written
 	// before it was added.

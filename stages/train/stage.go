@@ -84,6 +84,11 @@ func train(ctx *stage.Context, cfg *Config, o Options) error {
 			DatasetKey: t.datasetIn.Key, DatasetAddr: t.datasetIn.Addr, TrainClasses: t.numClasses,
 			Checkpoint: CheckpointFile, LossParams: map[string]any{}, SelectedEpoch: -1,
 		}
+		if t.selecting() {
+			info.SelectedEpoch, info.Selection = t.best.Epoch, cfg.Select.Label()
+			v := t.best.Value
+			info.SelectionValue = &v
+		}
 		for _, r := range t.log {
 			info.Steps += r.Steps
 			info.Skipped += r.Skipped
@@ -103,7 +108,10 @@ func train(ctx *stage.Context, cfg *Config, o Options) error {
 		if err := failpoint.Inject("train.final"); err != nil {
 			return err
 		}
-		return removeEpochFiles(ctx.OutDir, -1)
+		if err := removeFiles(ctx.OutDir, bestFileRE, -1); err != nil {
+			return err
+		}
+		return removeFiles(ctx.OutDir, epochFileRE, -1)
 	})
 	if err != nil {
 		return fmt.Errorf("train %s: %w", ctx.Addr, err)

@@ -913,3 +913,170 @@ func TestEvalMetricsOnValAndTest(t *testing.T) {
 		})
 	}
 }
+
+// selectSetup is a 3-epoch run on a dataset with a val split, evaluated every epoch and
+// selecting on val e_recall@1.
+func selectSetup(t *testing.T) *setup {
+	s := newSetup(t, 6, 8)
+	traintest.WriteTinyDatasetSplits(t, s.dataDir, 6, 8, "train", "test", "val")
+	s.params["eval_every"] = int64(1)
+	s.params.Object("select")["metric"] = "e_recall@1"
+	return s
+}
+
+// epochWeights records, after each epoch, the model.* tensors of its epoch file.
+func epochWeights(t *testing.T, out string) (map[int]map[string]*torch.Tensor, func()) {
+	got := map[int]map[string]*torch.Tensor{}
+	afterEpoch = func(e int) error {
+		got[e] = loadCkpt(t, filepath.Join(out, epochCheckpointName(e)))
+		return nil
+	}
+	return got, func() { afterEpoch = nil }
+}
+
+// sameModel fails unless the checkpoint's model.* tensors equal want's.
+func sameModel(t *testing.T, ckpt, want map[string]*torch.Tensor) bool {
+	t.Helper()
+	n := 0
+	for k, v := range ckpt {
+		if !strings.HasPrefix(k, "model.") {
+			continue
+		}
+		n++
+		if maxAbsDiff(t, v, want[k]) != 0 {
+			return false
+		}
+	}
+	return n > 0
+}
+
+// TestSelection: with select = { metric = "e_recall@1", split = "val" } the artifact's
+// checkpoint is the weights of the evaluated epoch with the largest val Recall@1 (the first
+// of equal ones), not the last epoch's; model.json records the epoch, the selection and its
+// value, and no epoch or best file is left.
+func TestSelection(t *testing.T) {
+	defer func() { evalHook = nil }()
+	cases := []struct {
+		name   string
+		forced []float64 // val_e_recall@1 by epoch (nil: the real values)
+		want   int       // the selected epoch (-1: the argmax of the logged values)
+	}{
+		{"best first", []float64{0.9, 0.5, 0.7}, 0},
+		{"best in the middle", []float64{0.2, 0.8, 0.7}, 1},
+		{"ties keep the earlier", []float64{0.3, 0.6, 0.6}, 1},
+		{"not a number is never chosen", []float64{math.NaN(), 0.1, math.NaN()}, 1},
+		{"real values", nil, -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := selectSetup(t)
+			evalHook = nil
+			if c.forced != nil {
+				evalHook = func(e int, ev map[string]float64) { ev["val_e_recall@1"] = c.forced[e] }
+			}
+			out := t.TempDir()
+			weights, done := epochWeights(t, out)
+			defer done()
+			if err := runTrain(s.ctx(t, out, false, nil)); err != nil {
+				t.Fatal(err)
+			}
+			rows := readLog(t, out)
+			col := slices.Index(rows[0], "val_e_recall@1")
+			if col < 0 || slices.Index(rows[0], "test_e_recall@1") < 0 {
+				t.Fatalf("header %v", rows[0])
+			}
+			want := c.want
+			if want < 0 {
+				best := -1.0
+				for e, r := range rows[1:] {
+					if v, _ := strconv.ParseFloat(r[col], 64); v > best {
+						best, want = v, e
+					}
+				}
+			}
+			info, err := ReadModelInfo(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantValue, _ := strconv.ParseFloat(rows[want+1][col], 64)
+			if info.SelectedEpoch != want || info.Selection != "val:e_recall@1" || info.SelectionValue == nil ||
+				math.Abs(*info.SelectionValue-wantValue) > 1e-6 || info.Epochs != 3 {
+				t.Fatalf("model.json %+v (value %v), want selected epoch %d with %v", info, info.SelectionValue, want, wantValue)
+			}
+			ckpt := loadCkpt(t, filepath.Join(out, CheckpointFile))
+			if !sameModel(t, ckpt, weights[want]) {
+				t.Fatalf("checkpoint.safetensors is not epoch %d's weights", want)
+			}
+			if want != 2 && sameModel(t, ckpt, weights[2]) {
+				t.Fatal("checkpoint.safetensors is the last epoch's weights")
+			}
+			if m, _ := filepath.Glob(filepath.Join(out, "*-*.safetensors")); len(m) != 0 {
+				t.Fatalf("files left: %v", m)
+			}
+		})
+	}
+}
+
+// TestSelectionResumeByteIdentical: a selecting run stopped after epoch 1 keeps the best
+// epoch so far (epoch 0) in its partial directory, beside the newest epoch file, and the
+// resumed run ends with the checkpoint and model.json bytes of an uninterrupted one. A
+// resume that forgot the best epoch would select epoch 2.
+func TestSelectionResumeByteIdentical(t *testing.T) {
+	defer func() { evalHook = nil }()
+	evalHook = func(e int, ev map[string]float64) { ev["val_e_recall@1"] = []float64{0.9, 0.5, 0.7}[e] }
+	s := selectSetup(t)
+	full := t.TempDir()
+	if err := runTrain(s.ctx(t, full, false, nil)); err != nil {
+		t.Fatal(err)
+	}
+	part := t.TempDir()
+	stop := errors.New("interrupted")
+	afterEpoch = func(e int) error {
+		if e == 1 {
+			return stop
+		}
+		return nil
+	}
+	err := runTrain(s.ctx(t, part, false, nil))
+	afterEpoch = nil
+	if !errors.Is(err, stop) {
+		t.Fatalf("want interruption, got %v", err)
+	}
+	m, _ := filepath.Glob(filepath.Join(part, "*.safetensors"))
+	if want := []string{filepath.Join(part, "best-0.safetensors"), filepath.Join(part, "epoch-1.safetensors")}; !slices.Equal(m, want) {
+		t.Fatalf("partial directory holds %v, want %v", m, want)
+	}
+	var logbuf bytes.Buffer
+	if err := runTrain(s.ctx(t, part, true, &logbuf)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logbuf.String(), "resuming after epoch 1") {
+		t.Fatalf("did not resume: %s", logbuf.String())
+	}
+	for _, f := range []string{CheckpointFile, ModelInfoFile} {
+		a, _ := os.ReadFile(filepath.Join(full, f))
+		b, _ := os.ReadFile(filepath.Join(part, f))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Fatalf("resumed %s differs from the uninterrupted one (%d vs %d bytes)", f, len(a), len(b))
+		}
+	}
+	if info, err := ReadModelInfo(part); err != nil || info.SelectedEpoch != 0 {
+		t.Fatalf("model.json %+v (%v), want epoch 0 selected", info, err)
+	}
+}
+
+// TestSelectionNeedsTheSplit: selecting on val with a dataset that has no val split fails
+// before training, saying how to make one (validate cannot see the dataset's splits).
+func TestSelectionNeedsTheSplit(t *testing.T) {
+	s := newSetup(t, 6, 8)
+	s.params["eval_every"] = int64(1)
+	s.params.Object("select")["metric"] = "e_recall@1"
+	var logbuf bytes.Buffer
+	err := runTrain(s.ctx(t, t.TempDir(), false, &logbuf))
+	if err == nil || !strings.Contains(err.Error(), `select.split = "val", but dataset dataset.tiny has no val split (it has test, train): give its dataset block val_split = 0.8`) {
+		t.Fatalf("got %v", err)
+	}
+	if strings.Contains(logbuf.String(), "epoch 0") {
+		t.Fatalf("trained before failing:\n%s", logbuf.String())
+	}
+}
