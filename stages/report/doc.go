@@ -1,18 +1,29 @@
-// Package report is the `report` stage and the aggregation behind `dmlrun diff`.
+// Package report is the `report` stage and the aggregation and statistics behind `dmlrun
+// diff`.
 //
-// The stage reads every metrics.json of its `from` evaluate blocks, groups runs by the
-// train block that produced the model (metrics.json run.block: "baseline", "nir", ...),
-// and writes one table of blocks x metrics with mean ± sample standard deviation (n−1)
-// over seeds, optionally with one row per seed: printed with tablewriter to the stage log
-// and written as table.md, table.csv and table.json. It also plots training loss and test
-// Recall@1 per epoch of every run (from the train log that metrics.json carries) with all
-// blocks on the same axes, as curves.png (drawn with image/draw and a small hand-made line
-// plotter) and curves.svg (written by hand).
+// The stage reads every metrics.json of its `from` evaluate blocks and names each result
+// by the current experiment file: the train node the pipeline finds upstream of the input
+// (stage.Input.Ancestors), never the block name metrics.json recorded when the result was
+// first computed. Its key holds its inputs' addresses (stage.Def.InputAddressesInKey), so
+// renaming a block recomputes the report, and only it. Only seeds are pooled: one row per
+// configuration (train block and matrix instance, "pa[embed_dim=16]") with mean ± sample
+// standard deviation (n−1) over its seeds, one row set per evaluate block (and split),
+// and a training column when a run is untrained, skipped steps, or had its epoch selected
+// (on test, which every table says). Summarize refuses to pool runs of different
+// configurations, or one model evaluated twice, in one row. The table is printed with
+// tablewriter to the stage log and written as table.md, table.csv and table.json; training
+// loss and test Recall@1 per epoch of every model (from the train log metrics.json
+// carries) are plotted as curves.png (image/draw and a small line plotter) and curves.svg
+// (written by hand).
 //
-// Diff compares two blocks over seeds with a seeded bootstrap confidence interval and
-// checks tolerances. RunsOf finds a variant's runs through the graph (evaluate -> embed ->
-// train, pipeline's Graph.LineageOf) and reads their metrics.json from a store its caller
-// opened; `dmlrun diff` (internal/cli/diff) is a thin shell around it and Diff.
+// Diff compares two Sides (a configuration's runs, or expected values) with Welch's t
+// interval of the difference of means (gonum's Student t quantile), names a better side
+// only when the interval excludes 0 and both sides have MinSeeds seeds, checks tolerances,
+// and says when the sides were evaluated on different test data or with different metric
+// settings (found through the lineage). RunsOf finds one configuration's runs through the
+// graph (evaluate -> embed -> train, pipeline's Graph.LineageOf) and reads their
+// metrics.json from a store its caller opened; `dmlrun diff` (internal/cli/diff) is a thin
+// shell around it and Diff.
 //
 // What it is not: it computes no metrics (stages/evaluate does) and never reads an
 // experiment file.

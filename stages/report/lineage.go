@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"dmlrun/pipeline"
@@ -15,27 +16,31 @@ type Artifacts interface {
 	Get(key string) (*store.Artifact, error)
 }
 
-// RunsQuery names the runs of one train block (a variant) in an experiment's graph.
+// RunsQuery names the runs of one configuration of a train block in an experiment's graph.
 type RunsQuery struct {
 	File  string // the experiment file, for messages
 	Block string // the train block's name ("nir")
+	// Instance selects among the block's instances as written between brackets,
+	// "embed_dim=16" or "embed_dim=16,seed=0" (pairs in any order; values as in the
+	// node addresses): a configuration (its seeds pooled) or a single run. "" takes the
+	// block's only configuration.
+	Instance string
 	// Evaluate is the evaluate block whose results count; "" means the one evaluate block
 	// of the file, or, when there are several, the one that evaluates Block's models.
 	Evaluate string
-	// TrainKind and EvalKind are the stage kinds of the walk; "" means "train" and
-	// "evaluate" (tests use their own kinds).
-	TrainKind, EvalKind string
+	// TrainKind, EvalKind, EmbedKind and DatasetKind are the stage kinds of the walk; ""
+	// means "train", "evaluate", "embed" and "dataset" (tests use their own kinds).
+	TrainKind, EvalKind, EmbedKind, DatasetKind string
 }
 
-func (q RunsQuery) kinds() (train, eval string) {
-	train, eval = q.TrainKind, q.EvalKind
-	if train == "" {
-		train = "train"
+func (q RunsQuery) kinds() (train, eval, embed, dataset string) {
+	or := func(s, def string) string {
+		if s == "" {
+			return def
+		}
+		return s
 	}
-	if eval == "" {
-		eval = "evaluate"
-	}
-	return train, eval
+	return or(q.TrainKind, TrainKind), or(q.EvalKind, EvaluateKind), or(q.EmbedKind, EmbedKind), or(q.DatasetKind, DatasetKind)
 }
 
 // ChooseEvaluateError says which evaluate block to read is ambiguous: the file has several
@@ -53,20 +58,29 @@ func (e *ChooseEvaluateError) Error() string {
 }
 
 // RunsOf finds the evaluate nodes of g whose lineage (evaluate -> embed -> train, through
-// pipeline.Graph.LineageOf) reaches exactly one train node, an instance of q.Block, and
-// reads their metrics.json from arts. Each Run is named by the graph, not by what
-// metrics.json says: Block is q.Block and Addr the train node's address. Evaluate nodes
-// whose artifact is not in arts are listed in a warning on warn; none finished at all is
-// an error that says to apply the file. An evaluate block that cannot be chosen is a
-// *ChooseEvaluateError; an unknown block is an error listing the file's blocks.
-func RunsOf(g *pipeline.Graph, arts Artifacts, q RunsQuery, warn io.Writer) ([]Run, error) {
-	trainKind, evalKind := q.kinds()
+// pipeline.Graph.LineageOf) reaches exactly one train node, an instance of q.Block that
+// q.Instance selects, and reads their metrics.json from arts. The side and its runs are
+// named by the graph (newRun), not by what metrics.json says: Name is the block with the
+// selected instance ("pa[embed_dim=16]"), each run's Addr its train node's address.
+//
+// Only seeds are pooled: a block with several configurations (matrix instances) needs
+// q.Instance, and an unknown instance is an error that lists the block's configurations.
+// Evaluate nodes whose artifact is not in arts are listed in a warning on warn; none
+// finished at all is an error that says to apply the file. An evaluate block that cannot
+// be chosen is a *ChooseEvaluateError; an unknown block is an error listing the file's
+// blocks.
+func RunsOf(g *pipeline.Graph, arts Artifacts, q RunsQuery, warn io.Writer) (*Side, error) {
+	trainKind, evalKind, embedKind, datasetKind := q.kinds()
 	var trainBlocks, evalBlocks []string
 	seenT, seenE := map[string]bool{}, map[string]bool{}
+	var instances []*pipeline.Node // q.Block's train nodes
 	for _, n := range g.Nodes {
 		if n.Kind == trainKind && !seenT[n.Name] {
 			seenT[n.Name] = true
 			trainBlocks = append(trainBlocks, n.Name)
+		}
+		if n.Kind == trainKind && n.Name == q.Block {
+			instances = append(instances, n)
 		}
 		if n.Kind == evalKind && !seenE[n.Name] {
 			seenE[n.Name] = true
@@ -75,6 +89,10 @@ func RunsOf(g *pipeline.Graph, arts Artifacts, q RunsQuery, warn io.Writer) ([]R
 	}
 	if !seenT[q.Block] {
 		return nil, fmt.Errorf("%s: no %s block %q (have: %s)", q.File, trainKind, q.Block, strings.Join(trainBlocks, ", "))
+	}
+	chosen, name, err := selectInstances(q, trainKind, instances)
+	if err != nil {
+		return nil, err
 	}
 	evaluate := q.Evaluate
 	if evaluate == "" && len(evalBlocks) > 1 {
@@ -92,14 +110,17 @@ func RunsOf(g *pipeline.Graph, arts Artifacts, q RunsQuery, warn io.Writer) ([]R
 	case len(evalBlocks) == 0:
 		return nil, fmt.Errorf("%s: no %s blocks, so there are no metrics to compare", q.File, evalKind)
 	}
-	var runs []Run
+	if evaluate == "" {
+		evaluate = evalBlocks[0]
+	}
+	side := &Side{Name: name, Evaluate: evaluate}
 	var missing []string
 	for _, n := range g.Nodes {
-		if n.Kind != evalKind || (evaluate != "" && n.Name != evaluate) {
+		if n.Kind != evalKind || n.Name != evaluate {
 			continue
 		}
 		tr := g.LineageOf(n, trainKind).Only(trainKind)
-		if tr == nil || tr.Name != q.Block {
+		if tr == nil || !chosen[tr] {
 			continue
 		}
 		a, err := arts.Get(n.Key)
@@ -114,22 +135,70 @@ func RunsOf(g *pipeline.Graph, arts Artifacts, q RunsQuery, warn io.Writer) ([]R
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Addr, err)
 		}
-		r := RunFromResult(res)
-		r.Block, r.Addr = q.Block, tr.Addr
-		runs = append(runs, r)
+		side.Runs = append(side.Runs, newRun(originOfNode(g, n, tr, embedKind, datasetKind), res))
 	}
-	if len(runs) == 0 {
+	what := trainKind + "." + name
+	if len(side.Runs) == 0 {
 		if len(missing) == 0 {
-			return nil, fmt.Errorf("%s: no %s node evaluates a model of %s.%s", q.File, evalKind, trainKind, q.Block)
+			return nil, fmt.Errorf("%s: no %s node of block %q evaluates a model of %s", q.File, evalKind, evaluate, what)
 		}
-		return nil, fmt.Errorf("%s: no finished results for %s.%s: %d %s node(s) not in the store (run dmlrun apply %s)",
-			q.File, trainKind, q.Block, len(missing), evalKind, q.File)
+		return nil, fmt.Errorf("%s: no finished results for %s: %d %s node(s) not in the store (run dmlrun apply %s)",
+			q.File, what, len(missing), evalKind, q.File)
 	}
 	if len(missing) > 0 {
-		fmt.Fprintf(warn, "warning: %s.%s: %d of %d run(s) not in the store, comparing the %d finished: %s\n",
-			trainKind, q.Block, len(missing), len(missing)+len(runs), len(runs), strings.Join(missing, ", "))
+		fmt.Fprintf(warn, "warning: %s: %d of %d run(s) not in the store, comparing the %d finished: %s\n",
+			what, len(missing), len(missing)+len(side.Runs), len(side.Runs), strings.Join(missing, ", "))
 	}
-	return runs, nil
+	return side, nil
+}
+
+// selectInstances picks the train nodes q.Instance names among a block's instances: all
+// of them when the block has one configuration and no instance is given, else those whose
+// instance, with or without its seed, has exactly the given pairs. It returns them with
+// the side's name.
+func selectInstances(q RunsQuery, trainKind string, instances []*pipeline.Node) (map[*pipeline.Node]bool, string, error) {
+	var configs []string // distinct instances without the seed, in graph order
+	for _, n := range instances {
+		if c := withoutSeed(n.Address.Instance); !slices.Contains(configs, c) {
+			configs = append(configs, c)
+		}
+	}
+	list := func() string {
+		out := make([]string, len(configs))
+		for i, c := range configs {
+			out[i] = label(q.Block, c)
+		}
+		return strings.Join(out, ", ")
+	}
+	chosen := map[*pipeline.Node]bool{}
+	if q.Instance == "" {
+		if len(configs) > 1 {
+			return nil, "", fmt.Errorf("%s: %s.%s has %d configurations (matrix instances: %s) and diff compares one at a time, its seeds pooled: name one, e.g. '%s'",
+				q.File, trainKind, q.Block, len(configs), list(), label(q.Block, configs[0]))
+		}
+		for _, n := range instances {
+			chosen[n] = true
+		}
+		return chosen, label(q.Block, configs[0]), nil
+	}
+	want := instancePairs(q.Instance)
+	name := ""
+	for _, n := range instances {
+		switch {
+		case sameMembers(instancePairs(withoutSeed(n.Address.Instance)), want):
+			name = label(q.Block, withoutSeed(n.Address.Instance))
+		case sameMembers(instancePairs(n.Address.Instance), want):
+			name = label(q.Block, n.Address.Instance)
+		default:
+			continue
+		}
+		chosen[n] = true
+	}
+	if len(chosen) == 0 {
+		return nil, "", fmt.Errorf("%s: %s.%s has no instance [%s]; its configurations are %s (add ,seed=N for one run)",
+			q.File, trainKind, q.Block, q.Instance, list())
+	}
+	return chosen, name, nil
 }
 
 // Evaluators lists, in graph order, the blocks of kind evalKind with a node whose lineage

@@ -90,12 +90,15 @@ func TestRunsOfGraphAndStore(t *testing.T) {
 		return RunsQuery{File: "exp.hcl", Block: block, Evaluate: eval, TrainKind: "dtrain", EvalKind: "devaluate"}
 	}
 	var warn bytes.Buffer
-	runs, err := RunsOf(g, st, q("nir", ""), &warn)
+	sd, err := RunsOf(g, st, q("nir", ""), &warn)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if sd.Name != "nir" || sd.Evaluate != "test" {
+		t.Errorf("side %q of %q", sd.Name, sd.Evaluate)
+	}
 	var seeds []int64
-	for _, r := range runs {
+	for _, r := range sd.Runs {
 		if r.Block != "nir" || !strings.HasPrefix(r.Addr, "dtrain.nir[") {
 			t.Errorf("run %+v: block and address must come from the graph lineage", r)
 		}
@@ -104,8 +107,8 @@ func TestRunsOfGraphAndStore(t *testing.T) {
 	if !slices.Equal(seeds, []int64{0, 1}) || !strings.Contains(warn.String(), "1 of 3 run(s) not in the store") {
 		t.Errorf("seeds %v, warning %q", seeds, warn.String())
 	}
-	if runs, err := RunsOf(g, st, q("baseline", "test"), &warn); err != nil || len(runs) != 3 {
-		t.Errorf("baseline: %d runs, %v", len(runs), err)
+	if sd, err := RunsOf(g, st, q("baseline", "test"), &warn); err != nil || len(sd.Runs) != 3 {
+		t.Errorf("baseline: %+v, %v", sd, err)
 	}
 	for _, c := range []struct{ block, eval, want string }{
 		{"nri", "", `exp.hcl: no dtrain block "nri" (have: baseline, nir)`},
@@ -169,8 +172,8 @@ func TestRunsOfChoosesTheEvaluateBlock(t *testing.T) {
 	}
 	// The student's evaluation is found through its own train node.
 	commitResult(t, st, g.Node("xevaluate.fs[xembed.es[xtrain.student]]"), &metrics.Result{Metrics: map[string]metrics.Value{"nmi": 0.5}})
-	runs, err := RunsOf(g, st, q("student"), &warn)
-	if err != nil || len(runs) != 1 || runs[0].Addr != "xtrain.student" || runs[0].Block != "student" {
-		t.Errorf("student: %+v, %v", runs, err)
+	sd, err := RunsOf(g, st, q("student"), &warn)
+	if err != nil || len(sd.Runs) != 1 || sd.Runs[0].Addr != "xtrain.student" || sd.Runs[0].Block != "student" {
+		t.Errorf("student: %+v, %v", sd, err)
 	}
 }

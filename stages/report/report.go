@@ -15,15 +15,17 @@ import (
 	"dmlrun/stages/evaluate/metrics"
 )
 
-// Version is the report stage's implementation version.
-const Version = 1
+// Version is the report stage's implementation version. 2: rows are named by the current
+// file (train block and matrix instance, seeds pooled), one row set per evaluate block and
+// split, a training column; table.csv and table.json gained columns and fields.
+const Version = 2
 
 // AllFormats are the output kinds `formats` may name.
 var AllFormats = []string{"md", "csv", "json", "png", "svg"}
 
 // Config is the report block's typed config.
 type Config struct {
-	PerSeed bool     `param:"per_seed" doc:"Also list every run (one row per seed) under its block's mean row."`
+	PerSeed bool     `param:"per_seed" doc:"Also list every run (one row per seed) under its configuration's mean row."`
 	Formats []string `param:"formats" enum:"md,csv,json,png,svg" doc:"Files to write: md (table.md), csv (table.csv), json (table.json), png (curves.png), svg (curves.svg)."`
 }
 
@@ -32,11 +34,15 @@ func Def() *stage.Def {
 	d, err := stage.Typed(stage.Def{
 		Kind:    "report",
 		Version: Version,
-		Doc:     "Aggregates evaluate results by model block over seeds (mean ± sample std) into tables and plots training curves.",
+		Doc: "Tabulates evaluate results, one row per train configuration (block and matrix instance, named as the file names it now) with mean ± sample std over its seeds, " +
+			"one row set per evaluate block and split, and how each model trained (untrained, skipped steps, epoch selection); plots training curves.",
 		Params: []stage.Param{
 			{Name: "from", Type: stage.RefList, RefKind: "evaluate", Required: true,
 				Doc: "Evaluate blocks whose results are tabulated (all their instances)."},
 		},
+		// Rows are named by the inputs' addresses: renaming a block must recompute the
+		// report (and only it) so that the table says the new name.
+		InputAddressesInKey: true,
 	}, stage.Config[Config]{Defaults: Config{Formats: slices.Clone(AllFormats)}}, run)
 	if err != nil {
 		panic(err) // the declaration above is wrong: a bug, caught by every test
@@ -55,9 +61,16 @@ func run(ctx *stage.Context, cfg *Config) error {
 		if err != nil {
 			return fmt.Errorf("report %s: input %s: %w", ctx.Addr, in.Addr, err)
 		}
-		runs = append(runs, RunFromResult(r))
+		o, err := originOfInput(in)
+		if err != nil {
+			return fmt.Errorf("report %s: %w", ctx.Addr, err)
+		}
+		runs = append(runs, newRun(o, r))
 	}
-	s := Summarize(runs)
+	s, err := Summarize(runs)
+	if err != nil {
+		return fmt.Errorf("report %s: %w", ctx.Addr, err)
+	}
 	perSeed := cfg.PerSeed
 	if err := s.Text(ctx.Log, perSeed); err != nil {
 		return fmt.Errorf("report %s: %w", ctx.Addr, err)
@@ -107,18 +120,31 @@ func run(ctx *stage.Context, cfg *Config) error {
 var recallColumns = []string{"test_recall@1", "test_e_recall@1"}
 
 // CurvePanels builds the two training-curve panels (loss and test Recall@1 per epoch), one
-// line per run, one colour per block, baseline and NIR on the same axes.
+// line per trained model, one colour per row label, all rows on the same axes. A model
+// that several row sets evaluated (val and test) is drawn once; its legend entry is its
+// row's label with the number of seeds, and says so when its epoch was selected on test
+// or it is untrained.
 func CurvePanels(s *Summary) []Panel {
 	loss := Panel{Title: "training loss", XLabel: "epoch", YLabel: "loss"}
 	rec := Panel{Title: "test Recall@1", XLabel: "epoch", YLabel: "Recall@1"}
-	for gi, g := range s.Groups {
-		col := palette[gi%len(palette)]
-		label := fmt.Sprintf("%s (%d)", g.Block, len(g.Runs))
+	colour := map[string]color.RGBA{}
+	drawn := map[string]bool{}
+	for _, g := range s.Groups {
+		col, ok := colour[g.Label]
+		if !ok {
+			col = palette[len(colour)%len(palette)]
+			colour[g.Label] = col
+		}
+		label := fmt.Sprintf("%s (%d)", g.Label, len(g.Runs))
+		if n := g.Note(); n == "untrained" || selectedOnTest(g.Runs) {
+			label = fmt.Sprintf("%s (%d, %s)", g.Label, len(g.Runs), n)
+		}
 		for _, r := range g.Runs {
 			t := r.TrainLog
-			if t == nil {
+			if t == nil || drawn[g.Label+" "+r.Addr] {
 				continue
 			}
+			drawn[g.Label+" "+r.Addr] = true
 			ep := t.Col("epoch")
 			if ep < 0 {
 				continue
@@ -151,7 +177,7 @@ func series(t *metrics.Table, xc, yc int, label string, col color.RGBA) Series {
 	return s
 }
 
-// TextTable renders a summary the way the stage logs it (for the CLI and tests).
+// TextTable renders a summary the way the stage logs it (for tests).
 func TextTable(s *Summary, perSeed bool) string {
 	var b bytes.Buffer
 	_ = s.Text(&b, perSeed)

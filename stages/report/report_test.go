@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,21 +49,42 @@ func fixtureResults() []*metrics.Result {
 				log.Rows = append(log.Rows, []metrics.Value{metrics.Value(ep), metrics.Value(2/float64(ep+1) + d), 0, 1, r})
 			}
 			out = append(out, &metrics.Result{Metrics: m, TrainLog: log,
-				Run: metrics.Run{Block: b.block, Seed: seed, Addr: fmt.Sprintf("train.%s[seed=%d]", b.block, seed)}})
+				Run: metrics.Run{Block: b.block, Seed: seed, Addr: fmt.Sprintf("train.%s[seed=%d]", b.block, seed), Split: "test"}})
 		}
 	}
 	return out
 }
 
+// fixtureInput is the report input (an evaluate node) of a fixture result, with the
+// lineage the pipeline gives it: the train node block[seed=N], its embed node, its dataset.
+func fixtureInput(r *metrics.Result, dir string) stage.Input {
+	tr := stage.Input{Stage: "train", Block: r.Run.Block, Instance: fmt.Sprintf("seed=%d", r.Run.Seed), Addr: r.Run.Addr,
+		Key: "key-of-" + r.Run.Addr, Params: map[string]any{"seed": r.Run.Seed, "lr": 1e-5}}
+	em := stage.Input{Stage: "embed", Block: "test", Instance: tr.Addr, Addr: "embed.test[" + tr.Addr + "]", Params: map[string]any{"split": "test"}}
+	ds := stage.Input{Stage: "dataset", Block: "cub", Addr: "dataset.cub", Key: "cubkey0123456789"}
+	return stage.Input{Param: "from", Stage: "evaluate", Block: "test", Instance: em.Addr, Addr: "evaluate.test[" + em.Addr + "]", Dir: dir,
+		Params:    map[string]any{"metrics": []string{"e_recall@1"}, "kmeans_classes": int64(0)},
+		Ancestors: []stage.Input{ds, tr, em}}
+}
+
+// fixtureRun is a fixture result named as the report stage names it.
+func fixtureRun(r *metrics.Result) Run {
+	o, err := originOfInput(fixtureInput(r, ""))
+	if err != nil {
+		panic(err)
+	}
+	return newRun(o, r)
+}
+
 func runStage(t *testing.T, perSeed bool, formats []string) (string, string) {
 	t.Helper()
 	var ins []stage.Input
-	for i, r := range fixtureResults() {
+	for _, r := range fixtureResults() {
 		d := t.TempDir()
 		if err := metrics.WriteResult(d, r); err != nil {
 			t.Fatal(err)
 		}
-		ins = append(ins, stage.Input{Param: "from", Addr: fmt.Sprintf("evaluate.test[%d]", i), Dir: d})
+		ins = append(ins, fixtureInput(r, d))
 	}
 	// reversed seed order in the inputs: the table must still list seeds in order
 	ins[0], ins[2] = ins[2], ins[0]
@@ -95,9 +117,12 @@ func TestReportTablesGolden(t *testing.T) {
 func TestSummaryStats(t *testing.T) {
 	var runs []Run
 	for _, r := range fixtureResults() {
-		runs = append(runs, RunFromResult(r))
+		runs = append(runs, fixtureRun(r))
 	}
-	s := Summarize(runs)
+	s, err := Summarize(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	st := s.Groups[1].Stats["e_recall@1"] // nir: 0.63, 0.64, 0.65
 	if math.Abs(st.Mean-0.64) > 1e-12 || math.Abs(st.Std-0.01) > 1e-12 || st.N != 3 {
 		t.Errorf("nir e_recall@1 %+v, want mean 0.64 sample std 0.01", st)
@@ -167,5 +192,120 @@ func TestUnknownFormat(t *testing.T) {
 		Params: stage.Params{"per_seed": false, "formats": []string{"pdf"}}, Log: io.Discard}
 	if err := Def().Run(ctx); err == nil || !strings.Contains(err.Error(), `"pdf"`) {
 		t.Errorf("error %v", err)
+	}
+}
+
+// notesRuns: a matrix block selected on val, an untrained floor and a block selected on
+// test with skipped steps, each on two evaluate blocks (val and test).
+func notesRuns() []Run {
+	var out []Run
+	add := func(eval, split, block, inst string, seed int64, v float64, tr *metrics.Training) {
+		addr := label(block, strings.TrimPrefix(inst+",", ",")+fmt.Sprintf("seed=%d", seed))
+		if inst == "" {
+			addr = fmt.Sprintf("%s[seed=%d]", block, seed)
+		}
+		out = append(out, Run{Label: label(block, inst), Block: block, Instance: inst, Seed: seed, Addr: "train." + addr,
+			Evaluate: eval, Split: split, Metrics: map[string]float64{"e_recall@1": v}, Training: tr, Config: block + inst})
+	}
+	for _, set := range []struct {
+		eval, split string
+		off         float64
+	}{{"val", "val", 0.1}, {"test", "test", 0}} {
+		for seed := int64(0); seed < 3; seed++ {
+			d := set.off + float64(seed)/100
+			add(set.eval, set.split, "pa", "embed_dim=16", seed, 0.6+d, &metrics.Training{Epochs: 30, Steps: 900, SelectedEpoch: 20 + int(seed), Selection: "val:e_recall@1"})
+			add(set.eval, set.split, "floor", "", seed, 0.1+d, &metrics.Training{SelectedEpoch: -1})
+			skipped := 0
+			if seed == 1 {
+				skipped = 7
+			}
+			add(set.eval, set.split, "shaky", "", seed, 0.5+d, &metrics.Training{Epochs: 30, Steps: 893, Skipped: skipped, SelectedEpoch: 12, Selection: "test:e_recall@1"})
+		}
+	}
+	return out
+}
+
+// Row sets (one per evaluate block), matrix labels and the training column, in every
+// format; a test-selected row says so in each of them and in the plot legend.
+func TestReportNotesGolden(t *testing.T) {
+	s, err := Summarize(notesRuns())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Sets, []string{"val", "test"}) || len(s.Groups) != 6 {
+		t.Fatalf("sets %v, %d groups", s.Sets, len(s.Groups))
+	}
+	golden(t, "notes.txt", []byte(TextTable(s, true)))
+	md, err := s.Markdown(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "notes.md", md)
+	csv, err := s.CSV(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "notes.csv", csv)
+	j, err := s.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range [][]byte{md, csv, j} {
+		if !strings.Contains(string(b), "selected on test by e_recall@1") {
+			t.Errorf("the test-selected row is not labelled so:\n%s", b)
+		}
+	}
+}
+
+// Summarize pools seeds only: not runs of different configurations under one label, not
+// one model evaluated twice in one row.
+func TestSummarizeRefusesToPool(t *testing.T) {
+	base := func(addr, config, eval string) Run {
+		return Run{Label: "pa", Block: "pa", Addr: addr, Evaluate: "test", Split: "test", Config: config, EvalAddr: eval,
+			Metrics: map[string]float64{"nmi": 0.5}}
+	}
+	cases := []struct {
+		name string
+		runs []Run
+		want string
+	}{
+		{"different configurations", []Run{base("train.pa[seed=0]", "lr=1", "e1"), base("train.pa[seed=1]", "lr=2", "e2")},
+			"row pa of evaluate.test would pool train.pa[seed=0] and train.pa[seed=1], which differ in more than their seed"},
+		{"one model twice", []Run{base("train.pa[seed=0]", "c", "evaluate.test[embed.a[train.pa[seed=0]]]"), base("train.pa[seed=0]", "c", "evaluate.test[embed.b[train.pa[seed=0]]]")},
+			"train.pa[seed=0] is evaluated twice by evaluate.test on the test split (evaluate.test[embed.a[train.pa[seed=0]]] and evaluate.test[embed.b[train.pa[seed=0]]])"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := Summarize(c.runs); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+// The legend of a plotted row says when its epoch was selected on test or it is untrained.
+func TestCurveLegends(t *testing.T) {
+	log := &metrics.Table{Columns: []string{"epoch", "loss"}, Rows: [][]metrics.Value{{0, 1}, {1, 0.5}}}
+	var rs []Run
+	for _, r := range notesRuns() {
+		r.TrainLog = log
+		rs = append(rs, r)
+	}
+	s, err := Summarize(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var legends []string
+	for _, sr := range CurvePanels(s)[0].Series {
+		if !slices.Contains(legends, sr.Label) {
+			legends = append(legends, sr.Label)
+		}
+	}
+	want := []string{"pa[embed_dim=16] (3)", "floor (3, untrained)", "shaky (3, skipped 7 steps in 1 of 3 runs; selected on test by e_recall@1)"}
+	if !slices.Equal(legends, want) {
+		t.Errorf("legends %q, want %q", legends, want)
+	}
+	if n := len(CurvePanels(s)[0].Series); n != 9 {
+		t.Errorf("%d loss lines, want 9 (each model once, though val and test both evaluate it)", n)
 	}
 }

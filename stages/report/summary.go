@@ -3,31 +3,87 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"dmlrun/stages/evaluate/metrics"
 )
 
-// Run is one evaluated model as report and diff see it.
+// Run is one evaluated model as report and diff see it, named by the current experiment
+// file (newRun): never by the block name metrics.json recorded when it was computed.
 type Run struct {
-	Block    string // train block name: the group key
+	// Label names the run's row: the train block and its matrix instance without the seed,
+	// "pa[embed_dim=16]", or the block alone, "nir". Runs of one evaluate block and split
+	// with the same Label are one row, pooled over their seeds; nothing else is pooled.
+	Label    string
+	Block    string // the train block's name
+	Instance string // the train node's matrix instance without the seed ("" when none)
 	Seed     int64
-	Addr     string
+	Addr     string // the train node's address, "train.pa[embed_dim=16,seed=0]"
+	Evaluate string // the evaluate block's name
+	Split    string // the split that was evaluated (metrics.json)
+
+	EvalAddr, EmbedAddr string // the evaluate and embed nodes' addresses, for messages
+
 	Metrics  map[string]float64
 	TrainLog *metrics.Table
+	// Training is how the model trained; nil when metrics.json predates that record.
+	Training *metrics.Training
+
+	// Config identifies the train configuration (parameters other than the seed, and the
+	// datasets read): runs pooled into one row must share it. "" when unknown.
+	Config string
+	// TestData is what the run was evaluated on; Settings are the evaluate node's
+	// parameters besides its metric list. diff refuses to call two sides comparable when
+	// either differs.
+	TestData TestData
+	Settings map[string]string
 }
 
-// RunFromResult converts a metrics.json.
+// TestData is what a run was evaluated on: the dataset nodes upstream of the evaluation
+// (their content keys decide, not their addresses) and the split.
+type TestData struct {
+	Datasets []DatasetRef `json:"datasets"`
+	Split    string       `json:"split"`
+}
+
+// DatasetRef is one dataset node.
+type DatasetRef struct {
+	Addr string `json:"addr"`
+	Key  string `json:"key"`
+}
+
+// id is what decides whether two runs saw the same test data; "" when nothing is known.
+func (d TestData) id() string {
+	if len(d.Datasets) == 0 {
+		return ""
+	}
+	s := d.Split
+	for _, ds := range d.Datasets {
+		s += " " + ds.Key
+	}
+	return s
+}
+
+func (d TestData) String() string {
+	s := ""
+	for i, ds := range d.Datasets {
+		if i > 0 {
+			s += " + "
+		}
+		s += fmt.Sprintf("%s (key %.12s)", ds.Addr, ds.Key)
+	}
+	return s + ", " + d.Split + " split"
+}
+
+// RunFromResult converts a metrics.json's numbers and training record; the run's names
+// (Label, Block, Addr) are left to the caller, who knows the current file (newRun).
 func RunFromResult(r *metrics.Result) Run {
 	m := make(map[string]float64, len(r.Metrics))
 	for k, v := range r.Metrics {
 		m[k] = float64(v)
 	}
-	block := r.Run.Block
-	if block == "" {
-		block = r.Run.Addr
-	}
-	return Run{Block: block, Seed: r.Run.Seed, Addr: r.Run.Addr, Metrics: m, TrainLog: r.TrainLog}
+	return Run{Seed: r.Run.Seed, Split: r.Run.Split, Metrics: m, TrainLog: r.TrainLog, Training: r.Run.Train}
 }
 
 // Stat is one metric of one group over its seeds.
@@ -37,34 +93,73 @@ type Stat struct {
 	N    int     `json:"n"`   // runs with a finite value
 }
 
-// Group is all runs of one block.
+// Group is one row: the runs of one configuration (train block and matrix instance) in
+// one row set (evaluate block and split), over their seeds.
 type Group struct {
-	Block string
-	Runs  []Run // ordered by seed
-	Stats map[string]Stat
+	Set      string // the row set: the evaluate block, "test", or "test/val" when it evaluates several splits
+	Evaluate string
+	Split    string
+	Label    string // "pa[embed_dim=16]"
+	Block    string
+	Instance string
+	Runs     []Run // ordered by seed
+	Stats    map[string]Stat
 }
 
-// Summary is the aggregated table: groups in first-appearance order, metric columns in
-// metrics.SortedNames order.
+// Summary is the aggregated table: row sets in first-appearance order, groups in
+// first-appearance order within their set, metric columns in metrics.SortedNames order.
 type Summary struct {
 	Metrics []string
+	Sets    []string // the distinct Group.Set values, in order
 	Groups  []Group
 }
 
-// Summarize groups runs by block (first appearance order; runs by seed) and computes mean
-// and sample standard deviation of every metric over the runs with a finite value.
-func Summarize(runs []Run) *Summary {
+// Summarize groups runs into rows (evaluate block and split, then label; first appearance
+// order; runs by seed) and computes mean and sample standard deviation of every metric
+// over the runs with a finite value.
+//
+// It refuses to pool what is not seeds of one configuration: runs of one row whose
+// Config differs (train parameters other than the seed, or datasets), and one train node
+// that appears twice in a row (evaluated twice on one split by one evaluate block,
+// through two embed blocks). Separate rows with the same name would read as a
+// contradiction, so both are errors that say what to change.
+func Summarize(runs []Run) (*Summary, error) {
 	s := &Summary{}
-	idx := map[string]int{}
+	splits := map[string][]string{} // evaluate block -> its splits, in order
+	for _, r := range runs {
+		if !slices.Contains(splits[r.Evaluate], r.Split) {
+			splits[r.Evaluate] = append(splits[r.Evaluate], r.Split)
+		}
+	}
+	idx := map[[2]string]int{}
 	all := map[string]float64{}
 	for _, r := range runs {
-		i, ok := idx[r.Block]
+		set := r.Evaluate
+		if len(splits[r.Evaluate]) > 1 {
+			set += "/" + r.Split
+		}
+		k := [2]string{set, r.Label}
+		i, ok := idx[k]
 		if !ok {
 			i = len(s.Groups)
-			idx[r.Block] = i
-			s.Groups = append(s.Groups, Group{Block: r.Block})
+			idx[k] = i
+			s.Groups = append(s.Groups, Group{Set: set, Evaluate: r.Evaluate, Split: r.Split, Label: r.Label, Block: r.Block, Instance: r.Instance})
+			if !slices.Contains(s.Sets, set) {
+				s.Sets = append(s.Sets, set)
+			}
 		}
-		s.Groups[i].Runs = append(s.Groups[i].Runs, r)
+		g := &s.Groups[i]
+		for _, o := range g.Runs {
+			switch {
+			case o.Addr == r.Addr:
+				return nil, fmt.Errorf("%s is evaluated twice by evaluate.%s on the %s split (%s and %s): a row pools the seeds of one configuration, not repeated evaluations of one model; evaluate the two embed blocks in separate evaluate blocks",
+					r.Addr, r.Evaluate, r.Split, o.EvalAddr, r.EvalAddr)
+			case o.Config != r.Config:
+				return nil, fmt.Errorf("row %s of evaluate.%s would pool %s and %s, which differ in more than their seed (train parameters or datasets): a row pools the seeds of one configuration",
+					r.Label, r.Evaluate, o.Addr, r.Addr)
+			}
+		}
+		g.Runs = append(g.Runs, r)
 		for k := range r.Metrics {
 			all[k] = 0
 		}
@@ -75,16 +170,10 @@ func Summarize(runs []Run) *Summary {
 		sort.SliceStable(g.Runs, func(a, b int) bool { return g.Runs[a].Seed < g.Runs[b].Seed })
 		g.Stats = map[string]Stat{}
 		for _, m := range s.Metrics {
-			var xs []float64
-			for _, r := range g.Runs {
-				if v, ok := r.Metrics[m]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
-					xs = append(xs, v)
-				}
-			}
-			g.Stats[m] = stat(xs)
+			g.Stats[m] = stat(values(g.Runs, m))
 		}
 	}
-	return s
+	return s, nil
 }
 
 func stat(xs []float64) Stat {
@@ -94,11 +183,7 @@ func stat(xs []float64) Stat {
 	}
 	st.Mean = mean(xs)
 	if len(xs) > 1 {
-		var ss float64
-		for _, x := range xs {
-			ss += (x - st.Mean) * (x - st.Mean)
-		}
-		st.Std = math.Sqrt(ss / float64(len(xs)-1))
+		st.Std = sampleStd(xs, st.Mean)
 	}
 	return st
 }
@@ -109,6 +194,15 @@ func mean(xs []float64) float64 {
 		s += x
 	}
 	return s / float64(len(xs))
+}
+
+// sampleStd is the n−1 standard deviation of xs around their mean m.
+func sampleStd(xs []float64, m float64) float64 {
+	var ss float64
+	for _, x := range xs {
+		ss += (x - m) * (x - m)
+	}
+	return math.Sqrt(ss / float64(len(xs)-1))
 }
 
 // fmtStat renders "0.6123 ± 0.0045", "0.6123" for a single run, "–" for no value.

@@ -13,6 +13,7 @@ import (
 	goldenfile "dmlrun/internal/golden"
 	"dmlrun/internal/iostreams"
 	"dmlrun/spec"
+	"dmlrun/stages/evaluate/metrics"
 	"dmlrun/stages/report"
 )
 
@@ -26,27 +27,43 @@ func TestDiffArgs(t *testing.T) {
 	cases := []struct {
 		name    string
 		args    []string
-		want    Options // compared fields: A, B, File, Check, Expect, JSON
+		want    Options // compared fields: A, B, File, Check, Expect, JSON, Evaluate
 		wantErr string
 	}{
 		{name: "file a b", args: []string{"exp.hcl", "baseline", "nir"},
-			want: Options{A: side{"exp.hcl", "baseline"}, B: side{"exp.hcl", "nir"}}},
+			want: Options{A: side{File: "exp.hcl", Block: "baseline"}, B: side{File: "exp.hcl", Block: "nir"}}},
 		{name: "two files", args: []string{"cub.hcl:baseline", "cars.hcl:train.nir", "--json"},
-			want: Options{A: side{"cub.hcl", "baseline"}, B: side{"cars.hcl", "train.nir"}, JSON: true}},
+			want: Options{A: side{File: "cub.hcl", Block: "baseline"}, B: side{File: "cars.hcl", Block: "nir"}, JSON: true}},
+		{name: "matrix instances", args: []string{"sweep.hcl", "pa[embed_dim=16]", "train.pa[embed_dim=32]"},
+			want: Options{A: side{File: "sweep.hcl", Block: "pa", Instance: "embed_dim=16"}, B: side{File: "sweep.hcl", Block: "pa", Instance: "embed_dim=32"}}},
+		{name: "one run", args: []string{"sweep.hcl", "pa[embed_dim=16,seed=0]", "pa[embed_dim=16,seed=1]"},
+			want: Options{A: side{File: "sweep.hcl", Block: "pa", Instance: "embed_dim=16,seed=0"}, B: side{File: "sweep.hcl", Block: "pa", Instance: "embed_dim=16,seed=1"}}},
+		{name: "two evaluate blocks", args: []string{"exp.hcl", "nir@val", "nir@evaluate.test"},
+			want: Options{A: side{File: "exp.hcl", Block: "nir", Evaluate: "val"}, B: side{File: "exp.hcl", Block: "nir", Evaluate: "test"}}},
+		{name: "file, instance and evaluate", args: []string{"a.hcl:pa[arch=\"x:y\"]@val", "b.hcl:pa"},
+			want: Options{A: side{File: "a.hcl", Block: "pa", Instance: `arch="x:y"`, Evaluate: "val"}, B: side{File: "b.hcl", Block: "pa"}}},
+		{name: "evaluate flag", args: []string{"exp.hcl", "a", "b", "--evaluate", "evaluate.val"},
+			want: Options{A: side{File: "exp.hcl", Block: "a"}, B: side{File: "exp.hcl", Block: "b"}, Evaluate: "val"}},
 		{name: "check file", args: []string{"--check", "exp.hcl"}, want: Options{File: "exp.hcl", Check: true}},
 		{name: "check with tolerance", args: []string{"exp.hcl", "a", "b", "--check", "--tolerance", "e_recall@1=0.02"},
-			want: Options{A: side{"exp.hcl", "a"}, B: side{"exp.hcl", "b"}, Check: true}},
+			want: Options{A: side{File: "exp.hcl", Block: "a"}, B: side{File: "exp.hcl", Block: "b"}, Check: true}},
 		{name: "expect", args: []string{"--expect", "e.json", "exp.hcl", "nir"},
-			want: Options{B: side{"exp.hcl", "nir"}, Expect: "e.json"}},
+			want: Options{B: side{File: "exp.hcl", Block: "nir"}, Expect: "e.json"}},
 		{name: "expect colon", args: []string{"--expect", "e.json", "exp.hcl:nir"},
-			want: Options{B: side{"exp.hcl", "nir"}, Expect: "e.json"}},
+			want: Options{B: side{File: "exp.hcl", Block: "nir"}, Expect: "e.json"}},
 		{name: "file alone without check", args: []string{"exp.hcl"}, wantErr: "only --check accepts FILE alone"},
 		{name: "two args without colons", args: []string{"a", "b"}, wantErr: "FILE:BLOCK"},
+		{name: "file twice", args: []string{"exp.hcl", "exp.hcl:a", "b"}, wantErr: "give the file once"},
+		{name: "unclosed instance", args: []string{"exp.hcl", "pa[embed_dim=16", "b"}, wantErr: "BLOCK[key=value,...]"},
+		{name: "empty instance", args: []string{"exp.hcl", "pa[]", "b"}, wantErr: "BLOCK[key=value,...]"},
+		{name: "empty evaluate", args: []string{"exp.hcl", "pa@", "b"}, wantErr: "must follow @"},
+		{name: "not a train block", args: []string{"exp.hcl", "evaluate.test", "b"}, wantErr: "want a train block name"},
 		{name: "tolerance without check", args: []string{"f", "a", "b", "--tolerance", "nmi=0.1"}, wantErr: "--tolerance needs --check"},
 		{name: "bad tolerance", args: []string{"f", "a", "b", "--check", "--tolerance", "nmi"}, wantErr: "metric=value"},
 		{name: "negative tolerance", args: []string{"f", "a", "b", "--check", "--tolerance", "nmi=-1"}, wantErr: "metric=value"},
 		{name: "four args", args: []string{"f", "a", "b", "c"}, wantErr: "got 4 argument(s)"},
 		{name: "expect and tolerance", args: []string{"--expect", "e", "--check", "--tolerance", "nmi=1", "f", "b"}, wantErr: "own tolerances"},
+		{name: "bootstrap flags are gone", args: []string{"f", "a", "b", "--resamples", "100"}, wantErr: "unknown flag: --resamples"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -60,7 +77,7 @@ func TestDiffArgs(t *testing.T) {
 			err := cmd.Execute()
 			if c.wantErr != "" {
 				var fe *cmdutil.FlagError
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) || !errors.As(err, &fe) {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) || (!errors.As(err, &fe) && !strings.Contains(err.Error(), "unknown flag")) {
 					t.Fatalf("error %v, want a FlagError containing %q", err, c.wantErr)
 				}
 				return
@@ -69,44 +86,77 @@ func TestDiffArgs(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got.A != c.want.A || got.B != c.want.B || got.File != c.want.File || got.Check != c.want.Check ||
-				got.Expect != c.want.Expect || got.JSON != c.want.JSON || got.Resamples != 10000 || got.Seed != 1 {
+				got.Expect != c.want.Expect || got.JSON != c.want.JSON || got.Evaluate != c.want.Evaluate {
 				t.Errorf("options %+v", got)
 			}
 		})
 	}
 }
 
-// fakeSource serves runs from memory.
+// fakeSource serves sides from memory, by "file:block[instance]@evaluate".
 type fakeSource struct {
-	runs   map[string][]report.Run // "file:block"
+	sides  map[string]*report.Side
 	checks map[string]map[string]spec.Check
 }
 
-func (f *fakeSource) Runs(file, block, _ string) ([]report.Run, error) {
-	r, ok := f.runs[file+":"+blockName(block)]
+func (f *fakeSource) Side(file, block, instance, evaluate string) (*report.Side, error) {
+	k := side{File: file, Block: block, Instance: instance, Evaluate: evaluate}.String()
+	s, ok := f.sides[k]
 	if !ok {
-		return nil, fmt.Errorf("%s: no train block %q", file, block)
+		return nil, fmt.Errorf("fake: no side %s", k)
 	}
-	return r, nil
+	return s, nil
 }
 
 func (f *fakeSource) Checks(file string) (map[string]spec.Check, error) { return f.checks[file], nil }
 
-func mkRuns(block string, r1 []float64, nmi []float64) []report.Run {
-	var out []report.Run
+// mkSide is a side of len(r1) runs evaluated on the given dataset key and split.
+func mkSide(name, eval, dataKey, split string, r1, nmi []float64) *report.Side {
+	s := &report.Side{Name: name, Evaluate: eval}
 	for i := range r1 {
-		out = append(out, report.Run{Block: block, Seed: int64(i), Addr: fmt.Sprintf("train.%s[seed=%d]", block, i),
-			Metrics: map[string]float64{"e_recall@1": r1[i], "nmi": nmi[i]}})
+		s.Runs = append(s.Runs, report.Run{Label: name, Block: name, Seed: int64(i), Addr: fmt.Sprintf("train.%s[seed=%d]", name, i),
+			Metrics:  map[string]float64{"e_recall@1": r1[i], "nmi": nmi[i]},
+			TestData: report.TestData{Datasets: []report.DatasetRef{{Addr: "dataset.d", Key: dataKey}}, Split: split},
+			Settings: map[string]string{"kmeans_classes": "0", "faiss_rand_int": `"modulo"`}})
 	}
-	return out
+	return s
 }
 
 func fake() *fakeSource {
+	pa16 := mkSide("pa[embed_dim=16]", "test", "cubkey", "test", []float64{0.60, 0.61, 0.62}, []float64{0.70, 0.71, 0.69})
+	pa32 := mkSide("pa[embed_dim=32]", "test", "cubkey", "test", []float64{0.63, 0.64, 0.65}, []float64{0.70, 0.72, 0.69})
+	one := mkSide("solo", "test", "cubkey", "test", []float64{0.5}, []float64{0.6})
+	two := mkSide("duo", "test", "cubkey", "test", []float64{0.90, 0.91}, []float64{0.7, 0.71})
+	two2 := mkSide("duo2", "test", "cubkey", "test", []float64{0.80, 0.81}, []float64{0.7, 0.72})
+	nirVal := mkSide("nir", "val", "cubkey", "val", []float64{0.71, 0.716, 0.712}, []float64{0.8, 0.81, 0.805})
+	settings := mkSide("nir", "test", "cubkey", "test", []float64{0.610, 0.615, 0.612}, []float64{0.705, 0.712, 0.70})
+	for i := range settings.Runs {
+		settings.Runs[i].Settings = map[string]string{"kmeans_classes": "100", "faiss_rand_int": `"modulo"`}
+	}
+	shaky := mkSide("shaky", "test", "cubkey", "test", []float64{0.3, 0.31, 0.32}, []float64{0.5, 0.5, 0.5})
+	for i := range shaky.Runs {
+		shaky.Runs[i].Training = &metrics.Training{Epochs: 10, Steps: 90, Skipped: 10 * (i % 2), SelectedEpoch: 4, Selection: "test:e_recall@1"}
+	}
+	floor := mkSide("floor", "test", "cubkey", "test", []float64{0.05, 0.06, 0.05}, []float64{0.1, 0.1, 0.1})
+	for i := range floor.Runs {
+		floor.Runs[i].Training = &metrics.Training{SelectedEpoch: -1}
+	}
 	return &fakeSource{
-		runs: map[string][]report.Run{
-			"exp.hcl:baseline": mkRuns("baseline", []float64{0.640, 0.645, 0.650}, []float64{0.70, 0.71, 0.69}),
-			"exp.hcl:nir":      mkRuns("nir", []float64{0.610, 0.615, 0.612}, []float64{0.705, 0.712, 0.70}),
-			"other.hcl:nir":    mkRuns("nir", []float64{0.66, 0.67, 0.665}, []float64{0.71, 0.72, 0.70}),
+		sides: map[string]*report.Side{
+			"exp.hcl:baseline":           mkSide("baseline", "test", "cubkey", "test", []float64{0.640, 0.645, 0.650}, []float64{0.70, 0.71, 0.69}),
+			"exp.hcl:nir":                mkSide("nir", "test", "cubkey", "test", []float64{0.610, 0.615, 0.612}, []float64{0.705, 0.712, 0.70}),
+			"exp.hcl:nir@val":            nirVal,
+			"exp.hcl:nir@test":           mkSide("nir", "test", "cubkey", "test", []float64{0.610, 0.615, 0.612}, []float64{0.705, 0.712, 0.70}),
+			"other.hcl:nir":              mkSide("nir", "test", "cubkey", "test", []float64{0.66, 0.67, 0.665}, []float64{0.71, 0.72, 0.70}),
+			"cars.hcl:nir":               mkSide("nir", "test", "carskey", "test", []float64{0.66, 0.67, 0.665}, []float64{0.71, 0.72, 0.70}),
+			"k100.hcl:nir":               settings,
+			"sweep.hcl:pa[embed_dim=16]": pa16,
+			"sweep.hcl:pa[embed_dim=32]": pa32,
+			"small.hcl:solo":             one,
+			"small.hcl:duo":              two,
+			"small.hcl:duo2":             two2,
+			"small.hcl:shaky":            shaky,
+			"small.hcl:floor":            floor,
 		},
 		checks: map[string]map[string]spec.Check{"exp.hcl": {
 			"nir_not_worse": {Baseline: "train.baseline", Candidate: "train.nir", Tolerances: map[string]float64{"e_recall@1": 0.02}},
@@ -134,10 +184,15 @@ func TestDiffOutputs(t *testing.T) {
 		{"check_all_blocks", []string{"--check", "exp.hcl"}, true},
 		{"check_all_blocks_json", []string{"--check", "exp.hcl", "--json"}, true},
 		{"expect", []string{"--expect", exp, "exp.hcl", "nir", "--metrics", "e_recall@1"}, false},
+		{"matrix_instances", []string{"sweep.hcl", "pa[embed_dim=16]", "pa[embed_dim=32]"}, false},
+		{"two_evaluate_blocks", []string{"exp.hcl", "nir@val", "nir@test"}, false},
+		{"one_seed_per_side", []string{"small.hcl", "solo", "solo"}, false},
+		{"two_seeds", []string{"small.hcl", "duo", "duo2"}, false},
+		{"training_notes", []string{"small.hcl", "floor", "shaky"}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ios, _, out, _ := iostreams.Test()
+			ios, _, out, errOut := iostreams.Test()
 			cmd := NewCmd(&cmdutil.Factory{IOStreams: ios}, func(o *Options) error { o.Source = fake(); return run(o) })
 			cmd.SetArgs(c.args)
 			cmd.SilenceUsage, cmd.SilenceErrors = true, true
@@ -147,6 +202,9 @@ func TestDiffOutputs(t *testing.T) {
 				t.Fatalf("error %v, regression expected %v", err, c.regression)
 			}
 			got := out.String()
+			if errOut.Len() > 0 {
+				got += "--- stderr\n" + errOut.String()
+			}
 			if re != nil {
 				got += "--- error\n" + re.Error() + "\n"
 			}
@@ -165,5 +223,51 @@ func TestDiffCheckWithoutTolerances(t *testing.T) {
 	var fe *cmdutil.FlagError
 	if err := cmd.Execute(); !errors.As(err, &fe) || !strings.Contains(err.Error(), "no tolerances") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// Sides evaluated on different test data or with different metric settings: diff warns
+// and shows the table; --check and --expect refuse to pass or fail on them (exit 1, not 3).
+func TestDiffIncomparableSides(t *testing.T) {
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "expected.json")
+	os.WriteFile(exp, []byte(`{"metrics": {"e_recall@1": {"mean": 0.62, "tolerance": 0.5}}}`), 0o644)
+	cases := []struct {
+		name    string
+		args    []string
+		warning string // on stderr, "" for none
+		fails   bool
+	}{
+		{"different datasets", []string{"exp.hcl:nir", "cars.hcl:nir"},
+			"different test data: exp.hcl:nir was evaluated on dataset.d (key cubkey), test split, cars.hcl:nir on dataset.d (key carskey), test split", false},
+		{"different datasets, --check", []string{"exp.hcl:nir", "cars.hcl:nir", "--check", "--tolerance", "e_recall@1=0.5"}, "different test data", true},
+		{"different splits", []string{"exp.hcl", "nir@val", "nir@test"}, "nir@val was evaluated on dataset.d (key cubkey), val split", false},
+		{"different metric settings", []string{"exp.hcl:nir", "k100.hcl:nir"},
+			`different metric settings (exp.hcl:nir vs k100.hcl:nir): kmeans_classes 0 vs 100`, false},
+		{"different metric settings, --check", []string{"exp.hcl:nir", "k100.hcl:nir", "--check", "--tolerance", "nmi=1"}, "kmeans_classes 0 vs 100", true},
+		{"same test data", []string{"exp.hcl:nir", "other.hcl:nir", "--check", "--tolerance", "e_recall@1=0.5"}, "", false},
+		{"expected values have no lineage", []string{"--expect", exp, "exp.hcl", "nir"}, "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ios, _, out, errOut := iostreams.Test()
+			cmd := NewCmd(&cmdutil.Factory{IOStreams: ios}, func(o *Options) error { o.Source = fake(); return run(o) })
+			cmd.SetArgs(c.args)
+			cmd.SilenceUsage, cmd.SilenceErrors = true, true
+			err := cmd.Execute()
+			if got := errOut.String(); (c.warning == "") != (got == "") || !strings.Contains(got, c.warning) {
+				t.Errorf("stderr %q, want a warning with %q", got, c.warning)
+			}
+			var re *cmdutil.RegressionError
+			switch {
+			case c.fails && (err == nil || errors.As(err, &re) || !strings.Contains(err.Error(), "cannot check: the sides do not measure the same thing")):
+				t.Errorf("error %v, want one refusing the check", err)
+			case !c.fails && err != nil:
+				t.Errorf("error %v", err)
+			}
+			if !strings.Contains(out.String(), "e_recall@1") {
+				t.Errorf("no table:\n%s", out.String())
+			}
+		})
 	}
 }

@@ -1,9 +1,12 @@
-// Package diff is `dmlrun diff`: compare two train blocks' (variants') metrics over seeds,
-// with a seeded bootstrap confidence interval per metric, and with --check or --expect
-// gate on tolerances (a RegressionError, exit code 3).
+// Package diff is `dmlrun diff`: compare two configurations' metrics over seeds (a train
+// block, a matrix instance "pa[embed_dim=16]", one run, optionally "@EVALUATE" for the
+// evaluate block), with Welch's t interval per metric, warnings when the sides were
+// evaluated on different test data or with different metric settings, and with --check
+// or --expect a gate on tolerances (a RegressionError, exit code 3; incomparable sides,
+// exit 1).
 //
-// What it is not: the statistics (report.Diff) or the lineage query that finds a
-// variant's runs, evaluate -> embed -> train (report.RunsOf, on pipeline's graph); the
-// command parses arguments, loads the files and renders. Source is the seam tests fill
-// from memory.
+// What it is not: the statistics (report.Diff) or the lineage query that finds a side's
+// runs, evaluate -> embed -> train (report.RunsOf, on pipeline's graph); the command
+// parses arguments, loads the files and renders. Source is the seam tests fill from
+// memory.
 package diff
