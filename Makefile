@@ -7,6 +7,8 @@
 #                                  it, and libtorch_cuda is linked when present (CUDA builds)
 #   make test                      shim, then go test ./...
 #   make bench-torch               binding vs PyTorch benchmark (bench/torch)
+#   make device-build              bin/device/: what the GPU machine's device check needs
+#   make device-check-cpu          scripts/device-check.sh --cpu (CPU mode; part of check)
 #
 # The Go side links only -ldmlshim; switching libtorch means rebuilding the shim only.
 
@@ -139,3 +141,35 @@ check: deps-test
 	$(MAKE) test
 	$(MAKE) fuzz-short
 	$(MAKE) e2e
+	$(MAKE) device-check-cpu
+
+# ---- Device check (scripts/device-check.sh, bench/device/README.md) ---------------------
+
+.PHONY: device-build device-check-cpu
+
+# What the GPU machine (no Go) needs, in one folder to carry (bin/ is git-ignored): dmlrun,
+# the dmlrun side of the step benchmark and `go test -c` binaries of the packages with CUDA
+# tests, stripped, against the shim's C header only (on the GPU machine the script rebuilds
+# the shim against its torch and puts it first on LD_LIBRARY_PATH). The device tool carries
+# at most 64 MiB: the sizes are printed and a bigger folder is an error.
+DEVICE_BIN      := bin/device
+DEVICE_LDFLAGS  := -s -w
+DEVICE_TESTS    := torch:./torch nir:./stages/nir evaluate:./stages/evaluate devstep:./bench/device/devstep
+DEVICE_MAX_KIB  := 65536
+
+device-build: shim
+	@mkdir -p $(DEVICE_BIN)
+	$(GO) build -ldflags='$(DEVICE_LDFLAGS)' -o $(DEVICE_BIN)/dmlrun ./cmd/dmlrun
+	$(GO) build -ldflags='$(DEVICE_LDFLAGS)' -o $(DEVICE_BIN)/step ./bench/device/step
+	@set -e; for t in $(DEVICE_TESTS); do \
+		echo "$(GO) test -c -ldflags='$(DEVICE_LDFLAGS)' -o $(DEVICE_BIN)/$${t%%:*}.test $${t#*:}"; \
+		$(GO) test -c -ldflags='$(DEVICE_LDFLAGS)' -o $(DEVICE_BIN)/$${t%%:*}.test $${t#*:}; \
+	done
+	@ls -l $(DEVICE_BIN) | awk 'NR>1{printf "  %-16s %6.1f MiB\n", $$9, $$5/1048576}'
+	@kib=$$(du -sk $(DEVICE_BIN) | cut -f1); echo "  $(DEVICE_BIN) total $$((kib / 1024)) MiB (carry limit 64 MiB)"; \
+	if [ $$kib -gt $(DEVICE_MAX_KIB) ]; then echo "$(DEVICE_BIN) is over the 64 MiB the device tool carries"; exit 1; fi
+
+# The device check's CPU mode: every step of scripts/device-check.sh on the CPU (CUDA
+# subtests skip, toy benchmark sizes), under 2 minutes; fails if any step fails.
+device-check-cpu: device-build
+	bash scripts/device-check.sh --cpu --out $${TMPDIR:-/tmp}/dmlrun-device-check-cpu
