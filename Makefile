@@ -10,7 +10,11 @@
 #   make device-build              bin/device/: what the GPU machine's device check needs
 #   make device-check-cpu          scripts/device-check.sh --cpu (CPU mode; part of check)
 #
-# The Go side links only -ldmlshim; switching libtorch means rebuilding the shim only.
+# The Go binary does not link the shim: package torch dlopens libdmlshim.so on first use
+# (torch/load.go: $DMLRUN_SHIM, next to the executable, the BUILD folder recorded below,
+# ../torch/csrc/build, then the system loader path), so commands without tensors start
+# without libtorch and `go build ./cmd/dmlrun` needs neither libtorch nor the shim.
+# Switching libtorch means rebuilding the shim only.
 
 GO        ?= go
 CXX       ?= g++
@@ -22,12 +26,15 @@ TORCH_CXX11_ABI ?= $(or $(if $(LIBTORCH),$(shell grep -o '_GLIBCXX_USE_CXX11_ABI
 SHIM_OPT  ?= -O2
 
 SHIM_DIR  := torch/csrc
-# cgo links torch/csrc/build; override BUILD only to try a build elsewhere.
+# Where make shim writes the shim; bin/dmlrun records it (-X below) as the folder its
+# loader tries after the executable's own. Override BUILD to try a build elsewhere.
 BUILD     ?= $(SHIM_DIR)/build
 SHIM_LIB  := $(BUILD)/libdmlshim.so
 SHIM_SRCS := $(SHIM_DIR)/shim.cpp $(SHIM_DIR)/shim_nn.cpp $(SHIM_DIR)/shim_autograd.cpp
 SHIM_OBJS := $(patsubst $(SHIM_DIR)/%.cpp,$(BUILD)/%.o,$(SHIM_SRCS))
-SHIM_HDRS := $(SHIM_DIR)/shim.h $(SHIM_DIR)/shim_internal.h
+# shim_abi.h is generated with torch/shim_stubs.c from shim.h (go generate ./torch).
+SHIM_HDRS := $(SHIM_DIR)/shim.h $(SHIM_DIR)/shim_internal.h $(SHIM_DIR)/shim_abi.h
+GO_LDFLAGS := -X dmlrun/torch.shimBuildDir=$(abspath $(BUILD))
 
 ifeq ($(LIBTORCH),)
 TORCH_INC  := -I/usr/include -I/usr/include/torch/csrc/api/include
@@ -60,10 +67,10 @@ $(SHIM_LIB): $(SHIM_OBJS) $(BUILD)/flags
 	$(CXX) -shared -o $@.tmp $(SHIM_OBJS) $(TORCH_LIBS)
 	mv -f $@.tmp $@
 
-# cmd/dmlrun is added by another package; build it only once it exists.
-dmlrun: shim
-	@if [ -d cmd/dmlrun ]; then echo "$(GO) build -o bin/dmlrun ./cmd/dmlrun"; $(GO) build -o bin/dmlrun ./cmd/dmlrun; \
-	else echo "cmd/dmlrun not present yet; skipping bin/dmlrun"; fi
+# bin/dmlrun needs no shim to build (nor libtorch to run commands without tensors: a
+# login node builds it with `make dmlrun`); `make all` builds both.
+dmlrun:
+	$(GO) build -ldflags='$(GO_LDFLAGS)' -o bin/dmlrun ./cmd/dmlrun
 
 # Every Go test. The ResNet parity references are generated once by Debian's
 # python3-torchvision into a cache folder (they are too big to commit).

@@ -2,7 +2,7 @@ package torch
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/csrc
-#cgo LDFLAGS: -L${SRCDIR}/csrc/build -ldmlshim -Wl,-rpath,${SRCDIR}/csrc/build
+#cgo LDFLAGS: -ldl
 #include <stdlib.h>
 #include "shim.h"
 */
@@ -11,7 +11,6 @@ import "C"
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -347,8 +346,13 @@ func Unlock() { workMu.Unlock() }
 // op must run on the thread where they were set, or results depend on which thread an op
 // lands on and a resumed run is not bit-identical; glibc's per-thread malloc arenas also stop
 // growing), sets the thread count (threads < 1 leaves it as it is) and turns a tensor panic
-// into an error (Catch). fn must not call Pinned or Lock itself.
+// into an error (Catch). fn must not call Pinned or Lock itself. When the shim cannot be
+// loaded it returns Load's error without running fn: every libtorch stage gets one clean
+// error naming what is missing.
 func Pinned(threads int, fn func() error) error {
+	if err := Load(); err != nil {
+		return err
+	}
 	workMu.Lock()
 	defer workMu.Unlock()
 	runtime.LockOSThread()
@@ -359,8 +363,12 @@ func Pinned(threads int, fn func() error) error {
 	})
 }
 
-// Version returns the libtorch version the shim was built against, e.g. "1.13.0".
+// Version returns the libtorch version the shim was built against, e.g. "1.13.0", loading
+// the shim; "not loaded" when it cannot be loaded (Load says why).
 func Version() string {
+	if Load() != nil {
+		return "not loaded"
+	}
 	var buf [64]C.char
 	C.dml_version(&buf[0], C.int(len(buf)))
 	return C.GoString(&buf[0])
@@ -400,14 +408,7 @@ func CUDADeviceCount() int {
 	return int(v)
 }
 
-func init() {
-	// Debian's libtorch starts with one intra-op thread on some machines, so set the count
-	// ourselves: OMP_NUM_THREADS when it is set (the variable every libtorch user knows,
-	// and how tests run at 1 or 2 threads), else every CPU this process may use.
-	SetNumThreads(defaultThreads(os.Getenv("OMP_NUM_THREADS"), runtime.NumCPU()))
-}
-
-// defaultThreads is OMP_NUM_THREADS's value when it is a whole number >= 1, else ncpu.
+// defaultThreads (Load's initial thread count) is OMP_NUM_THREADS's value when it is a whole number >= 1, else ncpu.
 func defaultThreads(omp string, ncpu int) int {
 	if n, err := strconv.Atoi(strings.TrimSpace(omp)); err == nil && n >= 1 {
 		return n

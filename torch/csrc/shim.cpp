@@ -4,6 +4,7 @@
 #include <torch/version.h>
 #include <ATen/Parallel.h>
 
+#include "shim_abi.h"
 #include "shim_internal.h"
 
 char dml::kOutOfMemory[] = "out of memory while reporting an error";
@@ -12,6 +13,11 @@ using dml::T;
 using dml::wrap;
 
 extern "C" {
+
+// The digest of the shim.h this shim was built from (shim_abi.h, generated with the Go
+// side's stubs): the torch package's loader refuses a shim whose digest is not its own.
+extern const char dml_shim_abi[];
+const char dml_shim_abi[] = DML_SHIM_ABI;
 
 void dml_status_free(dml_status s) {
   if (s != nullptr && s != dml::kOutOfMemory) std::free(s);
