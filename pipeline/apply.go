@@ -17,16 +17,8 @@ import (
 	"dmlrun/store"
 )
 
-// Runner applies a plan. Executor, which runs nodes in this process, is the only one today;
-// a cluster runner (one scheduler job per node, the same binary against a store on shared
-// storage) would be another.
-type Runner interface {
-	Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error)
-}
-
-var _ Runner = (*Executor)(nil)
-
-// Executor runs a plan on this machine (the "local" executor of design.md).
+// Executor runs a plan on this machine (the "local" executor of design.md). RunJob runs one
+// frozen node with the same code, for executors that run each node as a job elsewhere.
 type Executor struct {
 	Store *store.Store
 	// Experiment identifies the experiment in the store's index (its absolute path).
@@ -124,44 +116,16 @@ func (e *StalePlanError) Error() string {
 // cancelled context is passed to them) and everything already committed stays in the store.
 // The error joins every *NodeError, or wraps ctx's error when cancelled.
 func (e *Executor) Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error) {
-	nodes := make([]*Node, 0, len(p.Nodes))
-	inPlan := map[*Node]bool{}
-	for _, pn := range p.Nodes {
-		if n := g.Node(pn.Addr); n != nil {
-			nodes = append(nodes, n)
-		}
+	nodes, err := g.PlanNodes(p)
+	if err != nil {
+		return nil, err
 	}
-	if err := g.KeyErrors(nodes); err != nil {
-		return nil, fmt.Errorf("cannot apply: some keys cannot be computed, nothing was run:\n%w", err)
-	}
-	nodes = nodes[:0]
-	for _, pn := range p.Nodes {
-		n := g.Node(pn.Addr)
-		switch {
-		case n == nil:
-			return nil, &StalePlanError{pn.Addr, "no longer in the experiment"}
-		case n.Key != pn.Key:
-			return nil, &StalePlanError{pn.Addr, fmt.Sprintf("key %s… is now %s…", pn.Key[:min(12, len(pn.Key))], n.Key[:12])}
-		case inPlan[n]:
-			return nil, &StalePlanError{pn.Addr, "listed twice in the plan"}
-		}
-		nodes = append(nodes, n)
-		inPlan[n] = true
-	}
-	for _, n := range nodes {
-		for _, in := range n.Inputs {
-			if !inPlan[in.From] {
-				return nil, &StalePlanError{n.Addr, "input " + in.From.Addr + " is not in the plan"}
-			}
-		}
-	}
-	sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].order < nodes[j].order })
 
 	jobs := max(e.Jobs, 1)
 	// The tracker hands out each plan node once, when its inputs are done, in plan
 	// (topological) order; which ready node starts next (-j, exclusive stages) is decided
 	// here.
-	tracker := g.dag.Tracker(nodes)
+	tracker := g.NewTracker(nodes)
 	ready := tracker.Ready()
 
 	type done struct {
@@ -195,7 +159,7 @@ func (e *Executor) Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error
 			}
 			artMu.Unlock()
 			go func() {
-				res, art := e.runNode(ctx, g, n, inputs)
+				res, art := e.runTask(ctx, e.newTask(g, n, inputs))
 				if art != nil {
 					artMu.Lock()
 					artifacts[n] = art
@@ -269,43 +233,84 @@ func (e *Executor) event(format string, args ...any) {
 	fmt.Fprintf(e.Events, format+"\n", args...)
 }
 
-// runNode computes or finds one node. inputs are its inputs' artifacts, all present.
-func (e *Executor) runNode(ctx context.Context, g *Graph, n *Node, inputs []*store.Artifact) (NodeResult, *store.Artifact) {
-	res := NodeResult{Addr: n.Addr, Key: n.Key}
+// task is one node as the executor runs it: everything runTask needs, whether it comes from
+// a graph (Apply) or from a frozen Job (RunJob), so that both run a node through the same
+// code: lock, Get, Begin, Run, Commit.
+type task struct {
+	addr, kind, key string
+	def             *stage.Def
+	params          stage.Params
+	keyInputs       string
+	inputs          []stage.Input    // with Dir, Param and Ancestors filled, in the order written
+	refs            []store.InputRef // the manifest's and the index's inputs
+
+	experiment string // the index entry to record ("" records none)
+	device     string
+	threads    int
+}
+
+// newTask describes graph node n, whose inputs' artifacts are inputs (all present).
+func (e *Executor) newTask(g *Graph, n *Node, inputs []*store.Artifact) *task {
+	t := &task{addr: n.Addr, kind: n.Kind, key: n.Key, def: n.Def, params: n.Params, keyInputs: n.KeyInputs, refs: inputRefs(n),
+		experiment: e.Experiment, device: e.Device, threads: e.Threads}
+	for i, in := range n.Inputs {
+		si := g.stageInput(in)
+		si.Dir = inputs[i].Dir
+		t.inputs = append(t.inputs, si)
+	}
+	return t
+}
+
+// stageInput describes the input of edge in to a stage, with the nearest ancestors of every
+// kind (without its directory).
+func (g *Graph) stageInput(in Edge) stage.Input {
+	si := nodeInput(in.From)
+	si.Param = in.Param
+	for _, ns := range g.LineageOf(in.From, g.kinds()...) {
+		for _, a := range ns {
+			si.Ancestors = append(si.Ancestors, nodeInput(a))
+		}
+	}
+	return si
+}
+
+// runTask computes or finds one node.
+func (e *Executor) runTask(ctx context.Context, t *task) (NodeResult, *store.Artifact) {
+	res := NodeResult{Addr: t.addr, Key: t.key}
 	fail := func(err error) (NodeResult, *store.Artifact) {
 		res.Status = StatusFailed
 		if res.Err == nil {
-			res.Err = &NodeError{Addr: n.Addr, Key: n.Key, Err: err}
+			res.Err = &NodeError{Addr: t.addr, Key: t.key, Err: err}
 		}
-		e.event("%s: failed: %v", n.Addr, err)
+		e.event("%s: failed: %v", t.addr, err)
 		return res, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	unlock, err := e.Store.Lock(ctx, n.Key, func(h store.LockInfo) {
-		e.event("%s: waiting: key %s… is locked by %s", n.Addr, n.Key[:12], h)
+	unlock, err := e.Store.Lock(ctx, t.key, func(h store.LockInfo) {
+		e.event("%s: waiting: key %s… is locked by %s", t.addr, t.key[:12], h)
 	})
 	if err != nil {
 		return fail(err)
 	}
 	defer unlock()
 
-	if art, err := e.Store.Get(n.Key); err == nil {
+	if art, err := e.Store.Get(t.key); err == nil {
 		res.Status, res.Dir = StatusCached, art.Dir
-		e.record(n)
+		e.record(t)
 		return res, art
 	} else if me := (*store.MissError)(nil); errors.As(err, &me) && !me.Absent {
-		e.event("%s: %s; computing it again", n.Addr, me.Reason)
+		e.event("%s: %s; computing it again", t.addr, me.Reason)
 	}
 
 	// The typed config is decoded before anything is written, so that parameters the stage
 	// rejects cost no temporary directory and no run.
-	config, err := decodeConfig(n)
+	config, err := decodeConfig(t.kind, t.def, t.params)
 	if err != nil {
 		return fail(err)
 	}
-	txn, err := e.Store.Begin(n.Key, n.Def.Resumable)
+	txn, err := e.Store.Begin(t.key, t.def.Resumable)
 	if err != nil {
 		return fail(err)
 	}
@@ -314,33 +319,33 @@ func (e *Executor) runNode(ctx context.Context, g *Graph, n *Node, inputs []*sto
 	if txn.Resumed {
 		verb = "resuming"
 	}
-	e.event("%s: %s (key %s…)", n.Addr, verb, n.Key[:12])
+	e.event("%s: %s (key %s…)", t.addr, verb, t.key[:12])
 
 	start := e.now()
-	runErr := e.runStage(ctx, g, n, txn, inputs, config)
+	runErr := e.runStage(ctx, t, txn, config)
 	end := e.now()
 	res.Duration = end.Sub(start)
 	if runErr != nil {
-		logCopy := e.keepFailedLog(n, txn.Dir)
+		logCopy := e.keepFailedLog(t, txn.Dir)
 		if err := txn.Abort(); err != nil {
 			runErr = errors.Join(runErr, fmt.Errorf("clean up: %w", err))
 		}
-		res.Err = &NodeError{Addr: n.Addr, Key: n.Key, Log: logCopy, Err: runErr}
+		res.Err = &NodeError{Addr: t.addr, Key: t.key, Log: logCopy, Err: runErr}
 		return fail(runErr)
 	}
 
 	m := &store.Manifest{
-		Stage:        n.Kind,
-		StageVersion: n.Def.Version,
-		Addr:         n.Addr,
-		Params:       jsonSafe(map[string]any(n.Params)).(map[string]any),
-		Inputs:       inputRefs(n),
-		KeyInputs:    n.KeyInputs,
+		Stage:        t.kind,
+		StageVersion: t.def.Version,
+		Addr:         t.addr,
+		Params:       jsonSafe(map[string]any(t.params)).(map[string]any),
+		Inputs:       t.refs,
+		KeyInputs:    t.keyInputs,
 		Provenance:   e.Provenance,
 	}
 	m.Provenance.PID = os.Getpid()
-	m.Provenance.Device = e.Device
-	m.Provenance.Threads = e.Threads
+	m.Provenance.Device = t.device
+	m.Provenance.Threads = t.threads
 	m.Provenance.Resumed = txn.Resumed
 	m.Provenance.Start, m.Provenance.End = start.UTC(), end.UTC()
 	if m.Provenance.Host == "" {
@@ -351,119 +356,110 @@ func (e *Executor) runNode(ctx context.Context, g *Graph, n *Node, inputs []*sto
 		return fail(err)
 	}
 	res.Status, res.Dir = StatusComputed, art.Dir
-	e.event("%s: computed in %s", n.Addr, res.Duration.Round(time.Millisecond))
-	e.record(n)
+	e.event("%s: computed in %s", t.addr, res.Duration.Round(time.Millisecond))
+	e.record(t)
 	return res, art
 }
 
-// decodeConfig returns the stage's typed config for n's parameters (Def.Decode; nil for a
+// decodeConfig returns the stage's typed config for a node's parameters (Def.Decode; nil for a
 // stage without one). spec decodes every node when the file is validated and reports the
 // problems at their source, so problems here mean the parameters did not come through
 // validation (a hand-built graph) or the stage's Decode disagrees with its own schema: a
 // bug, reported as the node's error. A panic in Decode (DecodeParams panics on a value of
 // the wrong Go type) is such a bug too.
-func decodeConfig(n *Node) (config any, err error) {
-	if n.Def.Decode == nil {
+func decodeConfig(kind string, def *stage.Def, params stage.Params) (config any, err error) {
+	if def.Decode == nil {
 		return nil, nil
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			config, err = nil, fmt.Errorf("stage %s: decoding the parameters panicked (a bug in the stage, or parameters that did not come from spec): %v", n.Kind, r)
+			config, err = nil, fmt.Errorf("stage %s: decoding the parameters panicked (a bug in the stage, or parameters that did not come from spec): %v", kind, r)
 		}
 	}()
-	config, probs := n.Def.Decode(n.Params)
+	config, probs := def.Decode(params)
 	if len(probs) > 0 {
-		return nil, fmt.Errorf("stage %s rejects the parameters (validate reports these at their source, so this is a bug in the stage or parameters that did not come from spec): %w", n.Kind, probs.Err())
+		return nil, fmt.Errorf("stage %s rejects the parameters (validate reports these at their source, so this is a bug in the stage or parameters that did not come from spec): %w", kind, probs.Err())
 	}
 	return config, nil
 }
 
 // runStage calls the stage with its Context, turning a panic into an error (a stage bug
 // must not take finished siblings down with it).
-func (e *Executor) runStage(ctx context.Context, g *Graph, n *Node, txn *store.Txn, inputs []*store.Artifact, config any) (err error) {
+func (e *Executor) runStage(ctx context.Context, t *task, txn *store.Txn, config any) (err error) {
 	logf, err := os.OpenFile(filepath.Join(txn.Dir, "log.txt"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
 	}
 	var log io.Writer = logf
 	if e.LogEcho != nil {
-		if w := e.LogEcho(n.Addr); w != nil {
+		if w := e.LogEcho(t.addr); w != nil {
 			log = io.MultiWriter(logf, w)
 		}
 	}
 	var prog stage.Progress = nopProgress{}
 	if e.Progress != nil {
-		if p := e.Progress(n.Addr); p != nil {
+		if p := e.Progress(t.addr); p != nil {
 			prog = p
 		}
 	}
 	sc := &stage.Context{
 		Context:  ctx,
-		Addr:     n.Addr,
-		Key:      n.Key,
-		Params:   n.Params,
+		Addr:     t.addr,
+		Key:      t.key,
+		Params:   t.params,
 		OutDir:   txn.Dir,
 		Resumed:  txn.Resumed,
 		Log:      &syncWriter{w: log},
 		Progress: prog,
-		Device:   e.Device,
-		Threads:  e.Threads,
+		Device:   t.device,
+		Threads:  t.threads,
 		Config:   config,
+		Inputs:   t.inputs,
 
-		KeyInputs: n.KeyInputs,
-	}
-	for i, in := range n.Inputs {
-		si := stageInput(in.From)
-		si.Param, si.Dir = in.Param, inputs[i].Dir
-		for _, ns := range g.LineageOf(in.From, g.kinds()...) {
-			for _, a := range ns {
-				si.Ancestors = append(si.Ancestors, stageInput(a))
-			}
-		}
-		sc.Inputs = append(sc.Inputs, si)
+		KeyInputs: t.keyInputs,
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("stage %s panicked (a bug in the stage): %v\n%s", n.Kind, r, debug.Stack())
+			err = fmt.Errorf("stage %s panicked (a bug in the stage): %v\n%s", t.kind, r, debug.Stack())
 		}
 		if cerr := logf.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("close log: %w", cerr)
 		}
 	}()
-	return n.Def.Run(sc)
+	return t.def.Run(sc)
 }
 
-// stageInput describes a node to a stage (without its directory and parameter name).
-func stageInput(n *Node) stage.Input {
+// nodeInput describes a node to a stage (without its directory and parameter name).
+func nodeInput(n *Node) stage.Input {
 	return stage.Input{Addr: n.Addr, Block: n.Name, Instance: n.Address.Instance, Stage: n.Kind, Key: n.Key, Params: n.Params}
 }
 
 // keepFailedLog has the store keep a failed run's log.txt (store.KeepFailedLog), so that
 // removing the output does not remove the explanation; it returns where, or "".
-func (e *Executor) keepFailedLog(n *Node, dir string) string {
+func (e *Executor) keepFailedLog(t *task, dir string) string {
 	b, err := os.ReadFile(filepath.Join(dir, "log.txt"))
 	if err != nil || len(b) == 0 {
 		return ""
 	}
-	name, err := e.Store.KeepFailedLog(n.Key, b)
+	name, err := e.Store.KeepFailedLog(t.key, b)
 	if err != nil {
-		e.event("%s: warning: %v", n.Addr, err)
+		e.event("%s: warning: %v", t.addr, err)
 		return ""
 	}
 	return name
 }
 
-func (e *Executor) record(n *Node) {
-	if e.Experiment == "" {
+func (e *Executor) record(t *task) {
+	if t.experiment == "" {
 		return
 	}
 	entry := store.IndexEntry{
-		Key: n.Key, Stage: n.Kind, StageVersion: n.Def.Version,
-		Params: FlatParams(n.Params), Inputs: inputRefs(n), KeyInputs: n.KeyInputs, Time: e.now().UTC(),
+		Key: t.key, Stage: t.kind, StageVersion: t.def.Version,
+		Params: FlatParams(t.params), Inputs: t.refs, KeyInputs: t.keyInputs, Time: e.now().UTC(),
 	}
-	if err := e.Store.RecordIndex(e.Experiment, map[string]store.IndexEntry{n.Addr: entry}); err != nil {
+	if err := e.Store.RecordIndex(t.experiment, map[string]store.IndexEntry{t.addr: entry}); err != nil {
 		// The index only explains re-runs; losing an entry must not fail the node.
-		e.event("%s: warning: %v", n.Addr, err)
+		e.event("%s: warning: %v", t.addr, err)
 	}
 }
 

@@ -41,6 +41,16 @@
 // bug). Each stage gets a stage.Context with its inputs' artifact directories, an output
 // directory from the store, a log (kept as log.txt in the artifact) and a progress sink.
 //
+// Executors elsewhere: Runner is the executor interface; Executor (local) is one, the Slurm
+// executor (package pipeline/slurm) another. PlanNodes makes the checks every Runner makes
+// before running anything (stale plan, unknown keys) and NewTracker hands out ready nodes.
+// A node that runs in another process is frozen as a Job (Graph.Job, EncodeJob): stage,
+// version, parameters, key inputs, input keys and addresses with their lineage, device and
+// threads. Executor.RunJob runs it through the same code as Apply runs each node (lock, Get,
+// Begin, Run, Commit, index), after recomputing its key from that material, so a job frozen
+// by another dmlrun build or edited by hand never commits under a key that does not
+// describe it.
+//
 // What it is not: pipeline does not parse experiment files (package spec does; FromSpec
 // adapts its result), never reads a stage's parameters by name (Decode and the schema's
 // NoKey marks are the stage's own), never imports a stage or libtorch (the caller supplies
