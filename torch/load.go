@@ -228,9 +228,12 @@ func load(cands []candidate, explicit bool, ldPath string) (string, error) {
 	default:
 		e.Reason = "no such file"
 	}
-	if explicit {
+	switch {
+	case explicit:
 		e.Fix = "point DMLRUN_SHIM at a " + ShimName + " built with make shim, or unset it to search the usual places"
-	} else {
+	case len(failures) > 0:
+		e.Fix = "make the libtorch it was built against findable (LD_LIBRARY_PATH), rebuild it against this machine's with make shim LIBTORCH=/path, or set DMLRUN_SHIM=/path/" + ShimName
+	default:
 		e.Fix = "build it with make shim (make shim LIBTORCH=/path for another libtorch), or set DMLRUN_SHIM=/path/" + ShimName
 	}
 	return "", e
