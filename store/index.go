@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"dmlrun/internal/failpoint"
-
-	"golang.org/x/sys/unix"
 )
 
 // Index remembers, per node address of one experiment, what the node's last applied key
@@ -57,37 +55,49 @@ func (s *Store) ReadIndex(experiment string) *Index {
 	return &got
 }
 
-// flockWait takes an exclusive flock on f, waiting for it.
-func flockWait(f *os.File) error {
+// lockIndex takes the lease of an index file (name.lock), waiting while another writer
+// holds it. Writers hold it for the milliseconds of a read, merge and rename, so it has no
+// heartbeat and is stale after briefLeaseTimeout; a writer still in the way after
+// LeaseTimeout (a live but stopped process) makes it give up with an error.
+func (s *Store) lockIndex(name string) (*lease, error) {
+	if err := s.ownDir("index"); err != nil {
+		return nil, err
+	}
+	delay, waited := LockPollInterval, time.Duration(0)
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			return err
+		l, err := s.acquire(name+".lock", leaseOpts{timeout: s.briefTimeout()})
+		var he *heldError
+		if !errors.As(err, &he) {
+			return l, err
 		}
+		if waited > s.leaseTimeout() {
+			return nil, fmt.Errorf("%s is still locked by %s after %s (%s); entries not recorded (results are not affected)", name, he.holder, waited.Round(time.Second), he.why)
+		}
+		<-s.afterFn(delay)
+		waited += delay
+		delay = min(2*delay, lockPollMax)
 	}
 }
 
-// RecordIndex merges entries into an experiment's index. Concurrent writers are serialised
-// with a lock file (index/<id>.json.lock); the index file is replaced atomically through a
-// temporary file index/<id>.json.<random>.tmp. While it holds the lock, RecordIndex first
-// removes that experiment's temporary files left by writers that crashed.
+// RecordIndex merges entries into an experiment's index. Concurrent writers, on one
+// machine or several, are serialised by a lease on index/<id>.json.lock (taken like a
+// key's lock); the index file is replaced atomically through a temporary file
+// index/<id>.json.<random>.tmp renamed over it, so a reader sees the old index or the new
+// one, never a mix. While it holds the lease, RecordIndex first removes that experiment's
+// temporary files left by writers that crashed.
 func (s *Store) RecordIndex(experiment string, entries map[string]IndexEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
 	name := s.indexPath(experiment)
-	lf, err := openLockFile(s.dir, name+".lock")
+	l, err := s.lockIndex(name)
 	if err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
-	defer lf.Close()
-	if err := flockWait(lf); err != nil {
-		return fmt.Errorf("index: flock %s: %w", lf.Name(), err)
-	}
-	defer unix.Flock(int(lf.Fd()), unix.LOCK_UN)
+	defer l.release()
 
-	// Under the lock no other writer of this experiment is running: any temporary file of
-	// it is a dead writer's. Failing to remove one only leaves it for cache gc.
+	// Under the lease no other writer of this experiment is running: any temporary file
+	// of it is a dead writer's. Failing to remove one only leaves it for cache gc.
 	if ents, err := readDirIn(s.dir, filepath.Dir(name)); err == nil {
 		for _, e := range ents {
 			if indexTempOf(e.Name()) == filepath.Base(name) {
@@ -143,12 +153,16 @@ func indexTempOf(name string) string {
 }
 
 // RemoveStrayTemps removes the temporary files that writers killed mid-write left in
-// index/ and verified/ (with dryRun it only lists them). An index temporary file is
-// removed only when its experiment's index lock can be taken without waiting (else a
-// running apply is writing it, and it is skipped); temporary files of older dmlrun
-// versions (index/index-*.tmp) and of the stat cache (verified/*.tmp, whose loss only
-// costs a re-hash) are removed as they are. Symbolic links among them are removed
-// themselves. Other *.tmp names are skipped. Paths are relative to the store root.
+// index/ and verified/, and what killed lease takers and breakers left in locks/ and
+// index/ (with dryRun it only lists them). An index temporary file is removed only when
+// its experiment's index lease can be taken without waiting (else a running apply is
+// writing it, and it is skipped); temporary files of older dmlrun versions
+// (index/index-*.tmp) and of the stat cache (verified/*.tmp, whose loss only costs a
+// re-hash) are removed as they are. A lease's temporary or moved-aside file
+// (<lease>.new-*, <lease>.broken-*) is removed once it is older than briefLeaseTimeout,
+// a breaker's claim (<lease>.break-*) once it is stale. Symbolic links among them are
+// removed themselves. Other *.tmp names are skipped. Paths are relative to the store
+// root.
 func (s *Store) RemoveStrayTemps(dryRun bool) (removed []string, skipped []Skipped, err error) {
 	remove := func(p string) error {
 		if dryRun {
@@ -193,6 +207,13 @@ func (s *Store) RemoveStrayTemps(dryRun bool) (removed []string, skipped []Skipp
 		}
 		removed = append(removed, rel)
 	}
+	for _, sub := range []string{"locks", "index"} {
+		r, sk, err := s.removeLeaseDebris(sub, dryRun)
+		removed, skipped = append(removed, r...), append(skipped, sk...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	verDir := filepath.Join(s.dir, "verified")
 	ents, err = readDirIn(s.dir, verDir)
 	if err != nil {
@@ -211,30 +232,105 @@ func (s *Store) RemoveStrayTemps(dryRun bool) (removed []string, skipped []Skipp
 	return removed, skipped, errors.Join(errs...)
 }
 
-// withIndexLockNB runs fn while holding the lock of the index file name, if it can be
-// taken without waiting; busy says it could not. A missing lock file means no writer ever
-// ran (fn runs without one).
+// withIndexLockNB runs fn while holding the lease of the index file name, if it can be
+// taken without waiting; busy says it could not.
 func (s *Store) withIndexLockNB(name string, fn func() error) (busy bool, err error) {
-	if _, err := os.Lstat(name + ".lock"); os.IsNotExist(err) {
-		return false, fn()
-	}
-	lf, err := openLockFile(s.dir, name+".lock")
-	if err != nil {
-		return false, err
-	}
-	defer lf.Close()
-	for {
-		err = unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if errors.Is(err, unix.EWOULDBLOCK) {
+	l, err := s.acquire(name+".lock", leaseOpts{timeout: s.briefTimeout()})
+	var he *heldError
+	if errors.As(err, &he) {
 		return true, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("flock %s: %w", lf.Name(), err)
+		return false, err
 	}
-	defer unix.Flock(int(lf.Fd()), unix.LOCK_UN)
+	defer l.release()
 	return false, fn()
+}
+
+// leaseDebrisKind classifies a name in locks/ or index/: "new" for a lease's temporary
+// file (<lease>.new-<16 hex>), "broken" for a lease moved aside by a breaker
+// (<lease>.broken-<16 hex>), "claim" for a breaker's claim (<lease>.break-<16 hex>), or "".
+func leaseDebrisKind(name string) string {
+	if len(name) < 17 {
+		return ""
+	}
+	rest, suffix := name[:len(name)-16], name[len(name)-16:]
+	if strings.Trim(suffix, "0123456789abcdef") != "" {
+		return ""
+	}
+	for _, k := range []struct{ sep, kind string }{{".new-", "new"}, {".broken-", "broken"}, {".break-", "claim"}} {
+		if base, ok := strings.CutSuffix(rest, k.sep); ok && strings.Contains(base, ".lock") {
+			return k.kind
+		}
+	}
+	return ""
+}
+
+// removeLeaseDebris removes (or with dryRun lists) the lease debris in one of the store's
+// folders; see RemoveStrayTemps.
+func (s *Store) removeLeaseDebris(sub string, dryRun bool) (removed []string, skipped []Skipped, err error) {
+	dir := filepath.Join(s.dir, sub)
+	ents, err := readDirIn(s.dir, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var errs []error
+	for _, e := range ents {
+		kind := leaseDebrisKind(e.Name())
+		if kind == "" {
+			continue
+		}
+		rel, p := sub+"/"+e.Name(), filepath.Join(dir, e.Name())
+		switch {
+		case e.Type()&fs.ModeSymlink != 0:
+			// Never the store's own: removing the link leaves its target alone.
+		case kind == "claim":
+			ls, err := s.readLease(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if stale, why := s.judge(ls, s.briefTimeout()); !stale {
+				skipped = append(skipped, Skipped{rel, "is the claim of a process breaking a stale lease now (" + ls.info().String() + "; " + why + ")"})
+				continue
+			}
+			if dryRun {
+				break
+			}
+			// Taken over like any stale lease (so two cleaners cannot race), then
+			// released, which removes it.
+			l, err := s.acquire(p, leaseOpts{timeout: s.briefTimeout(), depth: 1})
+			var he *heldError
+			if errors.As(err, &he) {
+				skipped = append(skipped, Skipped{rel, "is the claim of a process breaking a stale lease now (" + he.holder.String() + ")"})
+				continue
+			} else if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			l.release()
+			removed = append(removed, rel)
+			continue
+		default:
+			fi, err := e.Info()
+			if err != nil {
+				continue // removed meanwhile
+			}
+			if age := s.now().Sub(fi.ModTime()); age <= s.briefTimeout() {
+				skipped = append(skipped, Skipped{rel, "belongs to a lease being taken or broken now (" + max(age, 0).Round(time.Second).String() + " old)"})
+				continue
+			}
+		}
+		if !dryRun {
+			if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		removed = append(removed, rel)
+	}
+	return removed, skipped, errors.Join(errs...)
 }

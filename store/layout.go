@@ -68,8 +68,8 @@ func (s *Store) ownDir(name string) error {
 	return checkOwnDir(p, fi)
 }
 
-// Open opens (creating if needed) the store rooted at dir. dir should be on a local file
-// system; see the package comment. dir itself may be a symbolic link: Open resolves it
+// Open opens (creating if needed) the store rooted at dir. dir must be on a local disk or
+// a supported shared file system; see the package comment. dir itself may be a symbolic link: Open resolves it
 // once, and Dir returns the resolved path. Inside the store nothing is followed: Open
 // fails with a *LayoutError when tmp, locks, index, verified or a shard folder (two hex
 // digits) is a symbolic link or not a directory.
@@ -124,7 +124,7 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		host = "unknown-host"
 	}
-	return &Store{dir: real, host: host, Now: time.Now}, nil
+	return &Store{dir: real, host: host, self: currentHolder(host, os.Getenv), Now: time.Now}, nil
 }
 
 // Skipped is one entry of the store that a listing did not use, and why. Path is relative

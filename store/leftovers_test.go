@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 func tmpNames(t *testing.T, s *Store) []string {
@@ -117,7 +115,7 @@ func TestTempNames(t *testing.T) {
 }
 
 // RecordIndex uses a temporary name per experiment and removes its own experiment's dead
-// temporary files; RemoveStrayTemps removes the others' unless a writer holds their lock.
+// temporary files; RemoveStrayTemps removes the others' unless a writer holds their lease.
 func TestIndexTemps(t *testing.T) {
 	s := openTest(t)
 	idx := filepath.Join(s.Dir(), "index")
@@ -145,11 +143,8 @@ func TestIndexTemps(t *testing.T) {
 		t.Errorf("RecordIndex removed another experiment's temporary file: %v", err)
 	}
 
-	lf, err := openLockFile(s.Dir(), c+".lock")
+	live, err := s.acquire(c+".lock", leaseOpts{timeout: s.briefTimeout()}) // /c.hcl's writer
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
 	dry, _, err := s.RemoveStrayTemps(true)
@@ -160,7 +155,7 @@ func TestIndexTemps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lf.Close()
+	live.release()
 	rel := func(p string) string { r, _ := filepath.Rel(s.Dir(), p); return r }
 	want := []string{rel(b + ".222.tmp"), "index/index-444.tmp", "verified/" + testKey("v") + ".555.tmp"}
 	sort.Strings(want)

@@ -2,149 +2,164 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"dmlrun/internal/failpoint"
-
-	"golang.org/x/sys/unix"
 )
 
-// LockInfo is what a lock file records about its holder.
+// LockInfo is what a lease records about its holder.
 type LockInfo struct {
 	PID   int       `json:"pid"`
 	Host  string    `json:"host"`
-	Start time.Time `json:"start"`
+	Start time.Time `json:"start"` // when the lease was taken (the holder's clock)
+	// Slurm is the job the holder ran in; its ID is "" outside Slurm.
+	Slurm SlurmJob `json:"slurm,omitzero"`
+	// Heartbeat is when the holder last renewed the lease (the lease file's mtime, set
+	// from the holder's clock); zero when not known.
+	Heartbeat time.Time `json:"heartbeat,omitzero"`
 }
 
+// String is how waits and errors name a holder: "pid 4242 on gpu07 since
+// 2026-01-02T03:04:05Z", with "(Slurm job 81234_3)" after the host under Slurm.
 func (li LockInfo) String() string {
 	if li.PID == 0 {
 		return "an unknown process"
 	}
-	return fmt.Sprintf("pid %d on %s since %s", li.PID, li.Host, li.Start.Format(time.RFC3339))
+	job := ""
+	if li.Slurm.ID != "" {
+		job = " (Slurm job " + li.Slurm.String() + ")"
+	}
+	return fmt.Sprintf("pid %d on %s%s since %s", li.PID, li.Host, job, li.Start.Format(time.RFC3339))
+}
+
+// SlurmJob names the Slurm job a lease holder ran in, from the variables Slurm sets in the
+// job's environment.
+type SlurmJob struct {
+	ID        string `json:"job_id"`                  // SLURM_JOB_ID: the job's own id (an array task has its own too)
+	ArrayJob  string `json:"array_job_id,omitempty"`  // SLURM_ARRAY_JOB_ID
+	ArrayTask string `json:"array_task_id,omitempty"` // SLURM_ARRAY_TASK_ID
+	Cluster   string `json:"cluster,omitempty"`       // SLURM_CLUSTER_NAME: job ids are only unique within one cluster
+	Restarts  int    `json:"restarts,omitempty"`      // SLURM_RESTART_COUNT: how often the job was requeued before this run
+}
+
+// String is "81234" for a plain job and "81234_3" for an array task (the form squeue
+// prints and accepts).
+func (j SlurmJob) String() string {
+	if j.ArrayJob != "" && j.ArrayTask != "" {
+		return j.ArrayJob + "_" + j.ArrayTask
+	}
+	return j.ID
+}
+
+// JobState is what a Store.JobAlive function knows about the Slurm job named in a lease.
+type JobState int
+
+const (
+	// JobUnknown: Slurm could not be asked, or does not answer for this job's cluster.
+	JobUnknown JobState = iota
+	// JobRunning: the job is known and the run that took the lease may still be running.
+	JobRunning
+	// JobGone: the run that took the lease has certainly ended: the job is finished,
+	// cancelled or no longer known to Slurm, or it is pending again or was requeued
+	// since (Restarts in Slurm is above the lease's).
+	JobGone
+)
+
+func (s JobState) String() string {
+	switch s {
+	case JobRunning:
+		return "running"
+	case JobGone:
+		return "gone"
+	}
+	return "unknown"
 }
 
 // LockedError is returned by TryLock when another holder has the key.
 type LockedError struct {
 	Key    string
 	Holder LockInfo
+	// Why the holder's lease is not taken to be stale ("its process runs on this
+	// machine", "its last heartbeat was 12s ago; stale after 5m0s").
+	Why string
 }
 
 func (e *LockedError) Error() string {
 	return fmt.Sprintf("key %s is locked by %s", short(e.Key), e.Holder)
 }
 
-// LockPollInterval is how often Lock retries a held lock.
+// LeaseLostError says that a lease this process took was broken by another process,
+// which judged it stale (its heartbeat stopped for longer than the timeout, or Slurm
+// reported its job gone). Another process may be computing the same key: the holder must
+// not commit. Commit refuses with this error; CheckLock returns it.
+type LeaseLostError struct {
+	Lease  string   // the lease file, relative to the store root
+	Holder LockInfo // who holds it now (PID 0 when nobody does)
+}
+
+func (e *LeaseLostError) Error() string {
+	now := "nobody holds it now"
+	if e.Holder.PID != 0 {
+		now = "it is held by " + e.Holder.String() + " now"
+	}
+	return fmt.Sprintf("lease %s was broken by another process that took it to be stale (%s); "+
+		"this process stopped renewing it for longer than the lease timeout, or Slurm reported its job gone", e.Lease, now)
+}
+
+// LockPollInterval is how long Lock first waits before it retries a held lock; the wait
+// doubles up to lockPollMax, so that many waiters on a network file system do not
+// flood its server.
 var LockPollInterval = 50 * time.Millisecond
+
+const lockPollMax = time.Second
 
 func (s *Store) lockPath(key string) string { return filepath.Join(s.dir, "locks", key+".lock") }
 
 // TryLock takes the key's lock without waiting. It returns the unlock function, or a
-// *LockedError naming the holder. Locks are flock(2) locks on locks/<key>.lock: the kernel
-// releases them when the holding process dies, so a crash never leaves a stale lock; the
-// recorded PID, host and time only explain waits.
+// *LockedError naming the holder.
 //
-// The lock excludes other processes and other TryLock/Lock calls in this process alike
-// (each call opens its own file description). The lock file is opened without following
-// links and must be a regular file with no other name: a symbolic or hard link there is
-// refused with an error naming it, never written through.
+// The lock is a lease: the file locks/<key>.lock, created exclusively, that names this
+// process (host, pid, process start time, boot, pid namespace and Slurm job, from the
+// environment) and whose mtime the holder renews every HeartbeatInterval until unlock
+// removes it. A lease left by a dead holder is stale and is broken and taken over (see
+// the package documentation for when a lease is stale and how it is broken); so a crash
+// leaves no lock behind, on one machine or several sharing the store.
+//
+// The lock excludes other processes and other TryLock/Lock calls in this process alike.
+// A symbolic link, directory, FIFO or foreign file at the lease's path is refused with an
+// error naming it, never read through or written.
 func (s *Store) TryLock(key string) (unlock func(), err error) {
 	if !ValidKey(key) {
 		return nil, fmt.Errorf("lock: invalid key %q", key)
 	}
-	name := s.lockPath(key)
-	var f *os.File
-	for {
-		var err error
-		f, err = openLockFile(s.dir, name)
-		if err != nil {
-			return nil, fmt.Errorf("lock %s: %w", short(key), err)
-		}
-		if s.lockOpened != nil {
-			s.lockOpened()
-		}
-		for {
-			err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-			if !errors.Is(err, unix.EINTR) {
-				break
-			}
-		}
-		if err != nil {
-			f.Close()
-			if errors.Is(err, unix.EWOULDBLOCK) {
-				return nil, &LockedError{Key: key, Holder: s.readLockInfo(name)}
-			}
-			return nil, fmt.Errorf("lock %s: flock: %w", short(key), err)
-		}
-		// Remove deletes lock files (under the lock). If that happened between our open
-		// and flock, we hold a lock on a file nobody else will see: try the path again.
-		held, err1 := f.Stat()
-		now, err2 := os.Lstat(name)
-		if err1 == nil && err2 == nil && os.SameFile(held, now) {
-			break
-		}
-		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
-		f.Close()
-	}
-	info, _ := json.Marshal(LockInfo{PID: os.Getpid(), Host: s.host, Start: s.now()})
-	// The record is advisory; failing to write it does not make the lock less held.
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt(append(info, '\n'), 0)
-	}
-	unlock = func() {
-		_ = f.Truncate(0)
-		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
-		f.Close()
-	}
-	if err := failpoint.Inject("store.lock"); err != nil {
-		unlock()
+	if err := s.ownDir("locks"); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", short(key), err)
 	}
-	return unlock, nil
-}
-
-// openLockFile opens (creating) a lock file without following a link, and checks that it
-// is the store's own: a regular file with one name. Truncating a link's target, or a
-// hard link to a file elsewhere, would destroy that file (the lock record is rewritten on
-// every lock and unlock).
-func openLockFile(root, name string) (*os.File, error) {
-	f, err := openIn(root, name, unix.O_RDWR|unix.O_CREAT|unix.O_NONBLOCK, 0o644)
+	l, err := s.acquire(s.lockPath(key), leaseOpts{timeout: s.leaseTimeout(), heartbeat: true})
 	if err != nil {
-		var le *LinkError
-		if errors.As(err, &le) {
-			return nil, fmt.Errorf("%w: remove it (rm %s); the store makes a new lock file", err, name)
+		var he *heldError
+		if errors.As(err, &he) {
+			return nil, &LockedError{Key: key, Holder: he.holder, Why: he.why}
 		}
-		if errors.Is(err, unix.EISDIR) {
-			return nil, fmt.Errorf("%s is a directory, not a lock file; remove it and try again", name)
-		}
-		return nil, err
+		return nil, fmt.Errorf("lock %s: %w", short(key), err)
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("stat %s: %w", name, err)
+	if err := failpoint.Inject("store.lock"); err != nil {
+		l.release()
+		return nil, fmt.Errorf("lock %s: %w", short(key), err)
 	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s is %s, not a lock file; remove it and try again", name, describeMode(fi.Mode()))
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
-		f.Close()
-		return nil, fmt.Errorf("%s has %d hard links, so it is not only the store's lock file and locking would overwrite it; remove it (rm %s) and try again", name, st.Nlink, name)
-	}
-	return f, nil
+	return l.release, nil
 }
 
 // Lock takes the key's lock, waiting while another holder has it. onWait, if not nil, is
-// called once when the first attempt finds the lock held, with the holder's record. Lock
-// gives up when ctx is done and returns ctx's error.
+// called once when the first attempt finds the lock held, with the holder's record. Each
+// retry re-judges the holder's lease, so a holder that dies while Lock waits is taken
+// over. Lock gives up when ctx is done and returns ctx's error.
 func (s *Store) Lock(ctx context.Context, key string, onWait func(LockInfo)) (unlock func(), err error) {
 	waited := false
+	delay := LockPollInterval
 	for {
 		unlock, err := s.TryLock(key)
 		var le *LockedError
@@ -158,17 +173,25 @@ func (s *Store) Lock(ctx context.Context, key string, onWait func(LockInfo)) (un
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("waiting for lock on %s (held by %s): %w", short(key), le.Holder, ctx.Err())
-		case <-time.After(LockPollInterval):
+		case <-s.afterFn(delay):
 		}
+		delay = min(2*delay, max(lockPollMax, LockPollInterval))
 	}
 }
 
-func (s *Store) readLockInfo(name string) LockInfo {
-	var li LockInfo
-	if b, err := readIn(s.dir, name); err == nil {
-		_ = json.Unmarshal(b, &li)
+// CheckLock reports whether this Store still holds key's lock: nil when it does, a
+// *LeaseLostError when another process broke the lease, another error when this Store
+// does not hold it. It reads the lease file now. A long-running holder may call it
+// between phases to stop early; Commit calls it before renaming the artifact into place.
+func (s *Store) CheckLock(key string) error {
+	if !ValidKey(key) {
+		return fmt.Errorf("check lock: invalid key %q", key)
 	}
-	return li
+	l := s.heldLease(s.lockPath(key))
+	if l == nil {
+		return fmt.Errorf("check lock %s: this store does not hold it (TryLock or Lock first)", short(key))
+	}
+	return l.check()
 }
 
 func short(key string) string {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -21,7 +22,15 @@ import (
 // a write just after the record could keep the recorded ctime ("racy git"). A record is
 // trusted only for files whose ctime is more than racyWindow older than the record itself;
 // others are re-hashed, and the new record made then is trusted next time. The record time
-// is the real clock, not Store.Now, because it is compared with file system times.
+// is the real clock, not Store.Now, because it is compared with file system times; and
+// since on a shared file system those come from the file server's clock, the record
+// file's own mtime (stamped by that same clock when the record was written) bounds it
+// too: a client clock running ahead of the server's cannot make a racy record trusted.
+//
+// Several processes, on several machines, may write one record at once: each writes a
+// whole file and renames it into place, so the last one wins, and any record describes
+// the stats of files its writer hashed. A record that describes other files (an artifact
+// replaced meanwhile) never matches their stats, and only costs a re-hash.
 
 const racyWindow = 2 * time.Second
 
@@ -79,20 +88,26 @@ func filePaths(m *Manifest) []string {
 // unchangedSinceVerified reports whether the artifact's files all have the stats recorded
 // at their last full verification.
 func (s *Store) unchangedSinceVerified(key, dir string, m *Manifest) bool {
-	b, err := readIn(s.dir, s.statPath(key))
+	f, err := openRegularIn(s.dir, s.statPath(key))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return false
 	}
 	var rec statRecord
-	if json.Unmarshal(b, &rec) != nil {
+	if json.NewDecoder(io.LimitReader(f, maxSmallFile)).Decode(&rec) != nil {
 		return false
 	}
 	now, ok := statsOf(dir, m)
 	if !ok || len(now) != len(rec.Files) {
 		return false
 	}
+	trusted := min(rec.Recorded, fi.ModTime().UnixNano()) - int64(racyWindow)
 	for i := range now {
-		if now[i] != rec.Files[i] || now[i].Ctime > rec.Recorded-int64(racyWindow) {
+		if now[i] != rec.Files[i] || now[i].Ctime > trusted {
 			return false
 		}
 	}

@@ -7,23 +7,48 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
 // Store is a content-addressed artifact store rooted at one directory. Its methods are safe
-// for concurrent use by several goroutines and several processes on one machine's local
-// disk (see the package comment for where it is not safe).
+// for concurrent use by several goroutines and several processes, on one machine or on
+// several sharing the store's file system (see the package comment for which file systems
+// are supported). Set its exported fields before first use.
 type Store struct {
 	dir  string
 	host string
+	self holderID // this process, as its leases name it
 
-	// Now is the clock used for lock records and times in manifests and the index. Tests
-	// replace it; Open sets time.Now.
+	// Now is the clock used for lease records and heartbeats and for times in manifests
+	// and the index. Tests replace it; Open sets time.Now. Machines sharing a store must
+	// keep their clocks in step (NTP) well within LeaseTimeout.
 	Now func() time.Time
 
-	// lockOpened, when set (by tests), runs in TryLock between opening the lock file and
-	// flock, the window in which Remove may delete the file under a waiter.
-	lockOpened func()
+	// JobAlive, when set, tells what Slurm knows about the job named in a lease whose
+	// holder this process cannot check itself (it is on another machine). JobGone makes
+	// the lease stale at once; JobRunning and JobUnknown leave it to the heartbeat's age.
+	// The store never runs Slurm commands itself: the Slurm executor sets this, answering
+	// from its batched squeue state (it is called on every check of such a lease, so it
+	// must be cheap) and saying JobUnknown for a job of another cluster (SlurmJob.Cluster).
+	JobAlive func(SlurmJob) JobState
+
+	// LeaseTimeout is how old a lease's heartbeat must be before the lease is stale when
+	// nothing else can tell (0: DefaultLeaseTimeout). HeartbeatInterval is how often a
+	// holder renews its leases (0: DefaultHeartbeatInterval; at most LeaseTimeout/4).
+	LeaseTimeout      time.Duration
+	HeartbeatInterval time.Duration
+
+	// OnBreak, when set, is called after this process broke a stale lease (lease is its
+	// path relative to the root, holder what it recorded, why why it was stale), so that
+	// the take-over can be reported.
+	OnBreak func(lease string, holder LockInfo, why string)
+
+	leasesMu sync.Mutex
+	leases   map[string]*lease // held by this Store, by lease file path
+
+	after    func(time.Duration) <-chan time.Time // heartbeat and lock-wait timers (nil: time.After); tests inject a fake clock
+	testHook func(point, name string, err error)  // tests: called at named steps of the lease protocol
 
 	// ManifestKey, when set, recomputes an artifact's key from the key material its
 	// manifest records (stage, stage version, parameters, input keys, key inputs). Get
@@ -305,15 +330,14 @@ func (s *Store) Size(key string) int64 {
 	return n
 }
 
-// Remove deletes the artifact, any partial output and the lock file for key. The caller
-// must hold the key's lock (TryLock or Lock) and release it afterwards; lockers that
-// opened the deleted lock file notice and retry on a new one. A symbolic link in place of
-// any of them is removed itself; what it points at is not touched.
+// Remove deletes the artifact and any partial output for key. The caller must hold the
+// key's lock (TryLock or Lock) and release it afterwards, which removes the lease file. A
+// symbolic link in place of any of them is removed itself; what it points at is not
+// touched.
 func (s *Store) Remove(key string) error {
 	if !ValidKey(key) {
 		return fmt.Errorf("remove: invalid key %q", key)
 	}
-	defer os.Remove(s.lockPath(key))
 	s.forgetVerified(key)
 	if err := s.discard(key, s.ArtifactDir(key)); err != nil {
 		return fmt.Errorf("remove %s: %w", short(key), err)

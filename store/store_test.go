@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -252,6 +251,12 @@ func TestStatCache(t *testing.T) {
 	rec.Recorded += int64(time.Hour)
 	b, _ = json.Marshal(rec)
 	os.WriteFile(s.statPath(key), b, 0o644)
+	if s.unchangedSinceVerified(key, art.Dir, m) {
+		// The record file's mtime (the file system's clock) still says "just now".
+		t.Fatal("a record dated ahead of the file system's clock was trusted")
+	}
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(s.statPath(key), later, later)
 	if !s.unchangedSinceVerified(key, art.Dir, m) {
 		t.Fatal("unchanged, old artifact not trusted")
 	}
@@ -265,7 +270,9 @@ func TestStatCache(t *testing.T) {
 	}
 }
 
-func TestRemoveDeletesLockFileSafely(t *testing.T) {
+// Remove runs under the key's lock and leaves the lease to the unlock: while the holder
+// has not unlocked, nobody else gets the key, and unlocking leaves no lock file behind.
+func TestRemoveKeepsLeaseUntilUnlock(t *testing.T) {
 	s := openTest(t)
 	key := testKey("rm")
 	commitFiles(t, s, key, map[string]string{"f": "x"})
@@ -273,26 +280,20 @@ func TestRemoveDeletesLockFileSafely(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A waiter that opened the old lock file before Remove deleted it: the holder removes
-	// the key and unlocks inside that window (the lockOpened hook), so the waiter's flock
-	// succeeds on a deleted file and must notice and retry on the new one.
-	var once sync.Once
-	s.lockOpened = func() {
-		once.Do(func() {
-			if err := s.Remove(key); err != nil {
-				t.Error(err)
-			}
-			unlock()
-		})
-	}
-	u, err := s.Lock(context.Background(), key, nil)
-	if err != nil {
+	if err := s.Remove(key); err != nil {
 		t.Fatal(err)
 	}
-	s.lockOpened = nil
-	// While this waiter holds the lock, nobody else may get it.
-	if _, err2 := s.TryLock(key); err2 == nil {
-		t.Fatal("two holders after Remove")
+	var le *LockedError
+	if _, err := s.TryLock(key); !errors.As(err, &le) {
+		t.Fatalf("TryLock after Remove, before unlock = %v, want LockedError", err)
+	}
+	unlock()
+	if _, err := os.Lstat(s.lockPath(key)); !os.IsNotExist(err) {
+		t.Errorf("lock file after unlock: %v", err)
+	}
+	u, err := s.TryLock(key)
+	if err != nil {
+		t.Fatal(err)
 	}
 	u()
 	if _, err := s.Get(key); !IsMiss(err) {

@@ -107,7 +107,9 @@ func (s *Store) removeDeadTemps(key string) error {
 
 // Commit lists, hashes and fsyncs every file in Dir, writes m (with Key and Files filled)
 // as manifest.json, renames Dir into place as the artifact, fsyncs the parent directories
-// and makes the artifact read-only. An existing artifact for the key (one that failed
+// and makes the artifact read-only. When this Store holds the key's lock, Commit first
+// checks that the lease was not broken meanwhile, and fails with a *LeaseLostError if it
+// was. An existing artifact for the key (one that failed
 // verification) is replaced. On error before the rename nothing is left that looks like a
 // valid artifact; a non-resumable Dir is removed, a resumable one is kept for the next
 // attempt. An error after the rename (making it read-only) leaves a complete artifact
@@ -176,6 +178,13 @@ func (t *Txn) commit(m *Manifest) (*Artifact, error) {
 	}
 	if err := syncDir(root, root); err != nil {
 		return nil, err
+	}
+	// A lease this Store holds on the key may have been broken by a process that took it
+	// to be dead; that process may be computing the key too, and only one may commit.
+	if l := t.s.heldLease(t.s.lockPath(t.key)); l != nil {
+		if err := l.check(); err != nil {
+			return nil, err
+		}
 	}
 	// A directory already there failed verification (or the caller would not be writing):
 	// move it away first, since rename cannot replace a non-empty directory.
