@@ -11,10 +11,13 @@
 // and a training column when a run is untrained, skipped steps, or had its epoch selected
 // (on test, which every table says). Summarize refuses to pool runs of different
 // configurations, or one model evaluated twice, in one row. The table is printed with
-// tablewriter to the stage log and written as table.md, table.csv and table.json; training
-// loss and test Recall@1 per epoch of every model (from the train log metrics.json
-// carries) are plotted as curves.png (image/draw and a small line plotter) and curves.svg
-// (written by hand).
+// tablewriter to the stage log and written as table.md, table.csv and table.json. The
+// train logs metrics.json carries become the training curves (Curves, a Figure of panels
+// and series that tests inspect as data; render.go draws it with gonum.org/v1/plot as
+// curves.png and curves.svg): per configuration the mean over its seeds with a min–max
+// band, the loss on one axis per loss kind and scale, every logged metric per split, the
+// learning rate of every optimiser group and the skipped steps, epochs 1-based as the
+// progress line counts them.
 //
 // Diff compares two Sides (a configuration's runs, or expected values) with Welch's t
 // interval of the difference of means (gonum's Student t quantile), names a better side

@@ -102,6 +102,9 @@ func newRun(o origin, res *metrics.Result) Run {
 	if s, ok := o.train.Params["seed"].(int64); ok {
 		r.Seed = s
 	}
+	if l, ok := o.train.Params["loss"].(map[string]any); ok {
+		r.Loss, _ = l["kind"].(string)
+	}
 	r.Evaluate = o.eval.Name
 	r.EvalAddr = o.eval.Addr
 	if o.embed != nil {

@@ -3,12 +3,9 @@ package report
 import (
 	"bytes"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
-
-	"image/color"
 
 	"dmlrun/internal/failpoint"
 	"dmlrun/stage"
@@ -17,8 +14,11 @@ import (
 
 // Version is the report stage's implementation version. 2: rows are named by the current
 // file (train block and matrix instance, seeds pooled), one row set per evaluate block and
-// split, a training column; table.csv and table.json gained columns and fields.
-const Version = 2
+// split, a training column; table.csv and table.json gained columns and fields. 3: the
+// curves are drawn with gonum.org/v1/plot (Curves): mean over seeds with a min–max band,
+// a panel per loss kind and scale, per logged metric and split, learning rates and
+// skipped steps, 1-based epochs.
+const Version = 3
 
 // AllFormats are the output kinds `formats` may name.
 var AllFormats = []string{"md", "csv", "json", "png", "svg"}
@@ -81,7 +81,7 @@ func run(ctx *stage.Context, cfg *Config) error {
 		}
 		return nil
 	}
-	panels := CurvePanels(s)
+	fig := Curves(s)
 	for _, f := range cfg.Formats {
 		if f == "png" || f == "svg" {
 			if err := failpoint.Inject("report.write"); err != nil {
@@ -100,10 +100,10 @@ func run(ctx *stage.Context, cfg *Config) error {
 			b, err = s.JSON()
 		case "png":
 			name = "curves.png"
-			b, err = PNG(panels)
+			b, err = fig.PNG()
 		case "svg":
 			name = "curves.svg"
-			b = SVG(panels)
+			b, err = fig.SVG()
 		}
 		if err != nil {
 			return fmt.Errorf("report %s: %s: %w", ctx.Addr, name, err)
@@ -113,68 +113,6 @@ func run(ctx *stage.Context, cfg *Config) error {
 		}
 	}
 	return nil
-}
-
-// recallColumns are the train_log.csv column names that hold test Recall@1, in order of
-// preference (stages/train writes test_recall@1).
-var recallColumns = []string{"test_recall@1", "test_e_recall@1"}
-
-// CurvePanels builds the two training-curve panels (loss and test Recall@1 per epoch), one
-// line per trained model, one colour per row label, all rows on the same axes. A model
-// that several row sets evaluated (val and test) is drawn once; its legend entry is its
-// row's label with the number of seeds, and says so when its epoch was selected on test
-// or it is untrained.
-func CurvePanels(s *Summary) []Panel {
-	loss := Panel{Title: "training loss", XLabel: "epoch", YLabel: "loss"}
-	rec := Panel{Title: "test Recall@1", XLabel: "epoch", YLabel: "Recall@1"}
-	colour := map[string]color.RGBA{}
-	drawn := map[string]bool{}
-	for _, g := range s.Groups {
-		col, ok := colour[g.Label]
-		if !ok {
-			col = palette[len(colour)%len(palette)]
-			colour[g.Label] = col
-		}
-		label := fmt.Sprintf("%s (%d)", g.Label, len(g.Runs))
-		if n := g.Note(); n == "untrained" || selectedOnTest(g.Runs) {
-			label = fmt.Sprintf("%s (%d, %s)", g.Label, len(g.Runs), n)
-		}
-		for _, r := range g.Runs {
-			t := r.TrainLog
-			if t == nil || drawn[g.Label+" "+r.Addr] {
-				continue
-			}
-			drawn[g.Label+" "+r.Addr] = true
-			ep := t.Col("epoch")
-			if ep < 0 {
-				continue
-			}
-			if lc := t.Col("loss"); lc >= 0 {
-				loss.Series = append(loss.Series, series(t, ep, lc, label, col))
-			}
-			for _, name := range recallColumns {
-				if rc := t.Col(name); rc >= 0 {
-					rec.Series = append(rec.Series, series(t, ep, rc, label, col))
-					break
-				}
-			}
-		}
-	}
-	return []Panel{loss, rec}
-}
-
-func series(t *metrics.Table, xc, yc int, label string, col color.RGBA) Series {
-	s := Series{Label: label, Color: col}
-	for _, row := range t.Rows {
-		// epochs without a value (e.g. no evaluation that epoch) are skipped, so the
-		// evaluated epochs are joined by one line
-		if xc >= len(row) || yc >= len(row) || math.IsNaN(float64(row[xc])) || math.IsNaN(float64(row[yc])) {
-			continue
-		}
-		s.X = append(s.X, float64(row[xc]))
-		s.Y = append(s.Y, float64(row[yc]))
-	}
-	return s
 }
 
 // TextTable renders a summary the way the stage logs it (for tests).

@@ -25,6 +25,10 @@ type Run struct {
 
 	EvalAddr, EmbedAddr string // the evaluate and embed nodes' addresses, for messages
 
+	// Loss is the train block's loss kind ("oproxy", "nir"; "" when unknown): the curves
+	// draw different losses on different axes.
+	Loss string
+
 	Metrics  map[string]float64
 	TrainLog *metrics.Table
 	// Training is how the model trained; nil when metrics.json predates that record.
