@@ -300,3 +300,30 @@ func TestRemoveKeepsLeaseUntilUnlock(t *testing.T) {
 		t.Errorf("Get after Remove: %v", err)
 	}
 }
+
+// Commit keeps an intact artifact that another process committed meanwhile (here one that
+// did not lock) rather than replace it under its readers; a damaged one is replaced
+// (TestCorruptionIsMiss).
+func TestCommitKeepsAnIntactArtifact(t *testing.T) {
+	s := openTest(t)
+	key := testKey("twice")
+	first := commitFiles(t, s, key, map[string]string{"out.txt": "first"})
+	txn, err := s.Begin(key, false) // began before the first commit, in another process
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(txn.Dir, "out.txt"), []byte("second"), 0o644)
+	art, err := txn.Commit(&Manifest{Stage: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if art.Dir != first.Dir || art.Manifest.Files[0].SHA256 != first.Manifest.Files[0].SHA256 {
+		t.Errorf("Commit returned %+v, want the artifact already there", art.Manifest.Files)
+	}
+	if b, _ := os.ReadFile(filepath.Join(first.Dir, "out.txt")); string(b) != "first" {
+		t.Errorf("artifact holds %q, want the first commit's", b)
+	}
+	if names := tmpNames(t, s); len(names) != 0 {
+		t.Errorf("tmp/ = %v, want the second output removed", names)
+	}
+}

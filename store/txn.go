@@ -109,7 +109,8 @@ func (s *Store) removeDeadTemps(key string) error {
 // as manifest.json, renames Dir into place as the artifact, fsyncs the parent directories
 // and makes the artifact read-only. When this Store holds the key's lock, Commit first
 // checks that the lease was not broken meanwhile, and fails with a *LeaseLostError if it
-// was. An existing artifact for the key (one that failed
+// was. An artifact that is already there and verifies (another process committed the key
+// without this one's lease) is kept: Commit removes Dir and returns that artifact. An existing artifact for the key (one that failed
 // verification) is replaced. On error before the rename nothing is left that looks like a
 // valid artifact; a non-resumable Dir is removed, a resumable one is kept for the next
 // attempt. An error after the rename (making it read-only) leaves a complete artifact
@@ -186,8 +187,20 @@ func (t *Txn) commit(m *Manifest) (*Artifact, error) {
 			return nil, err
 		}
 	}
-	// A directory already there failed verification (or the caller would not be writing):
-	// move it away first, since rename cannot replace a non-empty directory.
+	// A directory already there failed verification when the caller looked (or it would
+	// not be writing), unless another process committed the key since without this
+	// process's lease (a lease broken unnoticed, or a caller that does not lock): then
+	// the artifact there is as good as this one, and readers may be using it, so it
+	// stays and this output goes.
+	if _, err := os.Lstat(final); err == nil {
+		if there, problems, unchecked := t.s.check(t.key, final, true); len(problems) == 0 && unchecked == "" {
+			if err := removeAll(t.Dir); err != nil {
+				return nil, err
+			}
+			return &Artifact{Key: t.key, Dir: final, Manifest: there}, nil
+		}
+	}
+	// Otherwise move it away first, since rename cannot replace a non-empty directory.
 	t.s.forgetVerified(t.key)
 	if err := t.s.discard(t.key, final); err != nil {
 		return nil, fmt.Errorf("replace corrupted artifact: %w", err)
