@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -49,6 +50,7 @@ type leaseRecord struct {
 	Start     time.Time `json:"start"`
 	ProcStart string    `json:"proc_start,omitempty"`
 	BootID    string    `json:"boot_id,omitempty"`
+	MachineID string    `json:"machine_id,omitempty"`
 	PidNS     string    `json:"pid_ns,omitempty"`
 	Slurm     *SlurmJob `json:"slurm,omitempty"`
 }
@@ -187,26 +189,36 @@ func (s *Store) acquire(name string, o leaseOpts) (*lease, error) {
 func (s *Store) createLease(name string, o leaseOpts) (*lease, error) {
 	self := s.self
 	rec := leaseRecord{Format: leaseFormat, Token: randomHex(16), PID: self.PID, Host: self.Host,
-		Start: s.now().UTC(), ProcStart: self.ProcStart, BootID: self.BootID, PidNS: self.PidNS, Slurm: self.Slurm}
+		Start: s.now().UTC(), ProcStart: self.ProcStart, BootID: self.BootID, MachineID: self.MachineID, PidNS: self.PidNS, Slurm: self.Slurm}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return nil, err
 	}
 	tmp := name + ".new-" + rec.Token[:16]
-	f, err := openIn(s.dir, tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, 0o644)
+	f, err := openIn(s.dir, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("take lease %s: %w", name, err)
 	}
 	_, err = f.Write(append(data, '\n'))
-	if err == nil {
-		err = f.Sync()
+	// Close, not fsync: on NFS closing writes the record back to the server, so that a
+	// client that opens the lease after the link reads it (close-to-open); Lustre and
+	// GPFS are coherent anyway. Durability is not needed: a lease does not outlive a
+	// crash of its machine (a lease left empty by one is stale, and so is one from an
+	// earlier boot), and an fsync would cost every node of every apply milliseconds.
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	if err == nil {
-		// The heartbeat clock, not the file server's: readers compare it with theirs.
-		err = setMtime(f, s.now())
+		// The descriptor heartbeats go through, whatever the lease's name becomes.
+		f, err = openIn(s.dir, tmp, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+		if err == nil {
+			// The heartbeat clock, not the file server's: readers compare it with theirs.
+			if err = setMtime(f, s.now()); err != nil {
+				f.Close()
+			}
+		}
 	}
 	if err != nil {
-		f.Close()
 		os.Remove(tmp)
 		return nil, fmt.Errorf("take lease %s: %w", name, err)
 	}
@@ -281,7 +293,7 @@ func (s *Store) readLease(name string) (*leaseState, error) {
 	}
 	fileID := fmt.Sprintf("file-%d-%d-%d-%d", dev, ino, fi.Size(), fi.ModTime().UnixNano())
 	switch {
-	case len(b) == 0:
+	case len(bytes.Trim(b, "\x00")) == 0: // a crash can leave NULs where data was not written back
 		ls.empty, ls.id = true, fileID
 		return ls, nil
 	case len(b) > maxLeaseSize || json.Unmarshal(b, &ls.rec) != nil || ls.rec.PID == 0 && ls.rec.Token == "":
@@ -310,15 +322,18 @@ func (s *Store) sameMachine(r leaseRecord) bool {
 	if r.Format == 0 { // older dmlrun: the host is all it recorded
 		return true
 	}
-	return r.BootID == s.self.BootID && r.PidNS == s.self.PidNS
+	return r.BootID == s.self.BootID && r.MachineID == s.self.MachineID && r.PidNS == s.self.PidNS
 }
 
 // judge decides whether a lease is stale, and says why (or why it is held).
 func (s *Store) judge(ls *leaseState, timeout time.Duration) (stale bool, why string) {
 	if ls.empty {
-		return true, "the lock file is empty, as an older dmlrun left lock files when it released them"
+		return true, "the lock file is empty, as an older dmlrun left lock files when it released them (or a crash left it)"
 	}
 	r := ls.rec
+	if r.Host == s.self.Host && r.MachineID != "" && r.MachineID == s.self.MachineID && r.BootID != "" && r.BootID != s.self.BootID {
+		return true, fmt.Sprintf("%s was restarted since the lease was taken (its boot id changed)", r.Host)
+	}
 	if s.sameMachine(r) {
 		switch v, now := checkProc(r.PID, r.ProcStart); v {
 		case procGone:

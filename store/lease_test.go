@@ -143,7 +143,7 @@ func plantLease(t *testing.T, name string, rec any, mtime time.Time) {
 // localRecord is a lease record as a process on this machine writes it.
 func localRecord(s *Store, pid int, procStart string) leaseRecord {
 	return leaseRecord{Format: leaseFormat, Token: randomHex(16), PID: pid, Host: s.self.Host, Start: t0,
-		ProcStart: procStart, BootID: s.self.BootID, PidNS: s.self.PidNS}
+		ProcStart: procStart, BootID: s.self.BootID, MachineID: s.self.MachineID, PidNS: s.self.PidNS}
 }
 
 func remoteRecord(host string, job *SlurmJob) leaseRecord {
@@ -190,7 +190,7 @@ func TestLeaseRecord(t *testing.T) {
 	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	ns, _ := os.Readlink("/proc/self/ns/pid")
 	want := leaseRecord{Format: 1, Token: rec.Token, PID: os.Getpid(), Host: s.Host(), Start: t0, ProcStart: start,
-		BootID: strings.TrimSpace(string(boot)), PidNS: ns,
+		BootID: strings.TrimSpace(string(boot)), MachineID: s.self.MachineID, PidNS: ns,
 		Slurm: &SlurmJob{ID: "81234", ArrayJob: "81230", ArrayTask: "4", Cluster: "lab", Restarts: 2}}
 	if len(rec.Token) != 32 || !rec.Start.Equal(want.Start) || rec.Slurm == nil || *rec.Slurm != *want.Slurm {
 		t.Errorf("record %+v\nwant %+v", rec, want)
@@ -262,8 +262,19 @@ func TestLeaseStaleness(t *testing.T) {
 			stale: fmt.Sprintf("pid %d on", os.Getpid())},
 		{name: "holder running on this machine, heartbeat old", lease: func(s *Store) any { return localRecord(s, os.Getpid(), s.self.ProcStart) }, mtime: old,
 			held: "its process is running on this machine"},
-		{name: "this host name, other boot", lease: func(s *Store) any { r := localRecord(s, deadPID, "1"); r.BootID = "other-boot"; return r }, mtime: fresh,
-			held: "its last heartbeat was 1s ago"},
+		{name: "this machine, earlier boot", lease: func(s *Store) any {
+			r := localRecord(s, os.Getpid(), s.self.ProcStart)
+			r.BootID = "earlier-boot"
+			return r
+		}, mtime: fresh,
+			stale: "was restarted since the lease was taken (its boot id changed)"},
+		{name: "this host name, other machine and boot", lease: func(s *Store) any {
+			r := localRecord(s, deadPID, "1")
+			r.BootID, r.MachineID = "other-boot", "other-machine"
+			return r
+		}, mtime: fresh, held: "its last heartbeat was 1s ago"},
+		{name: "a crash left NULs", lease: func(s *Store) any { return "\x00\x00\x00" }, mtime: fresh,
+			stale: "the lock file is empty"},
 		{name: "this host name, other pid namespace", lease: func(s *Store) any { r := localRecord(s, deadPID, "1"); r.PidNS = "pid:[1]"; return r }, mtime: fresh,
 			held: "its last heartbeat was 1s ago"},
 		{name: "other host, fresh heartbeat", lease: func(s *Store) any { return remoteRecord("node-b", nil) }, mtime: fresh,
@@ -764,5 +775,24 @@ func TestRemoveStrayLeaseDebris(t *testing.T) {
 	wantNames := []string{key + ".lock.break-fedcba9876543210", key + ".lock.new-XYZ", key + ".lock.new-fedcba9876543210", "notes.txt"}
 	if !slices.Equal(names, wantNames) {
 		t.Errorf("locks/ = %v\nwant %v", names, wantNames)
+	}
+}
+
+// BenchmarkTryLock measures taking and releasing one key's lease, what every node of an
+// apply pays (a cached node included), on the file system of the test's temporary
+// directory.
+func BenchmarkTryLock(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "results"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := testKey("bench")
+	b.ReportAllocs()
+	for b.Loop() {
+		unlock, err := s.TryLock(key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		unlock()
 	}
 }

@@ -20,6 +20,7 @@ type holderID struct {
 	Host      string
 	ProcStart string    // /proc/<pid>/stat field 22: start time in clock ticks after boot
 	BootID    string    // /proc/sys/kernel/random/boot_id: changes on every boot
+	MachineID string    // /etc/machine-id: one per installation, kept across boots
 	PidNS     string    // readlink /proc/self/ns/pid: "pid:[4026531836]"
 	Slurm     *SlurmJob // nil outside a Slurm job
 }
@@ -33,6 +34,12 @@ func currentHolder(host string, getenv func(string) string) holderID {
 	}
 	if b, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil {
 		id.BootID = strings.TrimSpace(string(b))
+	}
+	for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
+		if b, err := os.ReadFile(p); err == nil && len(bytes.TrimSpace(b)) > 0 {
+			id.MachineID = string(bytes.TrimSpace(b))
+			break
+		}
 	}
 	if ns, err := os.Readlink("/proc/self/ns/pid"); err == nil {
 		id.PidNS = ns
