@@ -1,7 +1,6 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,21 +16,21 @@ func (s *Store) FailedLogPath(key string) string {
 }
 
 // KeepFailedLog stores data as the log of key's last failed run, replacing an older one, and
-// returns its path. Like every write inside the store it never follows a link: a link in its
-// place is removed (the link itself) and a plain file written. The caller holds key's lock.
+// returns its path. It writes a temporary file tmp/<key>.failed.log.<random> and renames it
+// over the log, so that a reader (plan or show, perhaps on another machine) sees the old
+// log or the new one, never a part. Like every write inside the store it never follows a
+// link: rename replaces a link in its place itself. The caller holds key's lock (a
+// temporary file left by a crash is a dead run's leftover, which Begin removes).
 func (s *Store) KeepFailedLog(key string, data []byte) (string, error) {
 	if !ValidKey(key) {
 		return "", fmt.Errorf("keep failed log: invalid key %q", key)
 	}
-	name := s.FailedLogPath(key)
-	f, err := openIn(s.dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC, 0o644)
-	var le *LinkError
-	if errors.As(err, &le) && le.Path == name {
-		if rerr := os.Remove(name); rerr != nil {
-			return "", fmt.Errorf("keep failed log: remove link %s: %w", name, rerr)
-		}
-		f, err = openIn(s.dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_EXCL, 0o644)
+	if err := s.ownDir("tmp"); err != nil {
+		return "", fmt.Errorf("keep failed log: %w", err)
 	}
+	name := s.FailedLogPath(key)
+	tmp := name + "." + randomHex(8)
+	f, err := openIn(s.dir, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o644)
 	if err != nil {
 		return "", fmt.Errorf("keep failed log: %w", err)
 	}
@@ -39,7 +38,11 @@ func (s *Store) KeepFailedLog(key string, data []byte) (string, error) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Rename(tmp, name)
+	}
 	if err != nil {
+		os.Remove(tmp)
 		return "", fmt.Errorf("keep failed log %s: %w", name, err)
 	}
 	return name, nil
