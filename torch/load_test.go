@@ -133,6 +133,12 @@ func fakeShims(t *testing.T) map[string]string {
 // TestLoadRefuses: what Load says for each way a location can be wrong. Only absolute
 // candidates, and none that installs: this process's shim stays as it is.
 func TestLoadRefuses(t *testing.T) {
+	// The shim is loaded first, so the test also shows that refused libraries leave the
+	// stubs' pointers alone (checked at the end).
+	if err := Load(); err != nil {
+		t.Skip(err)
+	}
+	real, _ := Shim()
 	libs := fakeShims(t)
 	junk := filepath.Join(t.TempDir(), ShimName)
 	if err := os.WriteFile(junk, []byte("not a library"), 0o644); err != nil {
@@ -160,6 +166,8 @@ func TestLoadRefuses(t *testing.T) {
 			want: []string{libs["otherabi"] + ": it was built from another shim.h (ABI 0123456789abcdef; this program's stubs want "}},
 		{name: "a function missing", cands: []candidate{cand(libs["nofuncs"], "/f (x)")},
 			want: []string{libs["nofuncs"] + ": it lacks dml_status_free"}},
+		{name: "a second shim in one process", cands: []candidate{cand(real, "/s (x)")},
+			want: []string{real + ": a shim is already loaded in this process"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -174,6 +182,16 @@ func TestLoadRefuses(t *testing.T) {
 				}
 			}
 		})
+	}
+	err := WithScope(func() error {
+		if got := Ones([]int64{2, 3}, Float32, CPUDevice).Sum().Item(); got != 6 {
+			t.Errorf("sum after the refusals = %v", got)
+		}
+		Zeros([]int64{2, 3}, Float32, CPUDevice).Matmul(Zeros([]int64{4, 5}, Float32, CPUDevice)) // a status to free
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "matmul") {
+		t.Errorf("a failing op after the refusals: %v", err)
 	}
 }
 

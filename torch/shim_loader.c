@@ -77,6 +77,11 @@ char *dml_shim_install(void *h, char **path) {
     snprintf(buf, sizeof buf, "it lacks %s", missing);
     return strdup(buf);
   }
+  if (atomic_load_explicit(&dml_shim_state, memory_order_acquire) == DML_SHIM_LOADED) {
+    // Only a test gets here twice; the stubs' pointers must not change under them.
+    return strdup("a shim is already loaded in this process");
+  }
+  dml_shim_commit();
   struct link_map *lm = NULL;
   *path = NULL;
   if (dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm != NULL && lm->l_name != NULL) *path = strdup(lm->l_name);

@@ -23,8 +23,10 @@ int dml_shim_ensure(void);
 dml_status dml_shim_not_loaded(void);
 /* Frees a status made by dml_shim_not_loaded. */
 void dml_shim_free_status(dml_status s);
-/* Generated (shim_stubs.c): fills the pointer table, returns the first missing name. */
+/* Generated (shim_stubs.c): reads every function of h into a pending table and returns
+   the first missing name (NULL: all found); commit makes the stubs use that table. */
 const char *dml_shim_resolve(void *h);
+void dml_shim_commit(void);
 /* Generated: the digest of shim.h the stubs were made from (csrc/shim_abi.h's value). */
 extern const char dml_shim_abi_expected[];
 

@@ -136,71 +136,75 @@ static struct {
   dml_inplace_fn dml_inplace;
   dml_inplace_scalar_fn dml_inplace_scalar;
   dml_inplace3_fn dml_inplace3;
-} fns;
+} fns, pending;
 
-// dml_shim_resolve fills the pointer table from an open shim; it returns the name of the
-// first missing symbol, or NULL when every one was found.
+// dml_shim_resolve fills a pending pointer table from an open shim; it returns the name
+// of the first missing symbol, or NULL when every one was found. The stubs' table
+// changes only at dml_shim_commit: a refused library leaves it as it was.
 const char *dml_shim_resolve(void *h) {
-  if ((fns.dml_status_free = (dml_status_free_fn)dlsym(h, "dml_status_free")) == NULL) return "dml_status_free";
-  if ((fns.dml_version = (dml_version_fn)dlsym(h, "dml_version")) == NULL) return "dml_version";
-  if ((fns.dml_set_num_threads = (dml_set_num_threads_fn)dlsym(h, "dml_set_num_threads")) == NULL) return "dml_set_num_threads";
-  if ((fns.dml_get_num_threads = (dml_get_num_threads_fn)dlsym(h, "dml_get_num_threads")) == NULL) return "dml_get_num_threads";
-  if ((fns.dml_manual_seed = (dml_manual_seed_fn)dlsym(h, "dml_manual_seed")) == NULL) return "dml_manual_seed";
-  if ((fns.dml_cuda_available = (dml_cuda_available_fn)dlsym(h, "dml_cuda_available")) == NULL) return "dml_cuda_available";
-  if ((fns.dml_cuda_device_count = (dml_cuda_device_count_fn)dlsym(h, "dml_cuda_device_count")) == NULL) return "dml_cuda_device_count";
-  if ((fns.dml_set_grad_enabled = (dml_set_grad_enabled_fn)dlsym(h, "dml_set_grad_enabled")) == NULL) return "dml_set_grad_enabled";
-  if ((fns.dml_tensor_free = (dml_tensor_free_fn)dlsym(h, "dml_tensor_free")) == NULL) return "dml_tensor_free";
-  if ((fns.dml_from_data = (dml_from_data_fn)dlsym(h, "dml_from_data")) == NULL) return "dml_from_data";
-  if ((fns.dml_scalar = (dml_scalar_fn)dlsym(h, "dml_scalar")) == NULL) return "dml_scalar";
-  if ((fns.dml_fill = (dml_fill_fn)dlsym(h, "dml_fill")) == NULL) return "dml_fill";
-  if ((fns.dml_eye = (dml_eye_fn)dlsym(h, "dml_eye")) == NULL) return "dml_eye";
-  if ((fns.dml_arange = (dml_arange_fn)dlsym(h, "dml_arange")) == NULL) return "dml_arange";
-  if ((fns.dml_randint = (dml_randint_fn)dlsym(h, "dml_randint")) == NULL) return "dml_randint";
-  if ((fns.dml_randperm = (dml_randperm_fn)dlsym(h, "dml_randperm")) == NULL) return "dml_randperm";
-  if ((fns.dml_shape = (dml_shape_fn)dlsym(h, "dml_shape")) == NULL) return "dml_shape";
-  if ((fns.dml_info = (dml_info_fn)dlsym(h, "dml_info")) == NULL) return "dml_info";
-  if ((fns.dml_copy_out = (dml_copy_out_fn)dlsym(h, "dml_copy_out")) == NULL) return "dml_copy_out";
-  if ((fns.dml_item = (dml_item_fn)dlsym(h, "dml_item")) == NULL) return "dml_item";
-  if ((fns.dml_unary = (dml_unary_fn)dlsym(h, "dml_unary")) == NULL) return "dml_unary";
-  if ((fns.dml_binary = (dml_binary_fn)dlsym(h, "dml_binary")) == NULL) return "dml_binary";
-  if ((fns.dml_scalar_op = (dml_scalar_op_fn)dlsym(h, "dml_scalar_op")) == NULL) return "dml_scalar_op";
-  if ((fns.dml_dim_op = (dml_dim_op_fn)dlsym(h, "dml_dim_op")) == NULL) return "dml_dim_op";
-  if ((fns.dml_ints_op = (dml_ints_op_fn)dlsym(h, "dml_ints_op")) == NULL) return "dml_ints_op";
-  if ((fns.dml_pair_op = (dml_pair_op_fn)dlsym(h, "dml_pair_op")) == NULL) return "dml_pair_op";
-  if ((fns.dml_transpose = (dml_transpose_fn)dlsym(h, "dml_transpose")) == NULL) return "dml_transpose";
-  if ((fns.dml_narrow = (dml_narrow_fn)dlsym(h, "dml_narrow")) == NULL) return "dml_narrow";
-  if ((fns.dml_select = (dml_select_fn)dlsym(h, "dml_select")) == NULL) return "dml_select";
-  if ((fns.dml_flatten = (dml_flatten_fn)dlsym(h, "dml_flatten")) == NULL) return "dml_flatten";
-  if ((fns.dml_index_op = (dml_index_op_fn)dlsym(h, "dml_index_op")) == NULL) return "dml_index_op";
-  if ((fns.dml_scatter = (dml_scatter_fn)dlsym(h, "dml_scatter")) == NULL) return "dml_scatter";
-  if ((fns.dml_masked_fill = (dml_masked_fill_fn)dlsym(h, "dml_masked_fill")) == NULL) return "dml_masked_fill";
-  if ((fns.dml_where = (dml_where_fn)dlsym(h, "dml_where")) == NULL) return "dml_where";
-  if ((fns.dml_clamp = (dml_clamp_fn)dlsym(h, "dml_clamp")) == NULL) return "dml_clamp";
-  if ((fns.dml_norm = (dml_norm_fn)dlsym(h, "dml_norm")) == NULL) return "dml_norm";
-  if ((fns.dml_normalize = (dml_normalize_fn)dlsym(h, "dml_normalize")) == NULL) return "dml_normalize";
-  if ((fns.dml_cat = (dml_cat_fn)dlsym(h, "dml_cat")) == NULL) return "dml_cat";
-  if ((fns.dml_to = (dml_to_fn)dlsym(h, "dml_to")) == NULL) return "dml_to";
-  if ((fns.dml_as_strided = (dml_as_strided_fn)dlsym(h, "dml_as_strided")) == NULL) return "dml_as_strided";
-  if ((fns.dml_linear = (dml_linear_fn)dlsym(h, "dml_linear")) == NULL) return "dml_linear";
-  if ((fns.dml_conv2d = (dml_conv2d_fn)dlsym(h, "dml_conv2d")) == NULL) return "dml_conv2d";
-  if ((fns.dml_batch_norm = (dml_batch_norm_fn)dlsym(h, "dml_batch_norm")) == NULL) return "dml_batch_norm";
-  if ((fns.dml_pool2d = (dml_pool2d_fn)dlsym(h, "dml_pool2d")) == NULL) return "dml_pool2d";
-  if ((fns.dml_adaptive_pool2d = (dml_adaptive_pool2d_fn)dlsym(h, "dml_adaptive_pool2d")) == NULL) return "dml_adaptive_pool2d";
-  if ((fns.dml_dropout = (dml_dropout_fn)dlsym(h, "dml_dropout")) == NULL) return "dml_dropout";
-  if ((fns.dml_cross_entropy = (dml_cross_entropy_fn)dlsym(h, "dml_cross_entropy")) == NULL) return "dml_cross_entropy";
-  if ((fns.dml_interpolate_bilinear = (dml_interpolate_bilinear_fn)dlsym(h, "dml_interpolate_bilinear")) == NULL) return "dml_interpolate_bilinear";
-  if ((fns.dml_set_requires_grad = (dml_set_requires_grad_fn)dlsym(h, "dml_set_requires_grad")) == NULL) return "dml_set_requires_grad";
-  if ((fns.dml_backward = (dml_backward_fn)dlsym(h, "dml_backward")) == NULL) return "dml_backward";
-  if ((fns.dml_grad = (dml_grad_fn)dlsym(h, "dml_grad")) == NULL) return "dml_grad";
-  if ((fns.dml_zero_grad = (dml_zero_grad_fn)dlsym(h, "dml_zero_grad")) == NULL) return "dml_zero_grad";
-  if ((fns.dml_autograd_grad = (dml_autograd_grad_fn)dlsym(h, "dml_autograd_grad")) == NULL) return "dml_autograd_grad";
-  if ((fns.dml_autocast_enter = (dml_autocast_enter_fn)dlsym(h, "dml_autocast_enter")) == NULL) return "dml_autocast_enter";
-  if ((fns.dml_autocast_exit = (dml_autocast_exit_fn)dlsym(h, "dml_autocast_exit")) == NULL) return "dml_autocast_exit";
-  if ((fns.dml_inplace = (dml_inplace_fn)dlsym(h, "dml_inplace")) == NULL) return "dml_inplace";
-  if ((fns.dml_inplace_scalar = (dml_inplace_scalar_fn)dlsym(h, "dml_inplace_scalar")) == NULL) return "dml_inplace_scalar";
-  if ((fns.dml_inplace3 = (dml_inplace3_fn)dlsym(h, "dml_inplace3")) == NULL) return "dml_inplace3";
+  if ((pending.dml_status_free = (dml_status_free_fn)dlsym(h, "dml_status_free")) == NULL) return "dml_status_free";
+  if ((pending.dml_version = (dml_version_fn)dlsym(h, "dml_version")) == NULL) return "dml_version";
+  if ((pending.dml_set_num_threads = (dml_set_num_threads_fn)dlsym(h, "dml_set_num_threads")) == NULL) return "dml_set_num_threads";
+  if ((pending.dml_get_num_threads = (dml_get_num_threads_fn)dlsym(h, "dml_get_num_threads")) == NULL) return "dml_get_num_threads";
+  if ((pending.dml_manual_seed = (dml_manual_seed_fn)dlsym(h, "dml_manual_seed")) == NULL) return "dml_manual_seed";
+  if ((pending.dml_cuda_available = (dml_cuda_available_fn)dlsym(h, "dml_cuda_available")) == NULL) return "dml_cuda_available";
+  if ((pending.dml_cuda_device_count = (dml_cuda_device_count_fn)dlsym(h, "dml_cuda_device_count")) == NULL) return "dml_cuda_device_count";
+  if ((pending.dml_set_grad_enabled = (dml_set_grad_enabled_fn)dlsym(h, "dml_set_grad_enabled")) == NULL) return "dml_set_grad_enabled";
+  if ((pending.dml_tensor_free = (dml_tensor_free_fn)dlsym(h, "dml_tensor_free")) == NULL) return "dml_tensor_free";
+  if ((pending.dml_from_data = (dml_from_data_fn)dlsym(h, "dml_from_data")) == NULL) return "dml_from_data";
+  if ((pending.dml_scalar = (dml_scalar_fn)dlsym(h, "dml_scalar")) == NULL) return "dml_scalar";
+  if ((pending.dml_fill = (dml_fill_fn)dlsym(h, "dml_fill")) == NULL) return "dml_fill";
+  if ((pending.dml_eye = (dml_eye_fn)dlsym(h, "dml_eye")) == NULL) return "dml_eye";
+  if ((pending.dml_arange = (dml_arange_fn)dlsym(h, "dml_arange")) == NULL) return "dml_arange";
+  if ((pending.dml_randint = (dml_randint_fn)dlsym(h, "dml_randint")) == NULL) return "dml_randint";
+  if ((pending.dml_randperm = (dml_randperm_fn)dlsym(h, "dml_randperm")) == NULL) return "dml_randperm";
+  if ((pending.dml_shape = (dml_shape_fn)dlsym(h, "dml_shape")) == NULL) return "dml_shape";
+  if ((pending.dml_info = (dml_info_fn)dlsym(h, "dml_info")) == NULL) return "dml_info";
+  if ((pending.dml_copy_out = (dml_copy_out_fn)dlsym(h, "dml_copy_out")) == NULL) return "dml_copy_out";
+  if ((pending.dml_item = (dml_item_fn)dlsym(h, "dml_item")) == NULL) return "dml_item";
+  if ((pending.dml_unary = (dml_unary_fn)dlsym(h, "dml_unary")) == NULL) return "dml_unary";
+  if ((pending.dml_binary = (dml_binary_fn)dlsym(h, "dml_binary")) == NULL) return "dml_binary";
+  if ((pending.dml_scalar_op = (dml_scalar_op_fn)dlsym(h, "dml_scalar_op")) == NULL) return "dml_scalar_op";
+  if ((pending.dml_dim_op = (dml_dim_op_fn)dlsym(h, "dml_dim_op")) == NULL) return "dml_dim_op";
+  if ((pending.dml_ints_op = (dml_ints_op_fn)dlsym(h, "dml_ints_op")) == NULL) return "dml_ints_op";
+  if ((pending.dml_pair_op = (dml_pair_op_fn)dlsym(h, "dml_pair_op")) == NULL) return "dml_pair_op";
+  if ((pending.dml_transpose = (dml_transpose_fn)dlsym(h, "dml_transpose")) == NULL) return "dml_transpose";
+  if ((pending.dml_narrow = (dml_narrow_fn)dlsym(h, "dml_narrow")) == NULL) return "dml_narrow";
+  if ((pending.dml_select = (dml_select_fn)dlsym(h, "dml_select")) == NULL) return "dml_select";
+  if ((pending.dml_flatten = (dml_flatten_fn)dlsym(h, "dml_flatten")) == NULL) return "dml_flatten";
+  if ((pending.dml_index_op = (dml_index_op_fn)dlsym(h, "dml_index_op")) == NULL) return "dml_index_op";
+  if ((pending.dml_scatter = (dml_scatter_fn)dlsym(h, "dml_scatter")) == NULL) return "dml_scatter";
+  if ((pending.dml_masked_fill = (dml_masked_fill_fn)dlsym(h, "dml_masked_fill")) == NULL) return "dml_masked_fill";
+  if ((pending.dml_where = (dml_where_fn)dlsym(h, "dml_where")) == NULL) return "dml_where";
+  if ((pending.dml_clamp = (dml_clamp_fn)dlsym(h, "dml_clamp")) == NULL) return "dml_clamp";
+  if ((pending.dml_norm = (dml_norm_fn)dlsym(h, "dml_norm")) == NULL) return "dml_norm";
+  if ((pending.dml_normalize = (dml_normalize_fn)dlsym(h, "dml_normalize")) == NULL) return "dml_normalize";
+  if ((pending.dml_cat = (dml_cat_fn)dlsym(h, "dml_cat")) == NULL) return "dml_cat";
+  if ((pending.dml_to = (dml_to_fn)dlsym(h, "dml_to")) == NULL) return "dml_to";
+  if ((pending.dml_as_strided = (dml_as_strided_fn)dlsym(h, "dml_as_strided")) == NULL) return "dml_as_strided";
+  if ((pending.dml_linear = (dml_linear_fn)dlsym(h, "dml_linear")) == NULL) return "dml_linear";
+  if ((pending.dml_conv2d = (dml_conv2d_fn)dlsym(h, "dml_conv2d")) == NULL) return "dml_conv2d";
+  if ((pending.dml_batch_norm = (dml_batch_norm_fn)dlsym(h, "dml_batch_norm")) == NULL) return "dml_batch_norm";
+  if ((pending.dml_pool2d = (dml_pool2d_fn)dlsym(h, "dml_pool2d")) == NULL) return "dml_pool2d";
+  if ((pending.dml_adaptive_pool2d = (dml_adaptive_pool2d_fn)dlsym(h, "dml_adaptive_pool2d")) == NULL) return "dml_adaptive_pool2d";
+  if ((pending.dml_dropout = (dml_dropout_fn)dlsym(h, "dml_dropout")) == NULL) return "dml_dropout";
+  if ((pending.dml_cross_entropy = (dml_cross_entropy_fn)dlsym(h, "dml_cross_entropy")) == NULL) return "dml_cross_entropy";
+  if ((pending.dml_interpolate_bilinear = (dml_interpolate_bilinear_fn)dlsym(h, "dml_interpolate_bilinear")) == NULL) return "dml_interpolate_bilinear";
+  if ((pending.dml_set_requires_grad = (dml_set_requires_grad_fn)dlsym(h, "dml_set_requires_grad")) == NULL) return "dml_set_requires_grad";
+  if ((pending.dml_backward = (dml_backward_fn)dlsym(h, "dml_backward")) == NULL) return "dml_backward";
+  if ((pending.dml_grad = (dml_grad_fn)dlsym(h, "dml_grad")) == NULL) return "dml_grad";
+  if ((pending.dml_zero_grad = (dml_zero_grad_fn)dlsym(h, "dml_zero_grad")) == NULL) return "dml_zero_grad";
+  if ((pending.dml_autograd_grad = (dml_autograd_grad_fn)dlsym(h, "dml_autograd_grad")) == NULL) return "dml_autograd_grad";
+  if ((pending.dml_autocast_enter = (dml_autocast_enter_fn)dlsym(h, "dml_autocast_enter")) == NULL) return "dml_autocast_enter";
+  if ((pending.dml_autocast_exit = (dml_autocast_exit_fn)dlsym(h, "dml_autocast_exit")) == NULL) return "dml_autocast_exit";
+  if ((pending.dml_inplace = (dml_inplace_fn)dlsym(h, "dml_inplace")) == NULL) return "dml_inplace";
+  if ((pending.dml_inplace_scalar = (dml_inplace_scalar_fn)dlsym(h, "dml_inplace_scalar")) == NULL) return "dml_inplace_scalar";
+  if ((pending.dml_inplace3 = (dml_inplace3_fn)dlsym(h, "dml_inplace3")) == NULL) return "dml_inplace3";
   return NULL;
 }
+
+// dml_shim_commit makes the stubs call the shim dml_shim_resolve read.
+void dml_shim_commit(void) { fns = pending; }
 
 void dml_status_free(dml_status s) {
   if (!dml_shim_ready()) {

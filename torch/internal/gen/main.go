@@ -260,14 +260,17 @@ func Stubs(h *Header) []byte {
 	for _, f := range h.Funcs {
 		p("  %s_fn %s;\n", f.Name, f.Name)
 	}
-	p("} fns;\n\n")
-	p("// dml_shim_resolve fills the pointer table from an open shim; it returns the name of the\n")
-	p("// first missing symbol, or NULL when every one was found.\n")
+	p("} fns, pending;\n\n")
+	p("// dml_shim_resolve fills a pending pointer table from an open shim; it returns the name\n")
+	p("// of the first missing symbol, or NULL when every one was found. The stubs' table\n")
+	p("// changes only at dml_shim_commit: a refused library leaves it as it was.\n")
 	p("const char *dml_shim_resolve(void *h) {\n")
 	for _, f := range h.Funcs {
-		p("  if ((fns.%s = (%s_fn)dlsym(h, \"%s\")) == NULL) return \"%s\";\n", f.Name, f.Name, f.Name, f.Name)
+		p("  if ((pending.%s = (%s_fn)dlsym(h, \"%s\")) == NULL) return \"%s\";\n", f.Name, f.Name, f.Name, f.Name)
 	}
-	p("  return NULL;\n}\n")
+	p("  return NULL;\n}\n\n")
+	p("// dml_shim_commit makes the stubs call the shim dml_shim_resolve read.\n")
+	p("void dml_shim_commit(void) { fns = pending; }\n")
 	for _, f := range h.Funcs {
 		p("\n%s %s(%s) {\n", f.Ret, f.Name, f.paramList())
 		if f.Ret == "void" {

@@ -140,7 +140,8 @@ func TestStubBodies(t *testing.T) {
 		"void dml_status_free(dml_status s) {\n  if (!dml_shim_ready()) {\n    dml_shim_free_status(s);\n    return;\n  }\n  fns.dml_status_free(s);\n}",
 		"void dml_version(char *buf, int cap) {\n  if (!dml_shim_ready()) return;\n  fns.dml_version(buf, cap);\n}",
 		"dml_status dml_a(int n, dml_tensor *out) {\n  if (!dml_shim_ready()) return dml_shim_not_loaded();\n  return fns.dml_a(n, out);\n}",
-		"if ((fns.dml_a = (dml_a_fn)dlsym(h, \"dml_a\")) == NULL) return \"dml_a\";",
+		"if ((pending.dml_a = (dml_a_fn)dlsym(h, \"dml_a\")) == NULL) return \"dml_a\";",
+		"void dml_shim_commit(void) { fns = pending; }",
 		"#pragma GCC visibility push(hidden)",
 	} {
 		if !strings.Contains(out, want) {
