@@ -217,6 +217,35 @@ func TestLeaseRecord(t *testing.T) {
 	}
 }
 
+// LockHolder judges like TryLock and changes nothing.
+func TestLockHolder(t *testing.T) {
+	s := openTest(t)
+	key := testKey("holder")
+	if _, _, held, err := s.LockHolder(key); held || err != nil {
+		t.Errorf("no lease: held=%v err=%v", held, err)
+	}
+	unlock, err := s.TryLock(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, why, held, err := s.LockHolder(key); !held || err != nil || h.PID != os.Getpid() || why != "its process is running on this machine" {
+		t.Errorf("held lease: %+v %q held=%v err=%v", h, why, held, err)
+	}
+	unlock()
+	plantLease(t, s.lockPath(key), localRecord(s, deadPID, "1"), t0)
+	if h, why, held, err := s.LockHolder(key); held || err != nil || h.PID != deadPID || !strings.Contains(why, "is no longer running") {
+		t.Errorf("stale lease: %+v %q held=%v err=%v", h, why, held, err)
+	}
+	if _, err := os.Stat(s.lockPath(key)); err != nil {
+		t.Errorf("LockHolder removed the stale lease: %v", err)
+	}
+	os.Remove(s.lockPath(key))
+	os.Symlink("/etc/passwd", s.lockPath(key))
+	if _, _, _, err := s.LockHolder(key); err == nil || !strings.Contains(err.Error(), "is a symbolic link") {
+		t.Errorf("linked lease: %v", err)
+	}
+}
+
 func TestLockInfoString(t *testing.T) {
 	cases := []struct {
 		name string

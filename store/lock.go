@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"time"
 
@@ -177,6 +178,29 @@ func (s *Store) Lock(ctx context.Context, key string, onWait func(LockInfo)) (un
 		}
 		delay = min(2*delay, max(lockPollMax, LockPollInterval))
 	}
+}
+
+// LockHolder reports who holds key's lock, without taking it: held is false when nobody
+// does (no lease, or a stale one, which the next TryLock breaks). It reads the lease file
+// and judges it as TryLock does (JobAlive included) but changes nothing, so it costs one
+// read where a TryLock-and-unlock probe writes, links and removes a lease: for schedulers
+// and status displays that poll many keys. why says why the lease counts as held.
+func (s *Store) LockHolder(key string) (holder LockInfo, why string, held bool, err error) {
+	if !ValidKey(key) {
+		return LockInfo{}, "", false, fmt.Errorf("lock holder: invalid key %q", key)
+	}
+	ls, err := s.readLease(s.lockPath(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return LockInfo{}, "", false, nil
+	}
+	if err != nil {
+		return LockInfo{}, "", false, fmt.Errorf("lock holder %s: %w", short(key), err)
+	}
+	stale, why := s.judge(ls, s.leaseTimeout())
+	if stale {
+		return ls.info(), why, false, nil
+	}
+	return ls.info(), why, true, nil
 }
 
 // CheckLock reports whether this Store still holds key's lock: nil when it does, a
