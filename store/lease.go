@@ -149,16 +149,18 @@ func randomHex(n int) string {
 func (s *Store) acquire(name string, o leaseOpts) (*lease, error) {
 	var last *leaseState
 	for range maxLeaseAttempt {
-		l, err := s.createLease(name, o)
-		if err == nil {
-			return l, nil
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return nil, err
-		}
+		// Read first: a waiter polling a held lease then costs one read, not a lease
+		// written, linked and removed. The link alone decides who gets the lease.
 		cur, err := s.readLease(name)
 		if errors.Is(err, fs.ErrNotExist) {
-			continue // released between our link and our read
+			l, err := s.createLease(name, o)
+			if err == nil {
+				return l, nil
+			}
+			if !errors.Is(err, fs.ErrExist) {
+				return nil, err
+			}
+			continue // another process linked its lease first: judge that one
 		}
 		if err != nil {
 			return nil, err
@@ -182,8 +184,8 @@ func (s *Store) acquire(name string, o leaseOpts) (*lease, error) {
 }
 
 // createLease makes the lease file name in one step that either wholly succeeds or finds
-// a lease there: the record is written and fsynced to a temporary file beside it, which
-// is then hard-linked to name. link(2) fails with EEXIST when name exists, atomically on
+// a lease there: the record is written to a temporary file beside it and closed, and the
+// file is then hard-linked to name. link(2) fails with EEXIST when name exists, atomically on
 // the file server too, and a reader never sees a half-written record. It returns an error
 // satisfying errors.Is(err, fs.ErrExist) when name exists and is not this lease.
 func (s *Store) createLease(name string, o leaseOpts) (*lease, error) {
