@@ -10,6 +10,8 @@
 //	tmp/<key>.<random>/       the in-progress output of any other stage (removed on failure)
 //	tmp/<key>.failed.log      the log of a key's last failed run (KeepFailedLog; removed on commit)
 //	tmp/discard-<key>.<rnd>/  an artifact being deleted or replaced
+//	jobs/                     a cluster executor's run records (JobsDir; made on first use,
+//	                          its content is the executor's)
 //	locks/<key>.lock          the key's lease while a process holds the key (see below)
 //	verified/<key>.json       file stats at the last full hash (lets Get skip re-hashing)
 //	index/<id>.json           per experiment file: the last key, parameters and inputs of
@@ -45,7 +47,7 @@
 // descriptor), so nothing outside the store is read, written, truncated or deleted
 // through a link. What the store refuses:
 //   - Open fails with a *LayoutError naming the path and the fix when tmp, locks, index,
-//     verified or a shard folder (two hex digits) is a link or not a directory;
+//     verified, jobs or a shard folder (two hex digits) is a link or not a directory;
 //   - an artifact directory, sub-directory or file that is a link (or a FIFO, socket or
 //     device) is damage: Get misses, and the next commit removes the link itself;
 //   - TryLock refuses a lock file that is a link, a directory, a FIFO or a file that

@@ -5,20 +5,40 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
 
-// internalDirs are the store's own folders besides the shard folders.
+// internalDirs are the store's own folders besides the shard folders; Open makes them.
 var internalDirs = []string{"tmp", "locks", "index", "verified"}
 
+// optionalDirs are the store's own folders made only when first used: jobs/ holds the
+// Slurm executor's run records (JobsDir).
+var optionalDirs = []string{"jobs"}
+
 func isInternalDir(name string) bool {
-	for _, d := range internalDirs {
+	for _, d := range append(internalDirs, optionalDirs...) {
 		if name == d {
 			return true
 		}
 	}
 	return false
+}
+
+// JobsDir returns the folder in which a cluster executor keeps its runs' records (the
+// Slurm executor: jobs/<run>/), making it on first use. Like the store's other folders it
+// must be a real directory: a link or a file there is a *LayoutError. The store knows
+// nothing of what is inside; Scan, cache verify and cache gc do not list it as foreign.
+func (s *Store) JobsDir() (string, error) {
+	p := filepath.Join(s.dir, "jobs")
+	if err := os.Mkdir(p, 0o755); err != nil && !os.IsExist(err) {
+		return "", fmt.Errorf("jobs folder: %w", err)
+	}
+	if err := s.ownDir("jobs"); err != nil {
+		return "", fmt.Errorf("jobs folder: %w", err)
+	}
+	return p, nil
 }
 
 // isShardName reports whether name is a shard folder's name: two lower-case hex digits.
@@ -69,10 +89,10 @@ func (s *Store) ownDir(name string) error {
 }
 
 // Open opens (creating if needed) the store rooted at dir. dir must be on a local disk or
-// a supported shared file system; see the package comment. dir itself may be a symbolic link: Open resolves it
-// once, and Dir returns the resolved path. Inside the store nothing is followed: Open
-// fails with a *LayoutError when tmp, locks, index, verified or a shard folder (two hex
-// digits) is a symbolic link or not a directory.
+// a supported shared file system; see the package comment. dir itself may be a symbolic
+// link: Open resolves it once, and Dir returns the resolved path. Inside the store nothing
+// is followed: Open fails with a *LayoutError when tmp, locks, index, verified, jobs or a
+// shard folder (two hex digits) is a symbolic link or not a directory.
 func Open(dir string) (*Store, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -108,7 +128,7 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	for _, e := range ents {
-		if !isShardName(e.Name()) {
+		if !isShardName(e.Name()) && !slices.Contains(optionalDirs, e.Name()) {
 			continue
 		}
 		p := filepath.Join(real, e.Name())

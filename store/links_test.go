@@ -54,7 +54,9 @@ func TestOpenRefusesForeignInternalFolders(t *testing.T) {
 		{"index link", "index", true, "is a symbolic link"},
 		{"verified link", "verified", true, "is a symbolic link"},
 		{"shard link", "3f", true, "is a symbolic link"},
+		{"jobs link", "jobs", true, "is a symbolic link"},
 		{"tmp file", "tmp", false, "is a regular file, not a directory"},
+		{"jobs file", "jobs", false, "is a regular file, not a directory"},
 		{"shard file", "3f", false, "is a regular file, not a directory"},
 	}
 	for _, tc := range cases {
@@ -367,4 +369,26 @@ func snapshot(t *testing.T, dir string) []string {
 		return nil
 	})
 	return out
+}
+
+// jobs/ is made on first use, and is the store's own: Scan does not list it as foreign.
+func TestJobsDir(t *testing.T) {
+	s := openTest(t)
+	if _, err := os.Lstat(filepath.Join(s.Dir(), "jobs")); !os.IsNotExist(err) {
+		t.Errorf("Open made jobs/: %v", err)
+	}
+	p, err := s.JobsDir()
+	if err != nil || p != filepath.Join(s.Dir(), "jobs") {
+		t.Fatalf("JobsDir = %q, %v", p, err)
+	}
+	os.MkdirAll(filepath.Join(p, "run-1", "s1"), 0o755)
+	if _, skipped, err := s.Scan(); err != nil || len(skipped) != 0 {
+		t.Errorf("Scan: skipped %v, %v", skipped, err)
+	}
+	os.RemoveAll(p)
+	out, _ := outside(t)
+	os.Symlink(out, p)
+	if _, err := s.JobsDir(); err == nil || !strings.Contains(err.Error(), "is a symbolic link") {
+		t.Errorf("JobsDir with a linked jobs/ = %v", err)
+	}
 }
