@@ -6,7 +6,11 @@
 // selected epoch, from embed.json), the copied training log for report's plots, and the
 // block name and address the model had when the node was computed (for people reading the
 // file: report and diff name runs by the current experiment file, never by these).
-// Embeddings with NaN or Inf fail the node (metrics.NonFiniteError).
+// Embeddings with NaN or Inf fail the node (metrics.NonFiniteError). Every node also
+// writes neighbours.safetensors (metrics.QueryNeighbours: each query's nearest L2
+// neighbours as the metrics ranked them, for dmlrun diff --queries) and, when the block
+// names the embed block's dataset, retrieval.png: a seeded sample of test queries with
+// their nearest neighbours' images (package gallery), recorded in metrics.json.
 //
 // Its typed config is Config: `metrics` (names looked up in the metric table of package
 // metrics when the config is decoded, so validate reports an unknown name at its list
@@ -14,8 +18,10 @@
 // mAP_1000), `kmeans_classes` (>= 0; 0: the number of training classes from embed.json,
 // as the original clusters the test set into as many clusters as there are training
 // classes), `faiss_rand_int` and `faiss_padding` (the original's mAP_1000 on sets of at
-// most 1000 images; README.md explains the difference); `from` (embed blocks, one evaluate node per embed
-// instance) is a reference. README.md lists the metrics, generated from the table.
+// most 1000 images; README.md explains the difference), `retrieval_queries`, `retrieval_k`
+// and `retrieval_seed` (the picture); `from` (embed blocks, one evaluate node per embed
+// instance) and the optional `dataset` are references. README.md lists the metrics,
+// generated from the table.
 //
 // The heavy steps run through TorchBackend (chunked torch.Mm + TopK/MinDim on the node's
 // device), inside one torch.Pinned call around the node's libtorch work. The metric

@@ -21,8 +21,10 @@ import (
 
 // Version is the evaluate stage's implementation version (part of every evaluate key).
 // 2: metrics.json records how the model trained (run.train), and non-finite embeddings
-// fail the node instead of giving metrics.
-const Version = 2
+// fail the node instead of giving metrics. 3: every node writes neighbours.safetensors
+// (each query's nearest L2 neighbours, for dmlrun diff --queries) and, with a dataset,
+// retrieval.png (recorded in metrics.json "retrieval"); the metric values are unchanged.
+const Version = 3
 
 // Config is the evaluate block's typed config.
 type Config struct {
@@ -32,6 +34,10 @@ type Config struct {
 	FaissRandInt  string   `param:"faiss_rand_int" enum:"modulo,mulshift" doc:"How the replicated faiss k-means draws its initial permutation: modulo (faiss 1.7.x, Debian's 1.7.3) or mulshift (later faiss)."`
 	// FaissPadding is off by default: a padded list counts images that are not there.
 	FaissPadding bool `param:"faiss_padding" doc:"On a set with no more images than a metric asks neighbours for (mAP_1000 on 1000 images or fewer), count the missing neighbours as the original does (faiss returns index -1, read as the last image's class) instead of cutting the list to the real ones; for comparing with the original's logs."`
+
+	RetrievalQueries int   `param:"retrieval_queries" min:"0" max:"100" doc:"Test queries drawn in retrieval.png (a seeded random sample, recorded in metrics.json), each with its retrieval_k nearest neighbours, green bordered when of the query's class, red when not; needs dataset. 0 draws nothing."`
+	RetrievalK       int   `param:"retrieval_k" min:"1" max:"20" doc:"Nearest neighbours per query kept in neighbours.safetensors (for dmlrun diff --queries) and drawn in retrieval.png."`
+	RetrievalSeed    int64 `param:"retrieval_seed" doc:"Seed of the sample of queries retrieval.png draws."`
 }
 
 // Def returns the evaluate stage definition.
@@ -43,11 +49,15 @@ func Def() *stage.Def {
 		Params: []stage.Param{
 			{Name: "from", Type: stage.RefList, RefKind: "embed", Required: true,
 				Doc: "Embed blocks whose embeddings are evaluated (one evaluate node per embed instance)."},
+			// Optional: metrics need only embeddings; the picture needs the images, and an
+			// edge comes only from a reference, like embed's own dataset.
+			{Name: "dataset", Type: stage.Ref, RefKind: "dataset",
+				Doc: "The prepared dataset the embed block embedded (the same dataset block): its images are drawn in retrieval.png. Without it no picture is drawn."},
 		},
 		ExpandOver: "from",
 		Exclusive:  true,
 	}, stage.Config[Config]{
-		Defaults: Config{Metrics: slices.Clone(metrics.Default), FaissRandInt: "modulo"},
+		Defaults: Config{Metrics: slices.Clone(metrics.Default), FaissRandInt: "modulo", RetrievalQueries: 8, RetrievalK: 5},
 		Check:    check,
 		Options:  []stage.SchemaOption{stage.WithDoc("metrics", "Metric names: "+metrics.Summary()+".")},
 	}, run)
@@ -119,17 +129,18 @@ func run(ctx *stage.Context, cfg *Config) error {
 		}
 		fmt.Fprintln(ctx.Log)
 	}
-	var vals map[string]float64
+	var comp *metrics.Computation
 	// All of the node's libtorch work runs in one Pinned call: the thread count is set on
 	// the OS thread the backend's ops then run on (TorchBackend's methods run inside it).
 	err = torch.Pinned(ctx.Threads, func() error {
 		var err error
-		vals, err = metrics.Compute(x, e.Labels, cfg.Metrics, metrics.Options{
+		comp, err = metrics.ComputeAll(x, e.Labels, cfg.Metrics, metrics.Options{
 			KMeansK:      k,
 			KMeans:       metrics.KMeansOptions{RandInt: ri},
 			FaissPadding: cfg.FaissPadding,
 			Backend:      TorchBackend{Device: dev},
 			Logf:         func(f string, a ...any) { fmt.Fprintf(ctx.Log, f+"\n", a...) },
+			Neighbours:   cfg.RetrievalK,
 		})
 		return err
 	})
@@ -140,6 +151,8 @@ func run(ctx *stage.Context, cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("evaluate %s: %w", ctx.Addr, err)
 	}
+	vals := comp.Values
+	nb := metrics.QueryNeighbours{Neighbours: comp.L2, Labels: e.Labels}
 	res := &metrics.Result{
 		Metrics: map[string]metrics.Value{},
 		Run: metrics.Run{Block: info.ModelBlock, Seed: info.Seed, Addr: info.ModelAddr, EmbedAddr: in.Addr,
@@ -158,6 +171,12 @@ func run(ctx *stage.Context, cfg *Config) error {
 	}
 	for _, n := range metrics.SortedNames(vals) {
 		fmt.Fprintf(ctx.Log, "  %-24s %.4f\n", n, vals[n])
+	}
+	if err := metrics.WriteNeighbours(ctx.OutDir, nb); err != nil {
+		return fmt.Errorf("evaluate %s: %w", ctx.Addr, err)
+	}
+	if res.Retrieval, err = retrievalPicture(ctx, cfg, in, info, nb); err != nil {
+		return fmt.Errorf("evaluate %s: %w", ctx.Addr, err)
 	}
 	if err := failpoint.Inject("evaluate.metrics"); err != nil {
 		return err

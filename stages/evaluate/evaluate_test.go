@@ -268,8 +268,9 @@ func TestStableOrder(t *testing.T) {
 }
 
 // TestSchemaUnchanged pins the evaluate block's parameters as they were declared by hand
-// before the typed config, plus faiss_padding (issue 13): the canonical parameter map, and
-// so every key, depends on them.
+// before the typed config, plus faiss_padding (issue 13), the optional dataset reference
+// and the retrieval picture's parameters (issue 16): the canonical parameter map, and so
+// every key, depends on them.
 func TestSchemaUnchanged(t *testing.T) {
 	type p struct {
 		name     string
@@ -280,13 +281,17 @@ func TestSchemaUnchanged(t *testing.T) {
 	}
 	want := []p{
 		{"from", stage.RefList, nil, true, nil},
+		{"dataset", stage.Ref, nil, false, nil},
 		{"metrics", stage.StringList, []string{"e_recall@1", "e_recall@2", "e_recall@4", "e_recall@10", "nmi", "f1", "mAP_1000"}, false, nil},
 		{"kmeans_classes", stage.Int, int64(0), false, nil},
 		{"faiss_rand_int", stage.String, "modulo", false, []string{"modulo", "mulshift"}},
 		{"faiss_padding", stage.Bool, false, false, nil},
+		{"retrieval_queries", stage.Int, int64(8), false, nil},
+		{"retrieval_k", stage.Int, int64(5), false, nil},
+		{"retrieval_seed", stage.Int, int64(0), false, nil},
 	}
 	d := Def()
-	if len(d.Params) != len(want) || d.ExpandOver != "from" || !d.Exclusive || d.Version != 2 {
+	if len(d.Params) != len(want) || d.ExpandOver != "from" || !d.Exclusive || d.Version != 3 {
 		t.Fatalf("def %+v", d)
 	}
 	for i, w := range want {
@@ -295,7 +300,7 @@ func TestSchemaUnchanged(t *testing.T) {
 			t.Errorf("parameter %d = %+v, want %+v", i, g, w)
 		}
 	}
-	if doc := d.Params[1].Doc; doc != "Metric names: "+metrics.Summary()+"." {
+	if doc := d.Params[2].Doc; doc != "Metric names: "+metrics.Summary()+"." {
 		t.Errorf("metrics doc %q", doc)
 	}
 }

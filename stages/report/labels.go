@@ -151,12 +151,15 @@ func configOf(params map[string]any, datasets []nodeRef) string {
 }
 
 // settingsOf lists the settings that change what an evaluate node's numbers mean: its
-// parameters other than the metric list (kmeans_classes, faiss_rand_int, faiss_padding,
-// whatever the stage adds), and the number of k-means clusters it used.
+// parameters other than the metric list and the retrieval picture's (kmeans_classes,
+// faiss_rand_int, faiss_padding, whatever the stage adds), and the number of k-means
+// clusters it used.
 func settingsOf(params map[string]any, res *metrics.Result) map[string]string {
 	out := map[string]string{}
 	for k, v := range params {
-		if k == "metrics" {
+		if k == "metrics" || strings.HasPrefix(k, "retrieval_") {
+			// the metric list is compared metric by metric; the retrieval picture's
+			// parameters change no number
 			continue
 		}
 		b, err := json.Marshal(v)

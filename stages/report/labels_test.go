@@ -418,3 +418,14 @@ evaluate "test" {
 		})
 	}
 }
+
+// The retrieval picture's parameters change no number, so two runs that differ only in
+// them are comparable; a metric setting still is not.
+func TestSettingsLeaveOutTheRetrievalPicture(t *testing.T) {
+	res := &metrics.Result{}
+	a := settingsOf(map[string]any{"metrics": []string{"nmi"}, "kmeans_classes": int64(0), "retrieval_queries": int64(8), "retrieval_k": int64(5), "retrieval_seed": int64(0)}, res)
+	b := settingsOf(map[string]any{"metrics": []string{"f1"}, "kmeans_classes": int64(0), "retrieval_queries": int64(0), "retrieval_k": int64(1), "retrieval_seed": int64(3)}, res)
+	if len(a) != 1 || a["kmeans_classes"] != "0" || fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("settings %v and %v, want only kmeans_classes in both", a, b)
+	}
+}

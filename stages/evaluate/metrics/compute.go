@@ -22,6 +22,20 @@ type Options struct {
 	FaissPadding bool
 	Backend      Backend                       // nil: GoBackend{}
 	Logf         func(format string, a ...any) // optional progress lines
+	// Neighbours asks ComputeAll for this many L2 nearest neighbours of every query
+	// (after the drop-first rule; fewer when the set is smaller): the lists behind the
+	// retrieval picture and the per-query diff. The metrics' own search is reused, with
+	// a larger k when they need fewer; they still see lists of their own length, so their
+	// values do not depend on it (the stable tie order makes a shorter list a prefix of
+	// a longer one).
+	Neighbours int
+}
+
+// Computation is what ComputeAll returns: the metric values and, when Options.Neighbours
+// asked for them, each query's nearest L2 neighbours.
+type Computation struct {
+	Values map[string]float64
+	L2     Neighbours // K = 0 when none were asked for
 }
 
 // Compute evaluates the named metrics on embeddings x (N x D) with labels (N). Shared work
@@ -35,6 +49,16 @@ type Options struct {
 // to them are NaN, so they would be ranked and clustered into numbers that look like
 // results (e_recall@1 0.2, nmi 0 for an all-NaN set).
 func Compute(x Matrix, labels []int64, names []string, opt Options) (map[string]float64, error) {
+	c, err := ComputeAll(x, labels, names, opt)
+	if err != nil {
+		return nil, err
+	}
+	return c.Values, nil
+}
+
+// ComputeAll is Compute that also returns the L2 neighbour lists Options.Neighbours asks
+// for.
+func ComputeAll(x Matrix, labels []int64, names []string, opt Options) (*Computation, error) {
 	if err := x.check("evaluate"); err != nil {
 		return nil, err
 	}
@@ -68,12 +92,15 @@ func Compute(x Matrix, labels []int64, names []string, opt Options) (map[string]
 		}
 		needKM = needKM || s.kmeans
 	}
+	kSearch := kNeed
+	kSearch[0] = max(kSearch[0], opt.Neighbours)
 	var nn [2]Neighbours
+	var kept Neighbours
 	for c := range 2 {
-		if kNeed[c] == 0 {
+		if kSearch[c] == 0 {
 			continue
 		}
-		k1 := min(kNeed[c]+1, x.Rows)
+		k1 := min(kSearch[c]+1, x.Rows)
 		xs, ip, what := x, false, "L2"
 		if c == 1 {
 			xs, ip, what = normalizeRows(x), true, "cosine"
@@ -84,6 +111,12 @@ func Compute(x Matrix, labels []int64, names []string, opt Options) (map[string]
 			return nil, fmt.Errorf("%s neighbour search: %w", what, err)
 		}
 		nn[c] = DropFirst(idx, x.Rows, k1)
+		if c == 0 && opt.Neighbours > 0 {
+			kept = nn[c].Prefix(min(opt.Neighbours, nn[c].K))
+		}
+		if kNeed[c] < kSearch[c] {
+			nn[c] = nn[c].Prefix(min(kNeed[c], nn[c].K))
+		}
 		if opt.FaissPadding && nn[c].K < kNeed[c] {
 			logf("%s neighbours: %d missing per query, padded with the last row as the original's faiss -1 entries", what, kNeed[c]-nn[c].K)
 			nn[c] = padNeighbours(nn[c], x.Rows, kNeed[c])
@@ -108,7 +141,7 @@ func Compute(x Matrix, labels []int64, names []string, opt Options) (map[string]
 		}
 		out[s.name] = v
 	}
-	return out, nil
+	return &Computation{Values: out, L2: kept}, nil
 }
 
 // padNeighbours extends every list of nn to k entries with index n−1: faiss answers -1 for

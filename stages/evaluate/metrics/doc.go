@@ -24,7 +24,11 @@
 //   - rho_spectrum uses exact singular values (all min(N,D) of them) where the original's
 //     CPU path used a randomized TruncatedSVD with D−1 components.
 //
-// What it is not: it does not read artifacts (stages/evaluate does), and its GoBackend is a
+// It owns the evaluate artifact's file formats, metrics.json (Result, ReadResult) and
+// neighbours.safetensors (QueryNeighbours, ReadNeighbours: ComputeAll's per-query lists),
+// so that report and diff read them without linking libtorch.
+//
+// What it is not: it does not read embed artifacts (stages/evaluate does), and its GoBackend is a
 // plain-Go exhaustive search meant for tests and small sets; production runs pass the
 // libtorch Backend from stages/evaluate, which does the O(N²·D) products with BLAS on CPU or
 // on a GPU.

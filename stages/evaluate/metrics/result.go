@@ -25,6 +25,19 @@ type Result struct {
 	// the embed artifact carries none): column names and one row per epoch, empty cells
 	// as null.
 	TrainLog *Table `json:"train_log,omitempty"`
+	// Retrieval records the retrieval picture the node drew (absent when it drew none):
+	// which queries, how many neighbours, from which seed.
+	Retrieval *Retrieval `json:"retrieval,omitempty"`
+}
+
+// Retrieval is metrics.json's record of retrieval.png.
+type Retrieval struct {
+	Picture string `json:"picture"` // the file, "retrieval.png"
+	Seed    int64  `json:"seed"`    // the sample's seed (retrieval_seed)
+	// Queries are the drawn queries' indices in the evaluated split, top to bottom.
+	Queries []int  `json:"queries"`
+	K       int    `json:"k"`       // neighbours drawn per query
+	Dataset string `json:"dataset"` // the dataset node the images came from, e.g. "dataset.cub"
 }
 
 // Run identifies the evaluated model.

@@ -20,6 +20,25 @@ func DropFirst(idx []int32, n, k1 int) Neighbours {
 	return Neighbours{Idx: idx[:n*k], K: k}
 }
 
+// Prefix returns the first k neighbours of every query as new lists (0 <= k <= nn.K).
+func (nn Neighbours) Prefix(k int) Neighbours {
+	if k == nn.K {
+		return nn
+	}
+	n := 0
+	if nn.K > 0 {
+		n = len(nn.Idx) / nn.K
+	}
+	out := Neighbours{Idx: make([]int32, n*k), K: k}
+	for i := 0; i < n; i++ {
+		copy(out.Idx[i*k:(i+1)*k], nn.Idx[i*nn.K:i*nn.K+k])
+	}
+	return out
+}
+
+// Row returns query i's neighbours, best first (shared memory).
+func (nn Neighbours) Row(i int) []int32 { return nn.Idx[i*nn.K : (i+1)*nn.K] }
+
 func classSizes(labels []int64) map[int64]int {
 	s := map[int64]int{}
 	for _, y := range labels {
