@@ -313,6 +313,7 @@ func TestFailureLeavesNoArtifact(t *testing.T) {
 	if got := actions(p)["ttrain.a[seed=1]"]; !strings.HasPrefix(got, "resume: ") {
 		t.Errorf("plan after failure: %q", got)
 	}
+
 	e.runs()
 	var resumed bool
 	onRun = func(c *stage.Context) {
@@ -329,6 +330,36 @@ func TestFailureLeavesNoArtifact(t *testing.T) {
 	}
 	if got := e.runs(); !slices.Equal(got, []string{"ttrain.a[seed=1]", "teval.e"}) {
 		t.Errorf("ran %v", got)
+	}
+}
+
+// The plan names a failed run's log, for that node only, until it is computed.
+func TestPlanNamesFailedLog(t *testing.T) {
+	e := newEnv(t)
+	g := e.build(experiment(1e-5))
+	setFail("ttrain.a[seed=1]", errors.New("boom"))
+	onRun = func(c *stage.Context) { fmt.Fprintln(c.Log, "about to fail") }
+	defer func() { setFail("ttrain.a[seed=1]", nil); onRun = nil }()
+	if _, err := e.apply(g); err == nil {
+		t.Fatal("no error")
+	}
+	for _, pn := range e.plan(g).Nodes {
+		want := ""
+		if pn.Addr == "ttrain.a[seed=1]" {
+			want = e.st.FailedLogPath(pn.Key)
+		}
+		if pn.FailedLog != want {
+			t.Errorf("plan: %s: failed log %q, want %q", pn.Addr, pn.FailedLog, want)
+		}
+	}
+	setFail("ttrain.a[seed=1]", nil)
+	if _, err := e.apply(g); err != nil {
+		t.Fatal(err)
+	}
+	for _, pn := range e.plan(g).Nodes {
+		if pn.FailedLog != "" {
+			t.Errorf("plan after success: %s: failed log %q", pn.Addr, pn.FailedLog)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -40,6 +41,21 @@ type PlanNode struct {
 	// KeyUnknown: the key could not be computed (Key is ""); Reason says why. Apply
 	// refuses a plan with such a node.
 	KeyUnknown bool `json:"key_unknown,omitempty"`
+	// FailedLog is the log of the key's last failed run (store.FailedLogPath), when the
+	// node is not cached and one is kept.
+	FailedLog string `json:"failed_log,omitempty"`
+	// Job is a job an executor has queued or running for the node (the command layer fills
+	// it from the executor's records; MakePlan leaves it nil).
+	Job *PlanJob `json:"job,omitempty"`
+}
+
+// PlanJob is an executor's job for a plan node.
+type PlanJob struct {
+	Executor string `json:"executor"`        // "slurm"
+	Run      string `json:"run"`             // the run it belongs to (the Slurm job name)
+	ID       string `json:"id"`              // "123" or "123_4"
+	State    string `json:"state,omitempty"` // the executor's word (PENDING, RUNNING, ...); "" when unknown
+	Host     string `json:"host,omitempty"`
 }
 
 // Changes counts the nodes that are not cached.
@@ -94,6 +110,11 @@ func MakePlan(g *Graph, st *store.Store, experiment, display string, targets []s
 			pn.Action, pn.Reason = Create, unkeyedReason(n.KeyErr)
 		} else {
 			pn.Action, pn.Reason = decide(n, st, idx)
+			if pn.Action != Cached {
+				if fi, err := os.Lstat(st.FailedLogPath(n.Key)); err == nil && fi.Mode().IsRegular() {
+					pn.FailedLog = st.FailedLogPath(n.Key)
+				}
+			}
 		}
 		p.Nodes = append(p.Nodes, pn)
 	}

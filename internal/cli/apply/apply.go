@@ -31,6 +31,16 @@ type Options struct {
 	Device  string
 	Threads int
 	Verbose bool
+
+	// Executor is "local" (this machine) or "slurm"; ExecutorConfig, Detach and Slurm are
+	// read by the Slurm executor only.
+	Executor       string
+	ExecutorConfig string
+	Detach         bool
+	Slurm          SlurmFlags
+
+	slurmSet []string // the slurm-only flags given (for validateExecutor)
+	jobsSet  bool     // -j was given
 }
 
 // NewCmd returns the apply command; runF, when not nil, replaces the work (tests of flag
@@ -45,10 +55,16 @@ dependency order, up to -j at a time (stages that use libtorch run one at a time
 key is checked again under its lock just before its node runs, so several applies can
 share a store and each node is computed once. Ctrl-C stops scheduling, asks running nodes
 to stop, and keeps everything already finished; a resumable stage (train) continues from
-its last checkpoint on the next apply.`,
+its last checkpoint on the next apply.
+
+With --executor slurm the nodes run on a Slurm cluster instead, one job per node, on a store
+that the cluster's nodes share: see "Running on a Slurm cluster" in the README. Cluster
+settings come from --executor-config FILE (HCL or YAML) and the flags marked "slurm:",
+never from the experiment file, so keys and results are the same on any executor.`,
 		Args: cmdutil.ExactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
+			opts.slurmSet, opts.jobsSet = changedSlurmFlags(cmd), cmd.Flags().Changed("jobs")
 			if err := validateOptions(opts); err != nil {
 				return err
 			}
@@ -64,6 +80,7 @@ its last checkpoint on the next apply.`,
 	cmd.Flags().StringVar(&opts.Device, "device", "auto", "device for stages: auto, cpu or cuda:N")
 	cmd.Flags().IntVar(&opts.Threads, "threads", 0, "intra-op threads for libtorch (0: $OMP_NUM_THREADS when set, else the number of CPUs)")
 	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "echo stage logs to stderr")
+	addSlurmFlags(cmd.Flags(), opts)
 	return cmd
 }
 
@@ -80,7 +97,7 @@ func validateOptions(opts *Options) error {
 	if !deviceRE.MatchString(opts.Device) {
 		return cmdutil.FlagErrorf("--device %q: want auto, cpu, cuda or cuda:N", opts.Device)
 	}
-	return nil
+	return validateExecutor(opts)
 }
 
 func run(cmd *cobra.Command, opts *Options) error {
@@ -102,6 +119,9 @@ func run(cmd *cobra.Command, opts *Options) error {
 	if p.Changes() == 0 {
 		fmt.Fprintln(ios.Out, "Nothing to do: every node is cached.")
 		return nil
+	}
+	if opts.Executor == "slurm" {
+		return runSlurm(cmd, opts, exp, st, p)
 	}
 	threads := opts.Threads
 	if threads == 0 {
@@ -128,15 +148,21 @@ func run(cmd *cobra.Command, opts *Options) error {
 		}
 	}
 	res, err := ex.Apply(cmd.Context(), exp.Graph, p)
-	if res != nil {
-		counts := map[pipeline.Status]int{}
-		for _, r := range res.Nodes {
-			counts[r.Status]++
-		}
-		fmt.Fprintf(ios.Out, "Apply: %d computed, %d cached, %d failed, %d not started.\n",
-			counts[pipeline.StatusComputed], counts[pipeline.StatusCached], counts[pipeline.StatusFailed], counts[pipeline.StatusSkipped])
-	}
+	summarise(ios, res)
 	return err
+}
+
+// summarise prints the one-line outcome of an apply.
+func summarise(ios *iostreams.IOStreams, res *pipeline.Result) {
+	if res == nil {
+		return
+	}
+	counts := map[pipeline.Status]int{}
+	for _, r := range res.Nodes {
+		counts[r.Status]++
+	}
+	fmt.Fprintf(ios.Out, "Apply: %d computed, %d cached, %d failed, %d not started.\n",
+		counts[pipeline.StatusComputed], counts[pipeline.StatusCached], counts[pipeline.StatusFailed], counts[pipeline.StatusSkipped])
 }
 
 // defaultThreads is what --threads 0 means: OMP_NUM_THREADS when it is a whole number >= 1

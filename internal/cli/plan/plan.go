@@ -43,6 +43,11 @@ computed (its dataset folder is missing or malformed on this machine) is shown a
 with the error as its reason, and so are the nodes that depend on it; apply refuses to run
 until that is fixed.
 
+Nodes that a Slurm run of this experiment (apply --executor slurm, attached or --detach)
+has submitted show their job: "Slurm job 123_4 running on node17 (run dmlrun-x-3fa2c1)",
+or queued, with the reason Slurm gives; nodes whose last run failed name the kept log.
+This asks squeue once, and only when such runs are recorded in the store.
+
 With --detailed-exitcode the exit status is 0 when nothing would run, 2 when something
 would, and 1 on error. A plan with a node whose key cannot be computed exits 2 with or
 without the flag.`,
@@ -80,6 +85,7 @@ func run(opts *Options) error {
 	if err != nil {
 		return err
 	}
+	annotate(ctx, opts.IO.ErrOut, st, exp.ID, p)
 	if opts.JSON {
 		if err := cmdutil.WriteJSON(opts.IO.Out, p); err != nil {
 			return err

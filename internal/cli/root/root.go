@@ -15,6 +15,7 @@ import (
 	"dmlrun/internal/cli/diff"
 	"dmlrun/internal/cli/inspect"
 	"dmlrun/internal/cli/plan"
+	"dmlrun/internal/cli/runnode"
 	"dmlrun/internal/cli/show"
 	stagescmd "dmlrun/internal/cli/stages"
 	"dmlrun/internal/cli/validate"
@@ -67,6 +68,7 @@ live in a content-addressed store and a node whose key is there is not run again
 		diff.NewCmd(f, nil),
 		inspect.NewCmd(f, nil),
 		stagescmd.NewCmd(f, nil),
+		runnode.NewCmd(f, nil), // hidden: what the Slurm executor's jobs run
 	)
 	return root
 }

@@ -89,8 +89,11 @@ func TestCommands(t *testing.T) {
 	var names []string
 	for _, c := range NewCmd(f).Commands() {
 		names = append(names, c.Name())
+		if c.Hidden != (c.Name() == "run-node") {
+			t.Errorf("%s: hidden %v; only run-node (what Slurm jobs run) is hidden", c.Name(), c.Hidden)
+		}
 	}
-	if got := strings.Join(names, " "); got != "apply cache diff inspect plan show stages validate version" {
+	if got := strings.Join(names, " "); got != "apply cache diff inspect plan run-node show stages validate version" {
 		t.Errorf("commands: %s", got)
 	}
 }

@@ -1,6 +1,7 @@
 // Package show is `dmlrun show`: find one node of an experiment, verify its artifact in
 // the store and print its manifest (parameters, inputs, provenance, files with digests) or,
-// with --cat, one of its files.
+// with --cat, one of its files. A node not in the store is an error that says why, and
+// names its queued or running Slurm job and its last failed run's log when there are any.
 //
 // What it is not: the verification (store.Get re-hashes and re-derives the key) or the
 // manifest format (store); it resolves the address and renders.

@@ -11,6 +11,7 @@ import (
 	"dmlrun/internal/cli/cmdutil"
 	"dmlrun/internal/iostreams"
 	"dmlrun/pipeline"
+	"dmlrun/pipeline/slurm"
 	"dmlrun/store"
 
 	"github.com/spf13/cobra"
@@ -86,7 +87,7 @@ func run(opts *Options) error {
 	}
 	art, err := st.Get(n.Key)
 	if err != nil {
-		return fmt.Errorf("%s (key %s…): %w; run apply to compute it", n.Addr, n.Key[:12], err)
+		return fmt.Errorf("%s (key %s…): %w%s; run apply to compute it", n.Addr, n.Key[:12], err, pending(ctx, opts, st, exp.ID, n.Key))
 	}
 	if opts.Cat != "" {
 		return catFile(opts, n.Addr, art)
@@ -154,4 +155,31 @@ func catFile(opts *Options, addr string, art *store.Artifact) error {
 		names = append(names, f.Path)
 	}
 	return fmt.Errorf("%s has no file %q (files: %s)", addr, opts.Cat, strings.Join(names, ", "))
+}
+
+// pending says what is known of a node that is not in the store: the Slurm job a live run
+// has for it (one squeue call, only when such runs are recorded) and the log of its last
+// failed run.
+func pending(ctx context.Context, opts *Options, st *store.Store, experiment, key string) string {
+	var notes []string
+	jobs, _, err := slurm.Jobs(ctx, st, &slurm.Commands{}, experiment)
+	if j, ok := jobs[key]; ok {
+		note := j.String()
+		if err != nil {
+			note += fmt.Sprintf(" (its state is unknown: %v)", err)
+		}
+		notes = append(notes, note)
+	}
+	if p := st.FailedLogPath(key); fileExists(p) {
+		notes = append(notes, "its last run failed, log: "+p)
+	}
+	if len(notes) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(notes, "; ")
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.Mode().IsRegular()
 }

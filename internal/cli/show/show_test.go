@@ -10,6 +10,7 @@ import (
 	"dmlrun/internal/cli/clitest"
 	"dmlrun/internal/cli/root"
 	"dmlrun/internal/cli/show"
+	"dmlrun/store"
 )
 
 func TestShow(t *testing.T) {
@@ -57,5 +58,32 @@ func TestShowCat(t *testing.T) {
 	r := clitest.Run(t, "show", "--cat", "../manifest.json", "exp.hcl", "train.a[seed=0]")
 	if r.Code != root.ExitError || !strings.Contains(r.ErrOut, `has no file "../manifest.json" (files: log.txt, model.txt)`) {
 		t.Errorf("--cat outside the file list: code %d, %s", r.Code, r.ErrOut)
+	}
+}
+
+// A node that is not in the store: show names the log of its last failed run.
+func TestShowNamesFailedLog(t *testing.T) {
+	clitest.Workdir(t)
+	key := clitest.Keys(clitest.PlanJSON(t, "exp.hcl"))["dataset.toy"]
+	st, err := store.Open("results")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := st.TryLock(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, err := st.KeepFailedLog(key, []byte("boom\n"))
+	unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := clitest.Run(t, "show", "exp.hcl", "dataset.toy")
+	if r.Code != root.ExitError || !strings.Contains(r.ErrOut, "not in store; its last run failed, log: "+name+"; run apply to compute it") {
+		t.Errorf("show: %d %s", r.Code, r.ErrOut)
+	}
+	r = clitest.Run(t, "plan", "exp.hcl")
+	if !strings.Contains(r.Out, "dataset.toy                     "+key[:12]+"  not in store; last run failed, log: "+name) {
+		t.Errorf("plan:\n%s", r.Out)
 	}
 }
