@@ -26,7 +26,10 @@
 // settings (found through the lineage). RunsOf finds one configuration's runs through the
 // graph (evaluate -> embed -> train, pipeline's Graph.LineageOf) and reads their
 // metrics.json from a store its caller opened; `dmlrun diff` (internal/cli/diff) is a thin
-// shell around it and Diff.
+// shell around it and Diff. QueryDiff compares two runs query by query from their
+// evaluate artifacts' neighbours.safetensors (which queries flipped at rank 1, per class
+// and one by one, refusing different test data), and FlipSheet draws the flips with the
+// dataset's images (package stages/evaluate/gallery).
 //
 // What it is not: it computes no metrics (stages/evaluate does) and never reads an
 // experiment file.

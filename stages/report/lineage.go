@@ -135,7 +135,9 @@ func RunsOf(g *pipeline.Graph, arts Artifacts, q RunsQuery, warn io.Writer) (*Si
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Addr, err)
 		}
-		side.Runs = append(side.Runs, newRun(originOfNode(g, n, tr, embedKind, datasetKind), res))
+		r := newRun(originOfNode(g, n, tr, embedKind, datasetKind), res)
+		r.Dir = a.Dir
+		side.Runs = append(side.Runs, r)
 	}
 	what := trainKind + "." + name
 	if len(side.Runs) == 0 {

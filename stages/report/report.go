@@ -65,7 +65,9 @@ func run(ctx *stage.Context, cfg *Config) error {
 		if err != nil {
 			return fmt.Errorf("report %s: %w", ctx.Addr, err)
 		}
-		runs = append(runs, newRun(o, r))
+		run := newRun(o, r)
+		run.Dir = in.Dir
+		runs = append(runs, run)
 	}
 	s, err := Summarize(runs)
 	if err != nil {

@@ -24,6 +24,9 @@ type Run struct {
 	Split    string // the split that was evaluated (metrics.json)
 
 	EvalAddr, EmbedAddr string // the evaluate and embed nodes' addresses, for messages
+	// Dir is the evaluate artifact's directory (metrics.json, neighbours.safetensors) when
+	// the run was read from a store or a stage input; "" otherwise.
+	Dir string
 
 	// Loss is the train block's loss kind ("oproxy", "nir"; "" when unknown): the curves
 	// draw different losses on different axes.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,6 +108,12 @@ type Options struct {
 	Expect     string   // expected means file
 	Metrics    []string
 	JSON       bool
+	// Queries compares the two runs query by query (report.QueryDiff); QueriesPNG, when
+	// set, draws the flipped queries into that file (and implies Queries), at most
+	// QueriesMax per direction.
+	Queries    bool
+	QueriesPNG string
+	QueriesMax int
 }
 
 // NewCmd returns the diff command; runF, when not nil, replaces the work (it gets the
@@ -139,7 +146,14 @@ more than a tolerance. Tolerances come from --tolerance metric=value flags, else
 file's check blocks for that pair; "dmlrun diff --check FILE" runs every check block.
 --expect FILE.json checks B against stored expected means instead (taken as exact: the
 interval is B's one-sample t interval):
-  {"metrics": {"e_recall@1": {"mean": 0.655, "tolerance": 0.02}}}`,
+  {"metrics": {"e_recall@1": {"mean": 0.655, "tolerance": 0.02}}}
+
+--queries compares two models query by query: the queries whose Recall@1 flipped (A right
+and B wrong, and the reverse, from each evaluation's nearest neighbours), with counts per
+class and each query's image path; --queries-png FILE draws them (query, A's top-1, B's
+top-1). It takes one run per side: name a seed when a side has several
+("baseline[seed=0]"), since two seeds of one configuration already disagree on many
+queries. Sides evaluated on different test data are refused.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := parseArgs(opts, args); err != nil {
 				return err
@@ -159,6 +173,9 @@ interval is B's one-sample t interval):
 	fl.StringSliceVar(&opts.Metrics, "metrics", nil, "metrics to compare, in order (default: all both variants have)")
 	fl.StringArrayVar(&opts.Vars, "var", nil, "set an experiment variable (`name=value`; repeatable)")
 	fl.BoolVar(&opts.JSON, "json", false, "print the comparison as JSON")
+	fl.BoolVar(&opts.Queries, "queries", false, "also list the queries whose Recall@1 flipped between the two runs (one run per side)")
+	fl.StringVar(&opts.QueriesPNG, "queries-png", "", "draw the flipped queries into this PNG `file` (implies --queries)")
+	fl.IntVar(&opts.QueriesMax, "queries-max", 24, "the most flipped queries drawn per direction by --queries-png (evenly spaced)")
 	return cmd
 }
 
@@ -171,6 +188,19 @@ func parseArgs(o *Options, args []string) error {
 		return &cmdutil.FlagError{Err: err}
 	}
 	o.Evaluate = strings.TrimPrefix(o.Evaluate, "evaluate.")
+	if o.QueriesPNG != "" {
+		o.Queries = true
+	}
+	if o.Queries {
+		switch {
+		case o.Expect != "":
+			return cmdutil.FlagErrorf("--queries compares two runs; --expect has expected values, not runs")
+		case len(args) == 1:
+			return cmdutil.FlagErrorf("--queries compares two runs: give FILE A B (or FILE_A:A FILE_B:B)")
+		case o.QueriesMax < 1:
+			return cmdutil.FlagErrorf("--queries-max %d: draw at least 1 query per direction", o.QueriesMax)
+		}
+	}
 	parse := func(s string, withFile bool) (side, error) {
 		sd, err := parseSide(s, withFile)
 		if err != nil {
@@ -254,6 +284,7 @@ type JSON struct {
 	B           string             `json:"b"`
 	Result      *report.DiffResult `json:"result"`
 	Regressions []string           `json:"regressions"`
+	Queries     *report.QueryFlips `json:"queries,omitempty"` // with --queries
 }
 
 func run(o *Options) error {
@@ -306,11 +337,17 @@ func run(o *Options) error {
 			fmt.Fprintf(o.IO.ErrOut, "warning: %s: %s\n", label, w)
 			incomparable = append(incomparable, label+": "+w)
 		}
+		var flips *report.QueryFlips
+		if o.Queries {
+			if flips, err = queryDiff(o, src, a, b); err != nil {
+				return err
+			}
+		}
 		if o.JSON {
 			if regs == nil {
 				regs = []string{}
 			}
-			outJSON = append(outJSON, JSON{Check: c.check, A: a.Name, B: b.Name, Result: res, Regressions: regs})
+			outJSON = append(outJSON, JSON{Check: c.check, A: a.Name, B: b.Name, Result: res, Regressions: regs, Queries: flips})
 			continue
 		}
 		w := o.IO.Out
@@ -322,6 +359,12 @@ func run(o *Options) error {
 		}
 		if err := res.Text(w); err != nil {
 			return err
+		}
+		if flips != nil {
+			fmt.Fprintln(w)
+			if err := flips.Text(w); err != nil {
+				return err
+			}
 		}
 	}
 	if o.JSON {
@@ -448,12 +491,67 @@ func displayNames(a side, ra *report.Side, b side, rb *report.Side) (string, str
 	return na, nb
 }
 
+// queryDiff compares the sides' single runs query by query and, with --queries-png, draws
+// the flips. The images come from the dataset node the runs were evaluated on, found in
+// the store through the lineage; without it the listing names classes by number and no
+// picture can be drawn.
+func queryDiff(o *Options, src Source, a, b report.Side) (*report.QueryFlips, error) {
+	ra, errA := report.SingleRun(&a)
+	rb, errB := report.SingleRun(&b)
+	if err := errors.Join(errA, errB); err != nil {
+		return nil, &cmdutil.FlagError{Err: fmt.Errorf("--queries: %w", err)}
+	}
+	var data *report.QueryData
+	var why string
+	switch ds := ra.TestData.Datasets; len(ds) {
+	case 1:
+		dir, err := src.Dataset(ds[0])
+		if err != nil {
+			why = fmt.Sprintf("%s is not in the store (%v)", ds[0].Addr, err)
+			break
+		}
+		d, p, err := report.OpenQueryData(ds[0].Addr, dir, ra.Split)
+		if err != nil {
+			return nil, fmt.Errorf("--queries: %s: %w", ds[0].Addr, err)
+		}
+		defer p.Close()
+		data = d
+	case 0:
+		why = "the runs' lineage names no dataset"
+	default:
+		why = fmt.Sprintf("the runs were evaluated on %d datasets", len(ds))
+	}
+	flips, err := report.QueryDiff(ra, rb, a.Name, b.Name, data)
+	if err != nil {
+		return nil, fmt.Errorf("--queries: %w", err)
+	}
+	if data == nil {
+		fmt.Fprintf(o.IO.ErrOut, "warning: --queries: no images: %s; classes are named by number\n", why)
+	}
+	if o.QueriesPNG == "" {
+		return flips, nil
+	}
+	if data == nil {
+		return nil, fmt.Errorf("--queries-png %s: no images to draw: %s; run dmlrun apply to make the dataset again", o.QueriesPNG, why)
+	}
+	png, err := flips.FlipSheet(data, o.QueriesMax).PNG()
+	if err != nil {
+		return nil, fmt.Errorf("--queries-png: %w", err)
+	}
+	if err := os.WriteFile(o.QueriesPNG, png, 0o644); err != nil {
+		return nil, fmt.Errorf("--queries-png: %w", err)
+	}
+	fmt.Fprintf(o.IO.ErrOut, "wrote %s: %d + %d flipped queries\n", o.QueriesPNG, min(len(flips.AOnly), o.QueriesMax), min(len(flips.BOnly), o.QueriesMax))
+	return flips, nil
+}
+
 // Source is the seam between diff and the pipeline and store: it returns the finished
-// evaluate results of one configuration of a train block (report.RunsOf) and the file's
-// check blocks.
+// evaluate results of one configuration of a train block (report.RunsOf), the file's
+// check blocks, and the directory of a dataset node's artifact (for --queries' images).
 type Source interface {
 	Side(file, block, instance, evaluate string) (*report.Side, error)
 	Checks(file string) (map[string]spec.Check, error)
+	Dataset(ref report.DatasetRef) (string, error)
 }
 
 // storeSource loads experiment files (cmdutil.LoadExperiment), and finds the runs of a
@@ -487,6 +585,18 @@ func (s *storeSource) Checks(file string) (map[string]spec.Check, error) {
 		return nil, err
 	}
 	return e.Spec.Checks, nil
+}
+
+func (s *storeSource) Dataset(ref report.DatasetRef) (string, error) {
+	st, err := s.f.Store()
+	if err != nil {
+		return "", err
+	}
+	a, err := st.Get(ref.Key)
+	if err != nil {
+		return "", err
+	}
+	return a.Dir, nil
 }
 
 func (s *storeSource) Side(file, block, instance, evaluate string) (*report.Side, error) {

@@ -2,8 +2,12 @@ package diff
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +17,8 @@ import (
 	goldenfile "dmlrun/internal/golden"
 	"dmlrun/internal/iostreams"
 	"dmlrun/spec"
+	"dmlrun/stages/evaluate/evaltest"
+	"dmlrun/stages/evaluate/gallery"
 	"dmlrun/stages/evaluate/metrics"
 	"dmlrun/stages/report"
 )
@@ -95,8 +101,9 @@ func TestDiffArgs(t *testing.T) {
 
 // fakeSource serves sides from memory, by "file:block[instance]@evaluate".
 type fakeSource struct {
-	sides  map[string]*report.Side
-	checks map[string]map[string]spec.Check
+	sides    map[string]*report.Side
+	checks   map[string]map[string]spec.Check
+	datasets map[string]string // key -> artifact directory
 }
 
 func (f *fakeSource) Side(file, block, instance, evaluate string) (*report.Side, error) {
@@ -109,6 +116,14 @@ func (f *fakeSource) Side(file, block, instance, evaluate string) (*report.Side,
 }
 
 func (f *fakeSource) Checks(file string) (map[string]spec.Check, error) { return f.checks[file], nil }
+
+func (f *fakeSource) Dataset(ref report.DatasetRef) (string, error) {
+	d, ok := f.datasets[ref.Key]
+	if !ok {
+		return "", fmt.Errorf("fake: no dataset %s", ref.Key)
+	}
+	return d, nil
+}
 
 // mkSide is a side of len(r1) runs evaluated on the given dataset key and split.
 func mkSide(name, eval, dataKey, split string, r1, nmi []float64) *report.Side {
@@ -267,6 +282,203 @@ func TestDiffIncomparableSides(t *testing.T) {
 			}
 			if !strings.Contains(out.String(), "e_recall@1") {
 				t.Errorf("no table:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// queryFake serves single-run sides with per-query neighbour lists (the constructed case
+// of stages/report's tests: A right and B wrong on queries 0 and 4, the reverse on 2, 5
+// and 7) and the toy dataset their images come from.
+func queryFake(t *testing.T) *fakeSource {
+	t.Helper()
+	labels := []int64{0, 0, 1, 1, 2, 2, 3, 3, 4, 4}
+	run := func(name string, top []int32, dataKey string, seed int64) report.Run {
+		dir := t.TempDir()
+		idx := make([]int32, 0, 2*len(top))
+		for i, j := range top {
+			idx = append(idx, j, int32((i+5)%len(top)))
+		}
+		if err := metrics.WriteNeighbours(dir, metrics.QueryNeighbours{Neighbours: metrics.Neighbours{Idx: idx, K: 2}, Labels: labels}); err != nil {
+			t.Fatal(err)
+		}
+		hits := 0
+		for i, j := range top {
+			if labels[j] == labels[i] {
+				hits++
+			}
+		}
+		return report.Run{Label: name, Block: name, Seed: seed, Addr: fmt.Sprintf("train.%s[seed=%d]", name, seed), Split: "test", Dir: dir,
+			EvalAddr: fmt.Sprintf("evaluate.test[embed.test[train.%s[seed=%d]]]", name, seed),
+			Metrics:  map[string]float64{"e_recall@1": float64(hits) / 10},
+			TestData: report.TestData{Datasets: []report.DatasetRef{{Addr: "dataset.toy", Key: dataKey}}, Split: "test"}}
+	}
+	topA := []int32{1, 0, 4, 2, 5, 6, 7, 0, 0, 8}
+	topB := []int32{2, 0, 3, 2, 0, 4, 7, 6, 1, 8}
+	side := func(name string, runs ...report.Run) *report.Side {
+		return &report.Side{Name: name, Evaluate: "test", Runs: runs}
+	}
+	return &fakeSource{
+		sides: map[string]*report.Side{
+			"q.hcl:a":     side("a", run("a", topA, "toykey", 0)),
+			"q.hcl:b":     side("b", run("b", topB, "toykey", 0)),
+			"q.hcl:multi": side("multi", run("multi", topB, "toykey", 0), run("multi", topB, "toykey", 1)),
+			"q.hcl:cars":  side("cars", run("cars", topB, "carskey", 0)),
+			"q.hcl:gone":  side("gone", run("gone", topB, "gonekey", 0)),
+		},
+		datasets: map[string]string{
+			"toykey":  evaltest.WriteDataset(t, t.TempDir(), "test", []string{"zero", "one", "two", "three", "four"}, labels),
+			"carskey": evaltest.WriteDataset(t, t.TempDir(), "test", []string{"zero", "one", "two", "three", "four"}, labels),
+		},
+	}
+}
+
+func runQueries(t *testing.T, src *fakeSource, args ...string) (string, string, error) {
+	t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	cmd := NewCmd(&cmdutil.Factory{IOStreams: ios}, func(o *Options) error { o.Source = src; return run(o) })
+	cmd.SetArgs(args)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+// flags -> options for --queries
+func TestDiffQueriesArgs(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		queries bool
+		png     string
+		wantErr string
+	}{
+		{name: "queries", args: []string{"f", "a", "b", "--queries"}, queries: true},
+		{name: "png implies queries", args: []string{"f", "a", "b", "--queries-png", "x.png"}, queries: true, png: "x.png"},
+		{name: "not with expect", args: []string{"--expect", "e.json", "f", "b", "--queries"}, wantErr: "--expect has expected values, not runs"},
+		{name: "not with check FILE", args: []string{"--check", "f", "--queries"}, wantErr: "give FILE A B"},
+		{name: "max at least 1", args: []string{"f", "a", "b", "--queries-png", "x.png", "--queries-max", "0"}, wantErr: "at least 1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ios, _, _, _ := iostreams.Test()
+			var got *Options
+			cmd := NewCmd(&cmdutil.Factory{IOStreams: ios}, func(o *Options) error { got = o; return nil })
+			cmd.SetArgs(c.args)
+			cmd.SilenceUsage, cmd.SilenceErrors = true, true
+			err := cmd.Execute()
+			var fe *cmdutil.FlagError
+			if c.wantErr != "" {
+				if !errors.As(err, &fe) || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error %v, want a FlagError containing %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || got.Queries != c.queries || got.QueriesPNG != c.png {
+				t.Errorf("error %v, options %+v", err, got)
+			}
+		})
+	}
+}
+
+// options -> output: the per-query listing after the metric table, as text and JSON, and
+// the picture of the flips.
+func TestDiffQueries(t *testing.T) {
+	src := queryFake(t)
+	out, errOut, err := runQueries(t, src, "q.hcl", "a", "b", "--queries")
+	if err != nil || errOut != "" {
+		t.Fatalf("error %v, stderr %q", err, errOut)
+	}
+	golden(t, "diff_queries.txt", []byte(out))
+
+	out, _, err = runQueries(t, src, "q.hcl", "a", "b", "--queries", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js []struct {
+		Queries struct {
+			AOnly []struct{ Query int } `json:"a_right_b_wrong"`
+			BOnly []struct{ Query int } `json:"a_wrong_b_right"`
+		} `json:"queries"`
+	}
+	if err := json.Unmarshal([]byte(out), &js); err != nil || len(js) != 1 || len(js[0].Queries.AOnly) != 2 || len(js[0].Queries.BOnly) != 3 || js[0].Queries.BOnly[2].Query != 7 {
+		t.Errorf("json %v: %s", err, out)
+	}
+
+	pngPath := filepath.Join(t.TempDir(), "flips.png")
+	_, errOut, err = runQueries(t, src, "q.hcl", "a", "b", "--queries-png", pngPath)
+	if err != nil || !strings.Contains(errOut, "wrote "+pngPath+": 2 + 3 flipped queries") {
+		t.Fatalf("error %v, stderr %q", err, errOut)
+	}
+	b, err := os.ReadFile(pngPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the first flip drawn: query 0 (dark border, its own colour), A's top-1 image 1
+	// (green: class zero), B's top-1 image 2 (red: class one)
+	data, p, err := report.OpenQueryData("dataset.toy", src.datasets["toykey"], "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	f, err := report.QueryDiff(src.sides["q.hcl:a"].Runs[0], src.sides["q.hcl:b"].Runs[0], "a", "b", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lay := f.FlipSheet(data, 24).Draw()
+	for ti, want := range []struct {
+		border color.RGBA
+		image  int
+	}{{gallery.QueryColour, 0}, {gallery.HitColour, 1}, {gallery.MissColour, 2}} {
+		r := lay.Tiles[0][0][ti]
+		if got := rgbaAt(img, r.Min.X, r.Min.Y); got != want.border {
+			t.Errorf("tile %d border %v, want %v", ti, got, want.border)
+		}
+		if got := rgbaAt(img, (r.Min.X+r.Max.X)/2, (r.Min.Y+r.Max.Y)/2); got != evaltest.Colour(want.image) {
+			t.Errorf("tile %d shows %v, want image %d (%v)", ti, got, want.image, evaltest.Colour(want.image))
+		}
+	}
+}
+
+func rgbaAt(img image.Image, x, y int) color.RGBA {
+	r, g, b, a := img.At(x, y).RGBA()
+	return color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), uint8(a >> 8)}
+}
+
+// --queries takes one run per side, the same test data on both, and draws only with the
+// dataset's images.
+func TestDiffQueriesRefusals(t *testing.T) {
+	src := queryFake(t)
+	cases := []struct {
+		name     string
+		args     []string
+		want     string
+		flagErr  bool
+		warning  string
+		succeeds bool
+	}{
+		{name: "several runs", args: []string{"q.hcl", "a", "multi", "--queries"}, want: "multi has 2 runs (seeds 0, 1)", flagErr: true},
+		{name: "different test data", args: []string{"q.hcl", "a", "cars", "--queries"}, want: "per-query results compare the same queries"},
+		{name: "dataset gone: listing with class numbers", args: []string{"q.hcl", "gone", "gone", "--queries"}, warning: "no images: dataset.toy is not in the store", succeeds: true},
+		{name: "dataset gone: no picture", args: []string{"q.hcl", "gone", "gone", "--queries-png", filepath.Join(t.TempDir(), "x.png")}, want: "no images to draw"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, errOut, err := runQueries(t, src, c.args...)
+			var fe *cmdutil.FlagError
+			switch {
+			case c.succeeds && err != nil:
+				t.Errorf("error %v", err)
+			case !c.succeeds && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Errorf("error %v, want %q", err, c.want)
+			case !c.succeeds && c.flagErr != errors.As(err, &fe):
+				t.Errorf("error %v: flag error %v, want %v", err, !c.flagErr, c.flagErr)
+			}
+			if !strings.Contains(errOut, c.warning) {
+				t.Errorf("stderr %q, want %q", errOut, c.warning)
 			}
 		})
 	}
