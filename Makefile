@@ -7,6 +7,8 @@
 #                                  it, and libtorch_cuda is linked when present (CUDA builds)
 #   make test                      shim, then go test ./...
 #   make bench-torch               binding vs PyTorch benchmark (bench/torch)
+#   make bench-startup             startup of commands without tensors, new vs old binary
+#                                  (bench/startup)
 #   make device-build              bin/device/: what the GPU machine's device check needs
 #   make device-check-cpu          scripts/device-check.sh --cpu (CPU mode; part of check)
 #
@@ -47,7 +49,7 @@ endif
 
 SHIM_CXXFLAGS := $(SHIM_OPT) -std=c++17 -fPIC -Wall -D_GLIBCXX_USE_CXX11_ABI=$(TORCH_CXX11_ABI) $(TORCH_INC)
 
-.PHONY: all shim dmlrun test bench-torch clean-shim FORCE
+.PHONY: all shim dmlrun test bench-torch bench-startup clean-shim FORCE
 
 all: shim dmlrun
 
@@ -83,6 +85,9 @@ test: all
 
 bench-torch: shim
 	./bench/torch/run.sh
+
+bench-startup: shim
+	./bench/startup/run.sh
 
 clean-shim:
 	rm -rf $(BUILD)
