@@ -10,7 +10,8 @@ import (
 )
 
 // TestCommandsWithoutTensorsMapNoLibtorch builds the real dmlrun (its real stage registry
-// lives in cmd/dmlrun) and runs the commands a login node runs under the dynamic loader's
+// lives in cmd/dmlrun) and runs the commands a login node runs (a no-op apply too needs no
+// libtorch, but needs a trained store: bench/startup checks it) under the dynamic loader's
 // own trace (LD_DEBUG=libs, one file per process): none may load libdmlshim or libtorch,
 // and validate still works when no shim can be found at all. `dmlrun version`, which
 // loads libtorch on purpose, is the control that the trace does show a load.
@@ -50,6 +51,8 @@ func TestCommandsWithoutTensorsMapNoLibtorch(t *testing.T) {
 		{name: "show", args: []string{"show", exp, "report.quickstart", "--store", store}},
 		{name: "diff", args: []string{"diff", exp, "baseline", "nir", "--store", store}},
 		{name: "cache ls", args: []string{"cache", "ls", "--store", store}, wantZero: true},
+		{name: "cache verify", args: []string{"cache", "verify", "--store", store}},
+		{name: "cache gc -n", args: []string{"cache", "gc", "-n", exp, "--store", store}},
 		{name: "stages", args: []string{"stages"}, wantZero: true},
 		{name: "help", args: []string{"--help"}, wantZero: true},
 		{name: "version without any shim", args: []string{"version"}, env: []string{"DMLRUN_SHIM=/nonexistent/libdmlshim.so"}, wantZero: true,
