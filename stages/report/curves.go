@@ -32,7 +32,8 @@ type LegendEntry struct {
 type Panel struct {
 	Title, XLabel, YLabel string
 	// LogY draws the y axis logarithmically (learning rates, which span decades and are
-	// positive); non-positive values are left out of such a panel.
+	// positive, and a loss whose first epochs are many times its later values);
+	// non-positive values are left out of such a panel.
 	LogY bool
 	// IntY makes the y ticks integers (step counts).
 	IntY   bool
@@ -112,7 +113,7 @@ type variant struct {
 // A model that several row sets evaluated (val and test) counts once. Epochs are 1-based.
 func Curves(s *Summary) Figure {
 	vs := variants(s)
-	fig := Figure{Title: "training curves: mean over seeds (lines), min–max over seeds (bands); n = number of seeds"}
+	fig := Figure{Title: "training curves: mean over seeds (line), min–max over seeds (band)"}
 	for _, v := range vs {
 		text := fmt.Sprintf("%s (n=%d seed%s)", v.label, len(v.logs), plural(len(v.logs)))
 		if v.note != "" {
@@ -284,6 +285,18 @@ func lossPanels(vs []*variant) []Panel {
 	for _, b := range bs {
 		p := b.panel
 		p.XLabel, p.YLabel = "epoch", "loss"
+		// A positive loss that falls by more than lossScale within the panel (a first
+		// epoch at 0.9, then 0.1 for the rest) gets a log axis: on a linear one the rest
+		// of the curve would be a flat line at the bottom.
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, s := range p.Series {
+			for _, pt := range s.Points {
+				lo, hi = math.Min(lo, pt.Min), math.Max(hi, pt.Max)
+			}
+		}
+		if p.LogY = lo > 0 && hi > lossScale*lo; p.LogY {
+			p.YLabel = "loss (log)"
+		}
 		what := "training loss"
 		if b.loss != "" {
 			what += " (" + b.loss + ")"
@@ -372,7 +385,7 @@ func metricPanels(vs []*variant) []Panel {
 // that coincide get one label ("flow, condprep") and are drawn widest first, so that each
 // colour shows at the edge of the next.
 func lrPanel(vs []*variant) (Panel, bool) {
-	p := Panel{Title: "learning rate per optimiser group", XLabel: "epoch", YLabel: "learning rate", LogY: true}
+	p := Panel{Title: "learning rate per optimiser group", XLabel: "epoch", YLabel: "learning rate (log)", LogY: true}
 	type level struct {
 		// series with the same values at every epoch (widenCoincident draws them so that
 		// each shows)
@@ -414,19 +427,41 @@ func lrPanel(vs []*variant) (Panel, bool) {
 			}
 		}
 	}
+	// A level shared by more than two variants (a matrix over something else than the
+	// learning rates) is one grey line: a stack of identical coloured lines says nothing
+	// but "the same", and the label says it for how many.
+	all := p.Series
+	p.Series = nil
 	for _, l := range levels {
-		first := p.Series[l.series[0]]
+		first := all[l.series[0]]
 		colour := first.Colour
+		var variants []string
 		for _, si := range l.series {
-			if s := p.Series[si]; s.Colour != colour {
-				colour = color.RGBA{60, 60, 60, 255} // shared by several variants
+			if s := all[si]; !slices.Contains(variants, s.Variant) {
+				variants = append(variants, s.Variant)
+			}
+			if s := all[si]; s.Colour != colour {
+				colour = sharedColour
+			}
+		}
+		text := strings.Join(l.names, ", ")
+		if len(variants) > 2 {
+			first.Colour, first.Variant = sharedColour, ""
+			p.Series = append(p.Series, first)
+			text += fmt.Sprintf(" (%d configurations)", len(variants))
+		} else {
+			for _, si := range l.series {
+				p.Series = append(p.Series, all[si])
 			}
 		}
 		pt := first.Points[0]
-		p.Labels = append(p.Labels, Label{Epoch: pt.Epoch, Y: pt.Mean, Text: strings.Join(l.names, ", "), Colour: colour})
+		p.Labels = append(p.Labels, Label{Epoch: pt.Epoch, Y: pt.Mean, Text: text, Colour: colour})
 	}
 	return p, len(p.Series) > 0
 }
+
+// sharedColour draws what several variants share.
+var sharedColour = color.RGBA{60, 60, 60, 255}
 
 // same says whether two series have the same mean at the same epochs (to rounding).
 func same(a, b Series) bool {
@@ -442,8 +477,9 @@ func same(a, b Series) bool {
 }
 
 // widenCoincident gives lines that others cover exactly (equal learning rates, no skipped
-// steps in two variants) a larger width, the first drawn widest, so that every colour
-// shows at the edge of the next line instead of vanishing under it.
+// steps in two variants) a larger width, the first drawn widest, so that the colours
+// show at the edge of the next line instead of vanishing under it (the first three of a
+// larger stack).
 func widenCoincident(p *Panel) {
 	for i := range p.Series {
 		over := 0 // later series drawn over series i
@@ -453,7 +489,8 @@ func widenCoincident(p *Panel) {
 			}
 		}
 		if over > 0 {
-			p.Series[i].Width = 1 + 1.2*float64(over)
+			// at most two lines show under a third: wider ones would be bars
+			p.Series[i].Width = 1 + 1.2*float64(min(over, 2))
 		}
 	}
 }

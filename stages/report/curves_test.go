@@ -155,6 +155,27 @@ func TestCurvesSeries(t *testing.T) {
 	}
 }
 
+// A loss that falls by more than lossScale within its panel gets a log axis; one that
+// does not keeps a linear one.
+func TestCurvesLossAxis(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		loss func(int) float64
+		log  bool
+	}{
+		{"a first epoch many times the rest", func(ep int) float64 { return map[bool]float64{true: 0.9, false: 0.1}[ep == 0] }, true},
+		{"a slow decline", func(ep int) float64 { return 14 - float64(ep) }, false},
+		{"a loss below zero", func(ep int) float64 { return 5 - float64(ep) }, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := Curves(summaryOf(t, curveRun("a", "nir", 0, logOf(8, []string{"loss"}, c.loss))))
+			if p := f.Panels[0]; p.LogY != c.log || (p.YLabel == "loss (log)") != c.log {
+				t.Errorf("log axis %v (y label %q), want %v", p.LogY, p.YLabel, c.log)
+			}
+		})
+	}
+}
+
 // Matrix instances of one block get distinct colours and their own legend entries.
 func TestCurvesColours(t *testing.T) {
 	var runs []Run
@@ -204,8 +225,21 @@ func TestCurvesLearningRates(t *testing.T) {
 	if !slices.Equal(texts, want) {
 		t.Errorf("labels %q, want %q", texts, want)
 	}
-	if p.Series[0].Width <= 1 || p.Series[2].Width != 0 {
-		t.Errorf("widths %v, %v: the baseline's network line lies under nir's and must be wider", p.Series[0].Width, p.Series[2].Width)
+	if p.Series[0].Variant != "baseline" || p.Series[1].Variant != "nir" || p.Series[0].Width <= 1 || p.Series[1].Width != 0 {
+		t.Errorf("network lines %s %v, %s %v: the baseline's lies under nir's and must be wider", p.Series[0].Variant, p.Series[0].Width, p.Series[1].Variant, p.Series[1].Width)
+	}
+	// three configurations with one schedule: one grey line that says so
+	var runs []Run
+	for _, name := range []string{"a", "b", "c"} {
+		runs = append(runs, curveRun(name, "oproxy", 0, logOf(3, []string{"lr_network"}, constant(1e-3))))
+	}
+	for _, q := range Curves(summaryOf(t, runs...)).Panels {
+		if !q.LogY {
+			continue
+		}
+		if len(q.Series) != 1 || q.Series[0].Colour != sharedColour || len(q.Labels) != 1 || q.Labels[0].Text != "network (3 configurations)" {
+			t.Errorf("shared schedule: %d series, labels %+v", len(q.Series), q.Labels)
+		}
 	}
 	if !strings.Contains(f.Legend[1].Text, "nir") {
 		t.Errorf("legend %+v", f.Legend)
@@ -247,6 +281,9 @@ func TestCurvesRender(t *testing.T) {
 				} else if err != nil {
 					t.Fatalf("svg is not well-formed XML: %v", err)
 				}
+			}
+			if f.Message == "" && !strings.Contains(string(svg), "sans-serif") {
+				t.Error("the svg's text names no generic font family")
 			}
 			for _, p := range f.Panels {
 				if !strings.Contains(string(svg), p.Title) {

@@ -45,8 +45,8 @@ func (f Figure) PNG() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// SVG renders the figure as an SVG document (fonts not embedded: viewers substitute a
-// sans-serif font for Liberation Sans).
+// SVG renders the figure as an SVG document (fonts not embedded: a viewer without
+// Liberation Sans uses another sans-serif font).
 func (f Figure) SVG() ([]byte, error) {
 	w, h := f.size()
 	c := vgsvg.New(w, h)
@@ -57,7 +57,9 @@ func (f Figure) SVG() ([]byte, error) {
 	if _, err := c.WriteTo(&b); err != nil {
 		return nil, fmt.Errorf("svg: %w", err)
 	}
-	return b.Bytes(), nil
+	// vgsvg names the font alone; a viewer without Liberation Sans would fall back to its
+	// default (often a serif), so name the generic family after it
+	return bytes.ReplaceAll(b.Bytes(), []byte("font-family:Liberation Sans;"), []byte("font-family:'Liberation Sans',Arial,sans-serif;")), nil
 }
 
 // grid is the number of columns and rows the panels take: two columns up to four
@@ -180,12 +182,17 @@ func (p Panel) plot() (*plot.Plot, error) {
 		a.Label.Padding = vg.Points(4)
 	}
 	pl.X.Label.Text, pl.Y.Label.Text = p.XLabel, p.YLabel
+	if p.LogY {
+		// A log axis is drawn as log10 of the values on a linear axis with ticks labelled
+		// by the values: gonum's LogScale places a rotated axis label by the linear
+		// midpoint, which pads the panel's top (and the band polygons need no special
+		// care).
+		p = logPanel(p)
+		pl.Y.Tick.Marker = logTicks{}
+	}
 	xmin, xmax, ymin, ymax := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for _, s := range p.Series {
 		for _, pt := range s.Points {
-			if p.LogY && pt.Min <= 0 {
-				continue
-			}
 			xmin, xmax = math.Min(xmin, pt.Epoch), math.Max(xmax, pt.Epoch)
 			ymin, ymax = math.Min(ymin, pt.Min), math.Max(ymax, pt.Max)
 		}
@@ -199,9 +206,12 @@ func (p Panel) plot() (*plot.Plot, error) {
 	pl.X.Tick.Marker = intTicks{}
 	switch {
 	case p.LogY:
-		pl.Y.Scale = plot.LogScale{}
-		pl.Y.Tick.Marker = logTicks{}
-		pl.Y.Min, pl.Y.Max = ymin/1.6, ymax*1.6
+		// room above the top line for its label (learning rates), a little otherwise
+		pad := math.Log10(1.15)
+		if len(p.Labels) > 0 {
+			pad = math.Log10(1.6)
+		}
+		pl.Y.Min, pl.Y.Max = ymin-pad, ymax+pad
 	case p.IntY:
 		pl.Y.Tick.Marker = intTicks{}
 		pl.Y.Min, pl.Y.Max = math.Min(0, ymin), math.Max(ymax*1.1, 1)
@@ -215,15 +225,43 @@ func (p Panel) plot() (*plot.Plot, error) {
 	pl.Add(gridLines{colour: color.Gray{Y: 225}})
 	// bands first, so that no band covers another variant's line
 	for _, s := range p.Series {
-		pl.Add(band{s: s, logY: p.LogY})
+		pl.Add(band{s: s})
 	}
 	for _, s := range p.Series {
-		pl.Add(line{s: s, logY: p.LogY})
+		pl.Add(line{s: s})
 	}
 	if len(p.Labels) > 0 {
 		pl.Add(labels(p.Labels))
 	}
 	return pl, nil
+}
+
+// logPanel returns p with its values replaced by their log10, points with a value <= 0
+// left out.
+func logPanel(p Panel) Panel {
+	out := p
+	out.Series = nil
+	for _, s := range p.Series {
+		t := s
+		t.Points = nil
+		for _, pt := range s.Points {
+			if pt.Min > 0 {
+				pt.Mean, pt.Min, pt.Max = math.Log10(pt.Mean), math.Log10(pt.Min), math.Log10(pt.Max)
+				t.Points = append(t.Points, pt)
+			}
+		}
+		if len(t.Points) > 0 {
+			out.Series = append(out.Series, t)
+		}
+	}
+	out.Labels = nil
+	for _, l := range p.Labels {
+		if l.Y > 0 {
+			l.Y = math.Log10(l.Y)
+			out.Labels = append(out.Labels, l)
+		}
+	}
+	return out
 }
 
 // gridLines draws horizontal and vertical lines at the major ticks.
@@ -247,32 +285,15 @@ func (g gridLines) Plot(c draw.Canvas, pl *plot.Plot) {
 	}
 }
 
-// visible returns the series' points the axis can show (positive ones on a log axis).
-func visible(s Series, logY bool) []Point {
-	if !logY {
-		return s.Points
-	}
-	var out []Point
-	for _, p := range s.Points {
-		if p.Min > 0 {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // band is a series' min–max region over seeds: a translucent polygon between the
 // smallest and the largest value, or a vertical bar at an isolated point.
-type band struct {
-	s    Series
-	logY bool
-}
+type band struct{ s Series }
 
 func (b band) Plot(c draw.Canvas, pl *plot.Plot) {
 	tx, ty := pl.Transforms(&c)
 	// color.RGBA is alpha-premultiplied: a translucent fill needs NRGBA
 	fill := color.NRGBA{R: b.s.Colour.R, G: b.s.Colour.G, B: b.s.Colour.B, A: 64}
-	pts := visible(b.s, b.logY)
+	pts := b.s.Points
 	spread := false
 	for _, p := range pts {
 		spread = spread || p.Max > p.Min
@@ -297,14 +318,11 @@ func (b band) Plot(c draw.Canvas, pl *plot.Plot) {
 }
 
 // line is a series' mean curve, with markers where it has few points.
-type line struct {
-	s    Series
-	logY bool
-}
+type line struct{ s Series }
 
 func (l line) Plot(c draw.Canvas, pl *plot.Plot) {
 	tx, ty := pl.Transforms(&c)
-	pts := visible(l.s, l.logY)
+	pts := l.s.Points
 	width := l.s.Width
 	if width == 0 {
 		width = 1
@@ -366,22 +384,22 @@ func niceStep(span float64, n int) float64 {
 	return 1e12
 }
 
-// logTicks labels 1, 2 and 5 times the powers of ten in range (only the powers when the
-// range spans more than three decades), so that a range within one decade still has
-// labels.
+// logTicks labels 1, 2 and 5 times the powers of ten (only the powers when the range
+// spans more than three decades) on an axis of log10 values from lo to hi, so that a
+// range within one decade still has labels.
 type logTicks struct{}
 
 func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 	mults := []float64{1, 2, 5}
-	if math.Log10(hi/lo) > 3 {
+	if hi-lo > 3 {
 		mults = []float64{1}
 	}
 	var out []plot.Tick
-	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+	for e := math.Floor(lo); e <= math.Ceil(hi); e++ {
 		for _, m := range mults {
 			v := m * math.Pow(10, e)
-			if v >= lo && v <= hi {
-				out = append(out, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', 3, 64)})
+			if l := math.Log10(v); l >= lo && l <= hi {
+				out = append(out, plot.Tick{Value: l, Label: strconv.FormatFloat(v, 'g', 3, 64)})
 			}
 		}
 	}
