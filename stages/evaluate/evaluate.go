@@ -108,6 +108,11 @@ func run(ctx *stage.Context, cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("evaluate %s: input %s: %w", ctx.Addr, in.Addr, err)
 	}
+	pics, err := openPictureData(ctx, cfg, in, info, e.Labels)
+	if err != nil {
+		return fmt.Errorf("evaluate %s: %w", ctx.Addr, err)
+	}
+	defer pics.Close()
 	x := metrics.Matrix{Data: e.Data, Rows: e.Rows, Cols: e.Dim}
 	k := cfg.KMeansClasses
 	if k == 0 {
@@ -175,7 +180,7 @@ func run(ctx *stage.Context, cfg *Config) error {
 	if err := metrics.WriteNeighbours(ctx.OutDir, nb); err != nil {
 		return fmt.Errorf("evaluate %s: %w", ctx.Addr, err)
 	}
-	if res.Retrieval, err = retrievalPicture(ctx, cfg, in, info, nb); err != nil {
+	if res.Retrieval, err = drawPicture(ctx, cfg, in, info, pics, nb); err != nil {
 		return fmt.Errorf("evaluate %s: %w", ctx.Addr, err)
 	}
 	if err := failpoint.Inject("evaluate.metrics"); err != nil {

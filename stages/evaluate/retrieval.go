@@ -45,12 +45,20 @@ func bounded(src *rand.PCG, n uint64) int {
 	}
 }
 
-// retrievalPicture draws retrieval.png when the block asks for queries and names the
-// dataset, and returns its record for metrics.json (nil when none is drawn). The dataset
-// must be the one the embed node read, and its split must hold the embedded images in
-// the same order (same count and labels): the picture shows the images the metrics
-// scored.
-func retrievalPicture(ctx *stage.Context, cfg *Config, in stage.Input, info embed.Info, nb metrics.QueryNeighbours) (*metrics.Retrieval, error) {
+// pictureData is the evaluated split's images for retrieval.png.
+type pictureData struct {
+	dataset string // the dataset node's address
+	p       *load.Prepared
+	split   *load.Split
+}
+
+// openPictureData opens the images for retrieval.png, before any metric is computed so
+// that a wrong dataset fails the node at once: nil when the block asks for no picture or
+// names no dataset (the log says how to get one). The dataset must be the one the embed
+// node read (by key), and its split must hold the embedded images in the same order
+// (count and labels): the picture shows the images the metrics score. The caller closes
+// the returned data.
+func openPictureData(ctx *stage.Context, cfg *Config, in stage.Input, info embed.Info, labels []int64) (*pictureData, error) {
 	if cfg.RetrievalQueries == 0 {
 		return nil, nil
 	}
@@ -67,14 +75,30 @@ func retrievalPicture(ctx *stage.Context, cfg *Config, in stage.Input, info embe
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", din.Addr, err)
 	}
-	defer p.Close()
 	s, err := p.Split(info.Split)
+	if err == nil && (s.Len() != len(labels) || !slices.Equal(s.Labels(), labels)) {
+		err = fmt.Errorf("its %s split (%d images) is not what %s embedded (%d rows, labels in another order): the embed artifact does not come from this dataset",
+			info.Split, s.Len(), in.Addr, len(labels))
+	}
 	if err != nil {
+		p.Close()
 		return nil, fmt.Errorf("dataset %s: %w", din.Addr, err)
 	}
-	if s.Len() != nb.Len() || !slices.Equal(s.Labels(), nb.Labels) {
-		return nil, fmt.Errorf("dataset %s: its %s split (%d images) is not what %s embedded (%d rows, labels in another order): the embed artifact does not come from this dataset",
-			din.Addr, info.Split, s.Len(), in.Addr, nb.Len())
+	return &pictureData{dataset: din.Addr, p: p, split: s}, nil
+}
+
+func (d *pictureData) Close() error {
+	if d == nil {
+		return nil
+	}
+	return d.p.Close()
+}
+
+// drawPicture writes retrieval.png from the neighbour lists and returns its record for
+// metrics.json (nil without picture data).
+func drawPicture(ctx *stage.Context, cfg *Config, in stage.Input, info embed.Info, d *pictureData, nb metrics.QueryNeighbours) (*metrics.Retrieval, error) {
+	if d == nil {
+		return nil, nil
 	}
 	queries := SampleQueries(nb.Len(), cfg.RetrievalQueries, cfg.RetrievalSeed)
 	model := info.ModelAddr
@@ -83,8 +107,7 @@ func retrievalPicture(ctx *stage.Context, cfg *Config, in stage.Input, info embe
 			model = a.Addr // as the current file names it
 		}
 	}
-	sheet := RetrievalSheet(s, nb, queries, model, cfg.RetrievalSeed)
-	b, err := sheet.PNG()
+	b, err := RetrievalSheet(d.split, nb, queries, model, cfg.RetrievalSeed).PNG()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", PictureFile, err)
 	}
@@ -92,7 +115,7 @@ func retrievalPicture(ctx *stage.Context, cfg *Config, in stage.Input, info embe
 		return nil, err
 	}
 	fmt.Fprintf(ctx.Log, "%s: %d queries (seed %d) with their %d nearest neighbours\n", PictureFile, len(queries), cfg.RetrievalSeed, nb.K)
-	return &metrics.Retrieval{Picture: PictureFile, Seed: cfg.RetrievalSeed, Queries: queries, K: nb.K, Dataset: din.Addr}, nil
+	return &metrics.Retrieval{Picture: PictureFile, Seed: cfg.RetrievalSeed, Queries: queries, K: nb.K, Dataset: d.dataset}, nil
 }
 
 // embeddedDataset picks, among the evaluate block's dataset inputs, the one the embed

@@ -46,7 +46,7 @@ func bruteNeighbours(q, k int) []int {
 
 // retrievalStage runs the stage on the case with a dataset input whose key is dataKey,
 // while the embed input's lineage says it read embedKey.
-func retrievalStage(t *testing.T, params stage.Params, dataKey, embedKey string, dataset bool) (string, string, error) {
+func retrievalStage(t *testing.T, params stage.Params, dataKey, embedKey string, dataset bool, dataLabels ...int64) (string, string, error) {
 	t.Helper()
 	in, ddir, out := t.TempDir(), t.TempDir(), t.TempDir()
 	x := metrics.Matrix{Data: make([]float32, 2*len(rcX)), Rows: len(rcX), Cols: 2}
@@ -55,7 +55,10 @@ func retrievalStage(t *testing.T, params stage.Params, dataKey, embedKey string,
 	}
 	writeEmbed(t, in, x, rcLabels, map[string]any{"split": "test", "n": x.Rows, "dim": 2, "model_block": "nir",
 		"model_addr": "train.old_name[seed=0]", "seed": 0}, "")
-	evaltest.WriteDataset(t, ddir, "test", rcClasses, rcLabels)
+	if dataLabels == nil {
+		dataLabels = rcLabels
+	}
+	evaltest.WriteDataset(t, ddir, "test", rcClasses, dataLabels)
 	p := stage.Params{"metrics": []string{"e_recall@1"}}
 	for k, v := range params {
 		p[k] = v
@@ -186,6 +189,13 @@ func TestStageRetrievalPictureRefusals(t *testing.T) {
 	}
 	if _, _, err := retrievalStage(t, nil, "other", "dkey", true); err == nil || !strings.Contains(err.Error(), "is not the dataset embed.test[train.nir[seed=0]] embedded") {
 		t.Errorf("another dataset: %v", err)
+	}
+	out, _, err = retrievalStage(t, nil, "dkey", "dkey", true, 0, 0, 1, 1, 2, 2, 3, 3, 4)
+	if err == nil || !strings.Contains(err.Error(), "dataset dataset.toy: its test split (9 images) is not what embed.test[train.nir[seed=0]] embedded (10 rows") {
+		t.Errorf("a split of other images: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, metrics.ResultFile)); err == nil {
+		t.Error("metrics.json written by a node that failed")
 	}
 }
 
