@@ -27,8 +27,9 @@
 # What it does (device mode):
 #   - builds the shim against the pip torch of `python3` (make shim LIBTORCH=<torch dir>
 #     BUILD=<tmp>, the C++ ABI read from torch._C._GLIBCXX_USE_CXX11_ABI, cross-checked with
-#     TorchConfig.cmake) with g++, and points LD_LIBRARY_PATH at it: the Go binaries need
-#     only libdmlshim.so (the C header is the same), their RUNPATH gives way to it;
+#     TorchConfig.cmake) with g++, and points DMLRUN_SHIM (and LD_LIBRARY_PATH) at it: the Go
+#     binaries link no library but libc and load libdmlshim.so at the first tensor call,
+#     DMLRUN_SHIM first (the C header is the same; a shim from another header is refused);
 #   - runs the CUDA tests: torch (-test.run 'CUDA|ParseDevice'), stages/nir, stages/evaluate
 #     and bench/device/devstep (-test.run CUDA): op, gradient, autocast, Adam and transfer
 #     parity, NIR golden cases, Recall@k/NMI, 20 ResNet18 training steps; each prints
@@ -250,15 +251,23 @@ else
   step shim 30 check_cpu_shim
 fi
 export LD_LIBRARY_PATH="$shimdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The binaries dlopen the shim at their first tensor call; DMLRUN_SHIM wins over the build
+# folder they recorded on the build machine.
+export DMLRUN_SHIM="$shimdir/libdmlshim.so"
 
 loader() {
-  ldd "$bindir/dmlrun" | grep -E 'dmlshim|not found' || true
   ldd "$shimdir/libdmlshim.so" | grep -E 'torch|c10|cuda|not found' || true
-  if ldd "$bindir/dmlrun" | grep -q 'not found'; then
+  if ldd "$bindir/dmlrun" 2>&1 | grep -q 'not found\|GLIBC'; then
+    ldd "$bindir/dmlrun" >&2 || true
     echo "a library is missing (above); GLIBC errors mean this machine's glibc is older than the build machine's"
     return 1
   fi
-  "$bindir/dmlrun" version
+  out=$("$bindir/dmlrun" version) || return 1
+  echo "$out"
+  case "$out" in
+    *"(shim $DMLRUN_SHIM)"*) ;;
+    *) echo "dmlrun did not load the shim at $DMLRUN_SHIM"; return 1 ;;
+  esac
 }
 export -f loader
 step loader 60 loader
