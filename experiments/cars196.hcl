@@ -112,6 +112,7 @@ embed "test" {
 # The original's default metrics, on the test classes (the last 98).
 evaluate "test" {
   from    = embed.test
+  dataset = dataset.cars # for retrieval.png: test queries and what they retrieve
   metrics = ["e_recall@1", "e_recall@2", "e_recall@4", "e_recall@10", "nmi", "f1", "mAP_1000"]
 }
 

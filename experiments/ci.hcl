@@ -93,11 +93,13 @@ embed "emoji" {
 
 evaluate "fmnist" {
   from    = embed.fmnist
+  dataset = dataset.fmnist
   metrics = ["e_recall@1", "e_recall@4", "nmi", "f1", "mAP_1000", "mAP@R"]
 }
 
 evaluate "emoji" {
   from    = embed.emoji
+  dataset = dataset.emoji
   metrics = ["e_recall@1", "e_recall@4", "mAP@R"]
 }
 

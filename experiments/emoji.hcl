@@ -77,6 +77,7 @@ embed "test" {
 
 evaluate "test" {
   from    = embed.test
+  dataset = dataset.emoji # for retrieval.png: test queries and what they retrieve
   metrics = ["e_recall@1", "e_recall@2", "e_recall@4", "e_recall@10", "nmi", "f1", "mAP_1000", "mAP@R"]
 }
 

@@ -114,6 +114,7 @@ embed "test" {
 # classes (11,318) for the 11,316 test classes, as the original does.
 evaluate "test" {
   from    = embed.test
+  dataset = dataset.sop # for retrieval.png: test queries and what they retrieve
   metrics = ["e_recall@1", "e_recall@2", "e_recall@4", "e_recall@10", "nmi", "f1", "mAP_1000"]
 }
 
