@@ -50,6 +50,9 @@
 //	                       one machine's local disk; not on network file systems.
 //	DMLRUN_VAR_<name>      sets experiment variable <name> (-var wins).
 //	DMLRUN_DEBUG_KEYS=1    print every field fed into every content key to stderr.
+//	DMLRUN_SHIM            the libdmlshim.so to load (a file or folder; default: next to dmlrun,
+//	                       the build folder, ../torch/csrc/build, then LD_LIBRARY_PATH/system).
+//	DMLRUN_FAILPOINT       arm fault points for crash tests (internal/failpoint).
 //	NO_COLOR               no colour in diagnostics.
 //
 // # Wiring
