@@ -191,3 +191,58 @@ func dirNames(t *testing.T, dir string) []string {
 	}
 	return names
 }
+
+// cache verify takes the 12-digit keys every command prints, and any unique prefix of at
+// least 8 digits; an ambiguous prefix lists its candidates, a prefix of nothing says so.
+func TestVerifyKeyPrefixes(t *testing.T) {
+	clitest.Workdir(t)
+	if r := clitest.Run(t, "apply", "exp.hcl"); r.Code != root.ExitOK {
+		t.Fatalf("apply: %s", r.ErrOut)
+	}
+	keys := clitest.Keys(clitest.PlanJSON(t, "exp.hcl"))
+	a, b := keys["train.a[seed=0]"], keys["dataset.toy"]
+	r := clitest.Run(t, "cache", "verify", a[:12], b[:8], a)
+	if r.Code != root.ExitOK || r.Out != "ok       "+a[:12]+" train.a[seed=0]\nok       "+b[:12]+" dataset.toy\n2 artifact(s) verified\n" {
+		t.Errorf("verify by prefix: exit %d\n%s\n%s", r.Code, r.Out, r.ErrOut)
+	}
+	// A second directory that shares a's first 12 digits makes a[:12] ambiguous.
+	// The twin differs at digit 13, so 13 digits tell the two apart.
+	other := "0"
+	if a[12] == '0' {
+		other = "1"
+	}
+	twin := a[:12] + other + strings.Repeat("0", 51)
+	if err := os.Mkdir(filepath.Join("results", a[:2], twin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	first, second := a[:13]+" train.a[seed=0]", twin[:13] // the twin has no manifest
+	if twin < a {
+		first, second = second, first
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{a[:12]}, "Error: key prefix " + a[:12] + " is ambiguous: 2 artifacts match: " + first + ", " + second + "; give more digits\n"},
+		{[]string{"ffffffff0000"}, "Error: no artifact in store " + mustAbs(t, "results") + " has a key starting with ffffffff0000\n"},
+		{[]string{"abc"}, `Error: key prefix "abc" is too short: give at least 8 hex digits`},
+		{[]string{"train.a"}, `Error: "train.a" is not a content key or key prefix (8 to 64 lower-case hex digits)`},
+	} {
+		r := clitest.Run(t, append([]string{"cache", "verify"}, c.args...)...)
+		if r.Code != root.ExitError || !strings.HasPrefix(r.ErrOut, c.want) || r.Out != "" {
+			t.Errorf("verify %v: exit %d\nstdout %s\nstderr %s\nwant %s", c.args, r.Code, r.Out, r.ErrOut, c.want)
+		}
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	abs, err := filepath.EvalSymlinks(p)
+	if err == nil {
+		abs, err = filepath.Abs(abs)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}

@@ -2,6 +2,7 @@ package show
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,8 +25,9 @@ type Options struct {
 	// Context ends decoding early when done; nil means context.Background().
 	Context context.Context
 
-	File string
-	Addr string
+	File string // "" when Key names the artifact
+	Addr string // a node or block address, or a key prefix of one of File's nodes
+	Key  string // show KEY: a content key or unique prefix, looked up in the store alone
 	Vars []string
 	JSON bool
 	Cat  string // print this file of the artifact instead of the manifest
@@ -35,15 +37,36 @@ type Options struct {
 func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Factory: f}
 	cmd := &cobra.Command{
-		Use:   "show FILE ADDR",
+		Use:   "show FILE ADDR | show KEY",
 		Short: "Show a node's artifact: manifest, provenance and files",
 		Long: `Show finds the node at ADDR (e.g. "train.nir[seed=0]") in the experiment, verifies
 its artifact in the store and prints its parameters, inputs, provenance and files with their
 sizes and digests. The artifact directory is printed so other tools can read it.
---cat NAME prints one of the artifact's files instead (e.g. --cat table.md of a report).`,
-		Args: cmdutil.ExactArgs("FILE", "ADDR"),
+--cat NAME prints one of the artifact's files instead (e.g. --cat table.md of a report).
+
+ADDR may also be a key prefix of one of the file's nodes, and "show KEY" looks an artifact
+up in the store without an experiment file (it is then named by the address that first
+computed it, as its manifest records). A key is a full content key or any prefix of at
+least 8 hex digits that names one artifact: the 12 digits plan, apply and cache print will
+do. An ambiguous prefix is an error that lists what it matches.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch len(args) {
+			case 1:
+				if err := store.CheckKeyPrefix(args[0]); err != nil {
+					return cmdutil.FlagErrorf("%s takes FILE ADDR, or a KEY alone: %v", cmd.CommandPath(), err)
+				}
+				return nil
+			case 2:
+				return nil
+			}
+			return cmdutil.FlagErrorf("%s takes FILE ADDR or KEY, got %d argument(s)", cmd.CommandPath(), len(args))
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.File, opts.Addr = args[0], args[1]
+			if len(args) == 1 {
+				opts.Key = args[0]
+			} else {
+				opts.File, opts.Addr = args[0], args[1]
+			}
 			opts.Context = cmd.Context()
 			if runF != nil {
 				return runF(opts)
@@ -70,11 +93,14 @@ func run(opts *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if opts.File == "" {
+		return runKey(opts)
+	}
 	exp, err := cmdutil.LoadExperiment(ctx, opts.Factory, opts.File, cmdutil.LoadOptions{Vars: opts.Vars})
 	if err != nil {
 		return err
 	}
-	n, err := cmdutil.FindNode(exp.Graph, opts.File, opts.Addr)
+	n, err := findNode(exp.Graph, opts.File, opts.Addr)
 	if err != nil {
 		return err
 	}
@@ -95,24 +121,145 @@ func run(opts *Options) error {
 	if opts.JSON {
 		return cmdutil.WriteJSON(opts.IO.Out, JSON{Addr: n.Addr, Key: n.Key, Dir: art.Dir, Manifest: art.Manifest})
 	}
-	renderManifest(opts.IO, n, art)
+	renderManifest(opts.IO, n.Addr, n.Params, art)
 	return nil
 }
 
-func renderManifest(ios *iostreams.IOStreams, n *pipeline.Node, art *store.Artifact) {
+// findNode resolves ADDR in the graph: a node or block address (cmdutil.FindNode), else a
+// key prefix of exactly one node.
+func findNode(g *pipeline.Graph, file, addr string) (*pipeline.Node, error) {
+	n, err := cmdutil.FindNode(g, file, addr)
+	if err == nil || store.CheckKeyPrefix(addr) != nil {
+		return n, err
+	}
+	var matches []*pipeline.Node
+	for _, m := range g.Nodes {
+		if m.KeyErr == nil && strings.HasPrefix(m.Key, addr) {
+			matches = append(matches, m)
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return nil, fmt.Errorf("%s: no node %s in the experiment, and no node's key starts with %s (dmlrun show %s looks the key up in the store alone)", file, addr, addr, addr)
+	case 1:
+		return matches[0], nil
+	}
+	names := make([]string, len(matches))
+	for i, m := range matches {
+		names[i] = m.Key[:12] + " " + m.Addr
+	}
+	return nil, fmt.Errorf("%s: key prefix %s is ambiguous: %d nodes match: %s; give more digits", file, addr, len(matches), strings.Join(names, ", "))
+}
+
+// runKey is show KEY: the artifact from the store alone, named as its manifest names it.
+func runKey(opts *Options) error {
+	st, err := opts.Factory.Store()
+	if err != nil {
+		return err
+	}
+	key, err := cmdutil.ResolveKey(st, opts.Key)
+	if err != nil {
+		return err
+	}
+	art, err := st.Get(key)
+	if err != nil {
+		note := ""
+		if p := st.FailedLogPath(key); fileExists(p) {
+			note = "; its last run failed, log: " + p
+		}
+		return fmt.Errorf("key %s…: %w%s", key[:12], err, note)
+	}
+	m := art.Manifest
+	if opts.Cat != "" {
+		return catFile(opts, m.Addr, art)
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, JSON{Addr: m.Addr, Key: key, Dir: art.Dir, Manifest: m})
+	}
+	renderManifest(opts.IO, m.Addr, displayParams(m.Params).(map[string]any), art)
+	return nil
+}
+
+// displayParams turns a manifest's JSON numbers (json.Number) into the int64 and float64
+// values a node's parameters hold, so that show KEY prints them as show FILE ADDR does
+// ("1e-05", not "0.00001"). It is for display only: the key check reads them through the
+// stage's schema (pipeline.ManifestKey).
+func displayParams(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = displayParams(x)
+		}
+		return out
+	case []any:
+		// Lists of one kind take the typed form parameters have ([]string, []int64,
+		// []float64), which renders as show FILE ADDR renders it.
+		out := make([]any, len(v))
+		var strs, ints, floats int
+		for i, x := range v {
+			out[i] = displayParams(x)
+			switch out[i].(type) {
+			case string:
+				strs++
+			case int64:
+				ints++
+			case float64:
+				floats++
+			}
+		}
+		switch n := len(out); {
+		case n > 0 && strs == n:
+			return typedList[string](out)
+		case n > 0 && ints == n:
+			return typedList[int64](out)
+		case n > 0 && ints+floats == n:
+			fs := make([]float64, n)
+			for i, x := range out {
+				if f, ok := x.(float64); ok {
+					fs[i] = f
+				} else {
+					fs[i] = float64(x.(int64))
+				}
+			}
+			return fs
+		}
+		return out
+	case json.Number:
+		if i, err := v.Int64(); err == nil {
+			return i
+		}
+		if f, err := v.Float64(); err == nil {
+			return f
+		}
+	}
+	return v
+}
+
+func typedList[T any](xs []any) []T {
+	out := make([]T, len(xs))
+	for i, x := range xs {
+		out[i] = x.(T)
+	}
+	return out
+}
+
+// renderManifest prints an artifact as the node addr with params (the node's, filled by
+// the file; or the manifest's own) names it.
+func renderManifest(ios *iostreams.IOStreams, addr string, params map[string]any, art *store.Artifact) {
 	w := ios.Out
 	m := art.Manifest
-	fmt.Fprintf(w, "%s\n", n.Addr)
+	fmt.Fprintf(w, "%s\n", addr)
 	fmt.Fprintf(w, "  stage       %s (version %d)\n", m.Stage, m.StageVersion)
 	fmt.Fprintf(w, "  key         %s\n", m.Key)
 	fmt.Fprintf(w, "  dir         %s\n", art.Dir)
-	if m.Addr != n.Addr {
+	if m.Addr != addr {
 		fmt.Fprintf(w, "  computed as %s\n", m.Addr)
 	}
 	for _, in := range m.Inputs {
 		fmt.Fprintf(w, "  input       %s = %s (%s…)\n", in.Param, in.Addr, in.Key[:12])
 	}
-	flat := pipeline.FlatParams(n.Params)
+	flat := pipeline.FlatParams(params)
 	names := make([]string, 0, len(flat))
 	for k := range flat {
 		names = append(names, k)

@@ -87,3 +87,65 @@ func TestShowNamesFailedLog(t *testing.T) {
 		t.Errorf("plan:\n%s", r.Out)
 	}
 }
+
+// show KEY finds an artifact by a key prefix in the store alone and prints what show FILE
+// ADDR prints; show FILE PREFIX resolves the prefix among the file's nodes.
+func TestShowKeyPrefix(t *testing.T) {
+	clitest.Workdir(t)
+	clitest.Run(t, "apply", "exp.hcl")
+	keys := clitest.Keys(clitest.PlanJSON(t, "exp.hcl"))
+	key := keys["train.a[seed=1]"]
+	want := clitest.Run(t, "show", "exp.hcl", "train.a[seed=1]")
+	if want.Code != root.ExitOK {
+		t.Fatalf("show: %s", want.ErrOut)
+	}
+	for _, args := range [][]string{{key[:12]}, {key[:8]}, {key}, {"exp.hcl", key[:12]}} {
+		if r := clitest.Run(t, append([]string{"show"}, args...)...); r.Code != root.ExitOK || r.Out != want.Out {
+			t.Errorf("show %v: exit %d\n%s%s\nwant\n%s", args, r.Code, r.Out, r.ErrOut, want.Out)
+		}
+	}
+	r := clitest.Run(t, "show", "--cat", "model.txt", key[:12])
+	if w := clitest.Run(t, "show", "--cat", "model.txt", "exp.hcl", "train.a[seed=1]"); r.Code != root.ExitOK || r.Out != w.Out {
+		t.Errorf("show --cat by key: %d %q, want %q", r.Code, r.Out, w.Out)
+	}
+	var js show.JSON
+	r = clitest.Run(t, "show", "--json", key[:12])
+	if err := json.Unmarshal([]byte(r.Out), &js); err != nil || js.Addr != "train.a[seed=1]" || js.Key != key {
+		t.Errorf("show --json KEY: %v %+v\n%s", err, js, r.Out)
+	}
+
+	other := "0"
+	if key[12] == '0' {
+		other = "1"
+	}
+	twin := key[:12] + other + strings.Repeat("0", 51)
+	if err := os.Mkdir(filepath.Join("results", key[:2], twin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	first, second := key[:13]+" train.a[seed=1]", twin[:13]
+	if twin < key {
+		first, second = second, first
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{key[:12]}, "Error: key prefix " + key[:12] + " is ambiguous: 2 artifacts match: " + first + ", " + second + "; give more digits\n"},
+		{[]string{"exp.hcl", key[:12]}, ""}, // the file has one node with that prefix
+		{[]string{"ffffffff"}, "Error: no artifact in store "},
+		{[]string{"exp.hcl", "ffffffff"}, "Error: exp.hcl: no node ffffffff in the experiment, and no node's key starts with ffffffff (dmlrun show ffffffff looks the key up in the store alone)\n"},
+		{[]string{"exp.hcl"}, `Error: dmlrun show takes FILE ADDR, or a KEY alone: "exp.hcl" is not a content key or key prefix`},
+		{[]string{"1234"}, `Error: dmlrun show takes FILE ADDR, or a KEY alone: key prefix "1234" is too short: give at least 8 hex digits`},
+	} {
+		r := clitest.Run(t, append([]string{"show"}, c.args...)...)
+		if c.want == "" {
+			if r.Code != root.ExitOK || r.Out != want.Out {
+				t.Errorf("show %v: exit %d\n%s", c.args, r.Code, r.ErrOut)
+			}
+			continue
+		}
+		if r.Code != root.ExitError || !strings.HasPrefix(r.ErrOut, c.want) {
+			t.Errorf("show %v: exit %d\n%s\nwant %s", c.args, r.Code, r.ErrOut, c.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"slices"
 
 	"dmlrun/internal/cli/cmdutil"
 	"dmlrun/internal/iostreams"
@@ -32,12 +33,16 @@ the next apply computes it again.
 Nothing inside the store is followed if it is a symbolic link. Entries verify passes over
 are listed with the reason (a linked or stray entry, a name the store does not make, an
 artifact made by a stage version this dmlrun does not have, whose key cannot be
-recomputed). Exit status 1 when any artifact is damaged or any entry could not be checked.`,
+recomputed). Exit status 1 when any artifact is damaged or any entry could not be checked.
+
+A KEY is a full content key or any prefix of at least 8 hex digits that names one artifact
+(the 12 digits plan, apply and show print will do); an ambiguous prefix is an error that
+lists the artifacts it matches.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Keys = args
 			for _, k := range args {
-				if !store.ValidKey(k) {
-					return cmdutil.FlagErrorf("%q is not a content key (64 hex digits)", k)
+				if err := cmdutil.CheckKeyArg(k); err != nil {
+					return err
 				}
 			}
 			if runF != nil {
@@ -53,7 +58,16 @@ func run(opts *Options) error {
 	if err != nil {
 		return err
 	}
-	keys := opts.Keys
+	var keys []string
+	for _, arg := range opts.Keys {
+		k, err := cmdutil.ResolveKey(st, arg)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(keys, k) { // two prefixes of one key check it once
+			keys = append(keys, k)
+		}
+	}
 	var skipped []store.Skipped
 	if len(keys) == 0 {
 		if keys, skipped, err = st.Scan(); err != nil {
