@@ -12,6 +12,7 @@ import (
 	"dmlrun/internal/cli/apply"
 	"dmlrun/internal/cli/cache"
 	"dmlrun/internal/cli/cmdutil"
+	"dmlrun/internal/cli/completion"
 	"dmlrun/internal/cli/diff"
 	"dmlrun/internal/cli/inspect"
 	"dmlrun/internal/cli/plan"
@@ -42,7 +43,8 @@ const (
 )
 
 // NewCmd builds the dmlrun command tree: every command, each from its own package.
-// cobra adds `completion` (bash, zsh, fish, powershell) itself.
+// cobra adds `completion` (bash, zsh, fish, powershell) itself; package completion
+// completes the commands' arguments (files, addresses, diff sides, keys) for it.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "dmlrun <command>",
@@ -70,6 +72,7 @@ live in a content-addressed store and a node whose key is there is not run again
 		stagescmd.NewCmd(f, nil),
 		runnode.NewCmd(f, nil), // hidden: what the Slurm executor's jobs run
 	)
+	completion.Register(root, f) // after every AddCommand: it walks the whole tree
 	return root
 }
 
