@@ -289,7 +289,7 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 		// reaches its total), and the line printed for the last step must count that step,
 		// as the log does.
 		if nfinite > 0 {
-			bar.SetStatus(fmt.Sprintf("loss %.4f skipped %d", sum/float64(nfinite), res.skipped))
+			bar.SetStatus(fmt.Sprintf("loss %s skipped %d", stage.FormatLoss(sum/float64(nfinite)), res.skipped))
 		} else {
 			bar.SetStatus(fmt.Sprintf("loss - skipped %d", res.skipped))
 		}
@@ -366,7 +366,7 @@ func (t *trainer) run(start int) error {
 		if newBest {
 			best = fmt.Sprintf(" (best %s so far)", t.cfg.Select.Label())
 		}
-		fmt.Fprintf(t.ctx.Log, "%s epoch %d: loss %.5f skipped %d/%d lr %v %.1fs%s%s\n", t.ctx.Addr, epoch, res.loss, res.skipped, res.steps, lrs, secs, t.evalText(row.Evals), best)
+		fmt.Fprintf(t.ctx.Log, "%s epoch %d: loss %s skipped %d/%d lr %v %.1fs%s%s\n", t.ctx.Addr, epoch, stage.FormatLoss(res.loss), res.skipped, res.steps, lrs, secs, t.evalText(row.Evals), best)
 		if err := t.saveEpoch(epoch); err != nil {
 			return fmt.Errorf("epoch %d: checkpoint: %w", epoch, err)
 		}
