@@ -139,7 +139,7 @@ func run(cmd *cobra.Command, opts *Options) error {
 		Events:     errw,
 		Now:        f.Now,
 		Progress: func(addr string) stage.Progress {
-			return &progress{ios: ios, w: errw, addr: addr, shared: slot, every: 5 * time.Second, now: f.Now}
+			return &progress{ios: ios, w: errw, addr: addr, shared: slot, every: 10 * time.Minute, now: f.Now}
 		},
 	}
 	if opts.Verbose {

@@ -12,16 +12,21 @@ import (
 	pb "github.com/cheggaaa/pb/v3"
 )
 
-// progress implements stage.Progress for one node: a pb bar on a terminal, plain lines
-// ("train.nir[seed=0] epoch 3/10 loss 0.4312") otherwise. Only one terminal bar is drawn at
+// progress implements stage.Progress for one node: a pb bar on a terminal that can redraw
+// a line (iostreams.ProgressBars), plain lines otherwise. Only one terminal bar is drawn at
 // a time (two bars would overwrite each other's line); a bar started while another is on
 // screen falls back to plain lines.
+//
+// Plain lines are for CI and batch logs: one summary line per loop when it ends (per epoch
+// for train: "train.nir[seed=0] epoch 3/10 94/94 loss 0.4312 skipped 0 (41.2s)"), and, only
+// for a loop still running after every, a line saying where it is ("... 40/94 loss 0.5012
+// skipped 0 (10m0s so far)"), so a long epoch is not silent.
 type progress struct {
 	ios    *iostreams.IOStreams
 	w      io.Writer // ErrOut behind the lock every writer of this apply shares
 	addr   string
 	shared *barSlot
-	every  time.Duration
+	every  time.Duration // the longest a running loop stays silent in plain lines
 	now    func() time.Time
 }
 
@@ -31,7 +36,7 @@ type barSlot struct {
 }
 
 func (p *progress) Start(label string, total int64) stage.Bar {
-	if p.ios.IsStderrTTY() {
+	if p.ios.ProgressBars() {
 		p.shared.mu.Lock()
 		free := !p.shared.busy
 		p.shared.busy = true
@@ -44,7 +49,8 @@ func (p *progress) Start(label string, total int64) stage.Bar {
 			return &termBar{bar: bar, slot: p.shared}
 		}
 	}
-	return &lineBar{p: p, label: label, total: total, last: p.now(), printed: -1}
+	now := p.now()
+	return &lineBar{p: p, label: label, total: total, start: now, last: now}
 }
 
 type termBar struct {
@@ -65,23 +71,30 @@ func (b *termBar) Finish() {
 }
 
 type lineBar struct {
-	p       *progress
-	label   string
-	total   int64
-	mu      sync.Mutex
-	cur     int64
-	status  string
-	last    time.Time
-	printed int64 // the count last printed (-1: none)
-	done    bool
+	p      *progress
+	label  string
+	total  int64
+	start  time.Time
+	mu     sync.Mutex
+	cur    int64
+	status string
+	last   time.Time // when the last line was printed (start: none yet)
+	done   bool      // the summary line is printed
 }
 
+// Add prints the summary when the loop reaches its total (the status set before this Add
+// is the final one), or a progress line when the loop has been silent for every.
 func (b *lineBar) Add(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.cur += n
-	if now := b.p.now(); b.cur >= b.total || now.Sub(b.last) >= b.p.every {
-		b.print(now)
+	switch now := b.p.now(); {
+	case b.done:
+	case b.cur >= b.total:
+		b.summary(now)
+	case b.p.every > 0 && now.Sub(b.last) >= b.p.every:
+		b.last = now
+		b.println(fmt.Sprintf("(%s so far)", elapsed(now.Sub(b.start))))
 	}
 }
 
@@ -91,22 +104,36 @@ func (b *lineBar) SetStatus(s string) {
 	b.mu.Unlock()
 }
 
+// Finish prints the summary of a loop that ended before its total (interrupted, failed),
+// once.
 func (b *lineBar) Finish() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.done && b.printed != b.cur {
-		b.print(b.p.now())
+	if !b.done {
+		b.summary(b.p.now())
 	}
-	b.done = true
 }
 
-func (b *lineBar) print(now time.Time) {
-	b.last, b.printed = now, b.cur
+func (b *lineBar) summary(now time.Time) {
+	b.done = true
+	b.println(fmt.Sprintf("(%s)", elapsed(now.Sub(b.start))))
+}
+
+func (b *lineBar) println(tail string) {
 	line := fmt.Sprintf("%s %s %d/%d", b.p.addr, b.label, b.cur, b.total)
 	if b.status != "" {
 		line += " " + b.status
 	}
-	fmt.Fprintln(b.p.w, line)
+	fmt.Fprintln(b.p.w, line+" "+tail)
+}
+
+// elapsed renders a duration for a log line: tenths of a second under a minute ("0.4s",
+// "41.2s"), whole seconds above ("12m5s").
+func elapsed(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return d.Round(time.Second).String()
 }
 
 // lockedWriter serialises writes from concurrent nodes (events, progress lines, logs).
