@@ -402,7 +402,7 @@ func (r *logRow) UnmarshalJSON(b []byte) error {
 // writeLog writes train_log.csv: epoch, loss, skipped, steps, lr_<group>..., seconds, then
 // one column per evaluated split and metric (evalCols, <split>_<metric>, empty on epochs
 // without evaluation). The old log's test Recall@1 column, test_recall@1, is now
-// test_e_recall@1.
+// test_e_recall@1. It writes the same log as TensorBoard events too (writeEvents).
 func writeLog(dir string, groups, evalCols []string, rows []logRow) error {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
@@ -432,7 +432,10 @@ func writeLog(dir string, groups, evalCols []string, rows []logRow) error {
 	if err := w.Error(); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, LogFile), buf.Bytes())
+	if err := writeFileAtomic(filepath.Join(dir, LogFile), buf.Bytes()); err != nil {
+		return err
+	}
+	return writeEvents(dir, groups, evalCols, rows) // the same log for TensorBoard
 }
 
 func fmtFloat(v float64) string {

@@ -14,8 +14,8 @@ import (
 
 // Version of the train stage's numerics and artifact format (part of every content key).
 // 2: model.json records steps, skipped steps and the selected epoch; train_log.csv has a
-// steps column.
-const Version = 2
+// steps column. 3: the artifact holds a TensorBoard event file (events.out.tfevents.dmlrun).
+const Version = 3
 
 // Config is a train block's typed config; defaults are the original's (reference §1). The
 // doc of arch, loss and batch_mining, and batch_mining's enum, come from the plug-in tables

@@ -25,7 +25,10 @@
 // and train_log.csv (per epoch: loss, skipped and steps, learning rates, seconds, and with
 // eval_every a <split>_<metric> column per evaluated split and metric, e.g.
 // val_e_recall@1, test_e_recall@1; logs before version 2 had test_recall@1)
-// (ARTIFACTS.md). The embed stage is stages/embed.
+// (ARTIFACTS.md), and since version 3 the same log as a TensorBoard event file,
+// events.out.tfevents.dmlrun (events.go, written by internal/tfevents with the step
+// counted from 1 and wall times taken from the step, not the clock, so resuming keeps it
+// byte-identical). The embed stage is stages/embed.
 //
 // Per-epoch evaluation and model selection: eval_every evaluates eval_metrics on the val
 // and test splits the dataset has, into train_log.csv. select = { metric, split } then keeps

@@ -20,7 +20,7 @@ func Def(opts ...Options) *stage.Def {
 	d, err := stage.Typed(stage.Def{
 		Kind:    "train",
 		Version: Version,
-		Doc:     "Trains an embedding network (backbone + last_linear) with a DML criterion on a prepared dataset; writes checkpoint.safetensors, model.json and train_log.csv.",
+		Doc:     "Trains an embedding network (backbone + last_linear) with a DML criterion on a prepared dataset; writes checkpoint.safetensors, model.json, train_log.csv and the same per-epoch log as a TensorBoard event file (events.out.tfevents.dmlrun).",
 		Params: []stage.Param{
 			{Name: "dataset", Type: stage.Ref, RefKind: "dataset", Required: true, Doc: "The prepared dataset to train on, e.g. dataset.cub."},
 		},

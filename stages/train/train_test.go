@@ -224,7 +224,7 @@ func TestEndToEnd(t *testing.T) {
 }
 
 // TestResumeByteIdentical: stopping after epoch 1 and resuming gives the same
-// checkpoint.safetensors bytes as an uninterrupted run (CPU, one thread).
+// checkpoint.safetensors and event file bytes as an uninterrupted run (CPU, one thread).
 func TestResumeByteIdentical(t *testing.T) {
 	for _, kind := range []string{"oproxy", "nir"} {
 		t.Run(kind, func(t *testing.T) { testResume(t, kind) })
@@ -268,10 +268,12 @@ func testResume(t *testing.T, kind string) {
 	if !strings.Contains(logbuf.String(), "resuming after epoch 1") {
 		t.Fatalf("did not resume: %s", logbuf.String())
 	}
-	a, _ := os.ReadFile(filepath.Join(full, "checkpoint.safetensors"))
-	b, _ := os.ReadFile(filepath.Join(part, "checkpoint.safetensors"))
-	if len(a) == 0 || !bytes.Equal(a, b) {
-		t.Fatalf("resumed checkpoint differs from the uninterrupted one (%d vs %d bytes)", len(a), len(b))
+	for _, f := range []string{CheckpointFile, EventsFile} {
+		a, _ := os.ReadFile(filepath.Join(full, f))
+		b, _ := os.ReadFile(filepath.Join(part, f))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Fatalf("resumed %s differs from the uninterrupted one (%d vs %d bytes)", f, len(a), len(b))
+		}
 	}
 	ra, rb := readLog(t, full), readLog(t, part)
 	if len(ra) != len(rb) {
@@ -1019,7 +1021,8 @@ func TestSelection(t *testing.T) {
 
 // TestSelectionResumeByteIdentical: a selecting run stopped after epoch 1 keeps the best
 // epoch so far (epoch 0) in its partial directory, beside the newest epoch file, and the
-// resumed run ends with the checkpoint and model.json bytes of an uninterrupted one. A
+// resumed run ends with the checkpoint, model.json and event file bytes of an
+// uninterrupted one. A
 // resume that forgot the best epoch would select epoch 2.
 func TestSelectionResumeByteIdentical(t *testing.T) {
 	defer func() { evalHook = nil }()
@@ -1053,7 +1056,7 @@ func TestSelectionResumeByteIdentical(t *testing.T) {
 	if !strings.Contains(logbuf.String(), "resuming after epoch 1") {
 		t.Fatalf("did not resume: %s", logbuf.String())
 	}
-	for _, f := range []string{CheckpointFile, ModelInfoFile} {
+	for _, f := range []string{CheckpointFile, ModelInfoFile, EventsFile} {
 		a, _ := os.ReadFile(filepath.Join(full, f))
 		b, _ := os.ReadFile(filepath.Join(part, f))
 		if len(a) == 0 || !bytes.Equal(a, b) {

@@ -1,0 +1,261 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"dmlrun/internal/tfevents"
+	"dmlrun/stages/train/traintest"
+)
+
+// TestTrainEvents: one event per log row at step epoch+1 (wall time = step), the row's
+// values under their tags in a fixed order, NaN (an empty CSV cell) left out, evaluations
+// only on evaluated epochs, and a log that does not fit its groups is an error.
+func TestTrainEvents(t *testing.T) {
+	groups := []string{"network", "proxies"}
+	cols := []string{"val_e_recall@1", "test_e_recall@1", "test_mAP@R"}
+	rows := []logRow{
+		{Epoch: 0, Loss: math.NaN(), Skipped: 3, Steps: 3, LRs: []float64{1e-3, 0.1}, Seconds: 9.5},
+		{Epoch: 1, Loss: 2.5, Skipped: 0, Steps: 3, LRs: []float64{5e-4, 0.05}, Seconds: 1,
+			Evals: map[string]float64{"val_e_recall@1": 0.25, "test_e_recall@1": math.NaN(), "test_mAP@R": 0.125}},
+	}
+	got, err := trainEvents(groups, cols, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []tfevents.Event{
+		{WallTime: 1, Step: 1, Values: []tfevents.Value{
+			{Tag: "train/skipped", Simple: 3}, {Tag: "train/steps", Simple: 3},
+			{Tag: "lr/network", Simple: 1e-3}, {Tag: "lr/proxies", Simple: 0.1}}},
+		{WallTime: 2, Step: 2, Values: []tfevents.Value{
+			{Tag: "train/loss", Simple: 2.5}, {Tag: "train/skipped", Simple: 0}, {Tag: "train/steps", Simple: 3},
+			{Tag: "lr/network", Simple: 5e-4}, {Tag: "lr/proxies", Simple: 0.05},
+			{Tag: "val/e_recall@1", Simple: 0.25}, {Tag: "test/mAP@R", Simple: 0.125}}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("events\n%+v\nwant\n%+v", got, want)
+	}
+	// The seconds are the clock's: two logs that differ only there give the same file.
+	other := append([]logRow(nil), rows...)
+	other[0].Seconds, other[1].Seconds = 100, 200
+	a, _ := trainEvents(groups, cols, rows)
+	b, _ := trainEvents(groups, cols, other)
+	if string(tfevents.Encode(0, a)) != string(tfevents.Encode(0, b)) {
+		t.Fatal("the event file depends on the epochs' seconds")
+	}
+
+	if _, err := trainEvents(groups[:1], cols, rows); err == nil || !strings.Contains(err.Error(), "epoch 0 logs 2 learning rates for 1 optimiser groups") {
+		t.Fatalf("groups that do not fit: %v", err)
+	}
+	if _, err := trainEvents(groups, []string{"recall"}, rows); err == nil || !strings.Contains(err.Error(), `"recall" is not <split>_<metric>`) {
+		t.Fatalf("a column without split: %v", err)
+	}
+}
+
+// logScalar is one scalar of train_log.csv as TensorBoard should show it.
+type logScalar struct {
+	step int64
+	tag  string
+	csv  string
+}
+
+// logScalars reads train_log.csv's cells as the scalars the event file must hold, by an
+// independent mapping of its columns: loss, skipped, steps under train/, lr_<g> as lr/<g>,
+// <split>_<metric> as <split>/<metric>, epoch as step (+1: the progress line's count), the
+// clock's seconds and empty cells left out.
+func logScalars(t *testing.T, rows [][]string) []logScalar {
+	t.Helper()
+	var out []logScalar
+	head := rows[0]
+	for _, r := range rows[1:] {
+		ep, err := strconv.Atoi(r[0])
+		if err != nil {
+			t.Fatalf("epoch %q", r[0])
+		}
+		for i, c := range head[1:] {
+			v := r[i+1]
+			var tag string
+			switch {
+			case c == "seconds" || v == "":
+				continue
+			case c == "loss" || c == "skipped" || c == "steps":
+				tag = "train/" + c
+			case strings.HasPrefix(c, "lr_"):
+				tag = "lr/" + strings.TrimPrefix(c, "lr_")
+			default:
+				sp, m, _ := strings.Cut(c, "_")
+				tag = sp + "/" + m
+			}
+			out = append(out, logScalar{int64(ep) + 1, tag, v})
+		}
+	}
+	return out
+}
+
+// sameAsLog fails unless events (a whole file, header first) hold exactly the scalars of
+// train_log.csv's rows: integers and learning rates (written in full) exactly as float32,
+// the others (6 decimals) to their rounding.
+func sameAsLog(t *testing.T, events []tfevents.Event, rows [][]string) {
+	t.Helper()
+	if len(events) == 0 || events[0].FileVersion != tfevents.FileVersion || len(events[0].Values) != 0 {
+		t.Fatalf("the file does not start with the header: %+v", events)
+	}
+	var got []logScalar
+	vals := map[logScalar]float32{}
+	for i, e := range events[1:] {
+		if e.Step != int64(i)+1 || e.WallTime != float64(e.Step) {
+			t.Fatalf("event %d: step %d wall time %v, want step %d", i+1, e.Step, e.WallTime, i+1)
+		}
+		for _, v := range e.Values {
+			k := logScalar{e.Step, v.Tag, ""}
+			got = append(got, k)
+			vals[k] = v.Simple
+		}
+	}
+	want := logScalars(t, rows)
+	if len(events)-1 != len(rows)-1 {
+		t.Fatalf("%d epoch events, train_log.csv has %d rows", len(events)-1, len(rows)-1)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d scalars, train_log.csv has %d:\n%v\n%v", len(got), len(want), got, want)
+	}
+	for i, w := range want {
+		k := logScalar{w.step, w.tag, ""}
+		if got[i] != k {
+			t.Fatalf("scalar %d is %s at step %d, train_log.csv has %s at %d", i, got[i].tag, got[i].step, w.tag, w.step)
+		}
+		c, err := strconv.ParseFloat(w.csv, 64)
+		if err != nil {
+			t.Fatalf("%s at %d: %q", w.tag, w.step, w.csv)
+		}
+		v := vals[k]
+		exact := !strings.Contains(w.csv, ".") || strings.HasPrefix(w.tag, "lr/")
+		if exact && v != float32(c) || !exact && math.Abs(float64(v)-c) > 5e-7+6e-8*math.Abs(c) {
+			t.Errorf("%s at step %d: %v, train_log.csv %s", w.tag, w.step, v, w.csv)
+		}
+	}
+}
+
+// readEventsPython decodes path with internal/tfevents/testdata/read_events.py, a reader
+// that shares no code with tfevents; ok is false when /usr/bin/python3 is not there.
+func readEventsPython(t *testing.T, path string) (events []tfevents.Event, ok bool) {
+	t.Helper()
+	const py = "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		t.Logf("%s not found, the Python reader is not run: %v", py, err)
+		return nil, false
+	}
+	out, err := exec.Command(py, "../../internal/tfevents/testdata/read_events.py", path).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("read_events.py: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("read_events.py: %v", err)
+	}
+	var recs []struct {
+		WallTime    string `json:"wall_time"`
+		Step        int64  `json:"step"`
+		FileVersion string `json:"file_version"`
+		Values      []struct {
+			Tag    string `json:"tag"`
+			Simple string `json:"simple_value"`
+		} `json:"values"`
+	}
+	if err := json.Unmarshal(out, &recs); err != nil {
+		t.Fatalf("read_events.py: %v\n%s", err, out)
+	}
+	for _, r := range recs {
+		var wt uint64
+		if _, err := fmt.Sscanf(r.WallTime, "%x", &wt); err != nil {
+			t.Fatalf("wall_time %q: %v", r.WallTime, err)
+		}
+		e := tfevents.Event{WallTime: math.Float64frombits(wt), Step: r.Step, FileVersion: r.FileVersion}
+		for _, v := range r.Values {
+			var bits uint32
+			if _, err := fmt.Sscanf(v.Simple, "%x", &bits); err != nil {
+				t.Fatalf("%s: simple_value %q: %v", v.Tag, v.Simple, err)
+			}
+			e.Values = append(e.Values, tfevents.Value{Tag: v.Tag, Simple: math.Float32frombits(bits)})
+		}
+		events = append(events, e)
+	}
+	return events, true
+}
+
+// TestEventFileMatchesLog: a training with per-epoch evaluation on val and test writes
+// events.out.tfevents.dmlrun beside train_log.csv, and both tfevents.Read and the
+// independent Python reader find exactly train_log.csv's scalars in it (evaluations only on
+// the evaluated epochs). The partial directory holds the file of the epochs so far.
+func TestEventFileMatchesLog(t *testing.T) {
+	s := newSetup(t, 6, 8)
+	traintest.WriteTinyDatasetSplits(t, s.dataDir, 6, 8, "train", "test", "val")
+	s.params["eval_every"] = int64(2)
+	s.params["eval_metrics"] = []string{"e_recall@1", "mAP@R"}
+	s.params.Object("schedule")["epochs"] = int64(4)
+	s.params.Object("schedule")["tau"] = []int64{1}
+	s.params.Object("schedule")["gamma"] = 0.3
+	out := t.TempDir()
+	var partial [][]byte
+	afterEpoch = func(int) error {
+		b, err := os.ReadFile(filepath.Join(out, EventsFile))
+		partial = append(partial, b)
+		return err
+	}
+	defer func() { afterEpoch = nil }()
+	if err := runTrain(s.ctx(t, out, false, nil)); err != nil {
+		t.Fatal(err)
+	}
+	rows := readLog(t, out)
+	if h := strings.Join(rows[0], ","); !strings.Contains(h, "val_e_recall@1,val_mAP@R,test_e_recall@1,test_mAP@R") {
+		t.Fatalf("train_log.csv header %s", h)
+	}
+	path := filepath.Join(out, EventsFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := tfevents.Read(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsLog(t, events, rows)
+	t.Logf("%d bytes, %d events; last: %+v", len(b), len(events), events[len(events)-1])
+	if py, ok := readEventsPython(t, path); ok && !reflect.DeepEqual(py, events) {
+		t.Fatalf("read_events.py reads\n%+v\ntfevents.Read\n%+v", py, events)
+	}
+	for i, p := range partial {
+		ev, err := tfevents.Read(p)
+		if err != nil || len(ev) != i+2 || !reflect.DeepEqual(ev, events[:i+2]) {
+			t.Fatalf("after epoch %d the partial file holds %d events (%v), want the first %d of the final file", i, len(ev), err, i+2)
+		}
+	}
+}
+
+// TestEventFileUntrained: epochs = 0 writes a file holding the header alone, as
+// train_log.csv holds its header alone.
+func TestEventFileUntrained(t *testing.T) {
+	s := newSetup(t, 6, 8)
+	s.params.Object("schedule")["epochs"] = int64(0)
+	out := t.TempDir()
+	if err := runTrain(s.ctx(t, out, false, nil)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, EventsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := tfevents.Read(b)
+	if err != nil || len(ev) != 1 || ev[0].FileVersion != tfevents.FileVersion {
+		t.Fatalf("untrained event file: %+v (%v)", ev, err)
+	}
+}
