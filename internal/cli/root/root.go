@@ -14,6 +14,7 @@ import (
 	"dmlrun/internal/cli/cmdutil"
 	"dmlrun/internal/cli/completion"
 	"dmlrun/internal/cli/diff"
+	"dmlrun/internal/cli/export"
 	"dmlrun/internal/cli/inspect"
 	"dmlrun/internal/cli/plan"
 	"dmlrun/internal/cli/runnode"
@@ -70,6 +71,7 @@ live in a content-addressed store and a node whose key is there is not run again
 		diff.NewCmd(f, nil),
 		inspect.NewCmd(f, nil),
 		stagescmd.NewCmd(f, nil),
+		export.NewCmd(f, nil),
 		runnode.NewCmd(f, nil), // hidden: what the Slurm executor's jobs run
 	)
 	completion.Register(root, f) // after every AddCommand: it walks the whole tree
