@@ -54,7 +54,7 @@ const (
 func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Factory: f}
 	cmd := &cobra.Command{
-		Use:   "export FILE ADDR [--format npy|csv] [--out DIR]",
+		Use:   "export FILE ADDR",
 		Short: "Write an embed node's embeddings, labels and image paths as NPY or CSV",
 		Long: `Export writes the embeddings of a computed embed node (ADDR, e.g.
 "embed.test[train.nir[seed=0]]", or an embed block with one instance), with each image's

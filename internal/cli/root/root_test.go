@@ -93,7 +93,7 @@ func TestCommands(t *testing.T) {
 			t.Errorf("%s: hidden %v; only run-node (what Slurm jobs run) is hidden", c.Name(), c.Hidden)
 		}
 	}
-	if got := strings.Join(names, " "); got != "apply cache diff inspect plan run-node show stages validate version" {
+	if got := strings.Join(names, " "); got != "apply cache diff export inspect plan run-node show stages validate version" {
 		t.Errorf("commands: %s", got)
 	}
 }
