@@ -142,7 +142,11 @@ func run(o *Options) error {
 	if err != nil {
 		return err
 	}
-	d, err := Load(st, n, o.File)
+	apply := "dmlrun apply " + o.File
+	for _, v := range o.Vars {
+		apply += " -var '" + v + "'"
+	}
+	d, err := Load(st, n, apply)
 	if err != nil {
 		return err
 	}
@@ -186,9 +190,11 @@ type Data struct {
 // Load reads embed node n's artifact from st (embed.Read) and the image paths and class
 // names from its dataset input's artifact (the split's file list, dataset.json), and
 // checks that the two describe the same images: as many, with the same labels. A node not
-// in the store is an error saying how to compute it.
-func Load(st *store.Store, n *pipeline.Node, file string) (*Data, error) {
-	art, err := get(st, n, file)
+// in the store is an error saying how to compute it: apply is the command line that
+// computes the experiment ("dmlrun apply exp.hcl -var 'epochs=2'"), to which it adds the
+// node's --target.
+func Load(st *store.Store, n *pipeline.Node, apply string) (*Data, error) {
+	art, err := get(st, n, apply)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +211,7 @@ func Load(st *store.Store, n *pipeline.Node, file string) (*Data, error) {
 	if ds == nil {
 		return nil, fmt.Errorf("%s has no dataset input, which export needs for the image paths", n.Addr)
 	}
-	dart, err := get(st, ds, file)
+	dart, err := get(st, ds, apply)
 	if err != nil {
 		return nil, fmt.Errorf("the image paths of %s: %w", n.Addr, err)
 	}
@@ -244,14 +250,14 @@ func Load(st *store.Store, n *pipeline.Node, file string) (*Data, error) {
 
 // get is n's artifact, or an error that says whether it was never computed or is damaged,
 // and how to compute it.
-func get(st *store.Store, n *pipeline.Node, file string) (*store.Artifact, error) {
+func get(st *store.Store, n *pipeline.Node, apply string) (*store.Artifact, error) {
 	if n.KeyErr != nil {
 		return nil, fmt.Errorf("%s: no key: %w", n.Addr, n.KeyErr)
 	}
 	art, err := st.Get(n.Key)
 	if err != nil {
 		if store.IsMiss(err) {
-			return nil, fmt.Errorf("%s is not computed yet (key %.12s…: %v); run: dmlrun apply %s --target '%s'", n.Addr, n.Key, err, file, n.Addr)
+			return nil, fmt.Errorf("%s is not computed yet (key %.12s…: %v); run: %s --target '%s'", n.Addr, n.Key, err, apply, n.Addr)
 		}
 		return nil, fmt.Errorf("%s: %w", n.Addr, err)
 	}

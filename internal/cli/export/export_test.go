@@ -87,6 +87,8 @@ func TestDefaultOut(t *testing.T) {
 }
 
 const exportExp = `
+variable "x" { default = 0 }
+
 dataset "tiny" {
   kind = "folder"
   root = "data"
@@ -189,6 +191,7 @@ func TestExportThroughMain(t *testing.T) {
 	}{
 		{"not computed", []string{"embed.test"}, addr + " is not computed yet (key "},
 		{"not computed: how", []string{addr}, "run: dmlrun apply exp.hcl --target '" + addr + "'"},
+		{"not computed: how, with vars", []string{addr, "-var", "x=1"}, "run: dmlrun apply exp.hcl -var 'x=1' --target '" + addr + "'"},
 		{"a train node", []string{"train.a"}, "train.a is a train node, and export reads embed nodes (their embeddings): exp.hcl has embed.test"},
 		{"a dataset node", []string{"dataset.tiny"}, "dataset.tiny is a dataset node"},
 		{"no such node", []string{"embed.nope"}, "no node embed.nope in the experiment"},
