@@ -13,6 +13,9 @@
 //	exit   exit at once with status 86 without running deferred functions
 //	error  Inject returns an *Error, which the caller handles like any failure
 //	panic  Inject panics with an *Error (tests the recovery of stage panics)
+//	stop   SIGSTOP this process: it waits, like a process a scheduler suspended, until it
+//	       gets SIGCONT, and then goes on (a test can act on it at a known point, e.g.
+//	       send it a signal that it handles once it continues)
 //
 // Example: DMLRUN_FAILPOINT=train.epoch-end:2=kill kills an apply right after the second
 // epoch checkpoint of its first training node.
@@ -65,6 +68,7 @@ const (
 	Exit  Action = "exit"
 	Fail  Action = "error"
 	Panic Action = "panic"
+	Stop  Action = "stop"
 )
 
 // Error is what a point armed with "error" or "panic" produces.
@@ -126,13 +130,13 @@ func parse(spec string) (map[string]*arm, error) {
 			return nil, fmt.Errorf("%s: unknown point %q; the points are %s", EnvVar, point, strings.Join(Names(), ", "))
 		}
 		switch a := Action(action); a {
-		case Kill, Exit, Fail, Panic:
+		case Kill, Exit, Fail, Panic, Stop:
 			if _, dup := out[point]; dup {
 				return nil, fmt.Errorf("%s: point %q armed twice", EnvVar, point)
 			}
 			out[point] = &arm{hit: hit, action: a}
 		default:
-			return nil, fmt.Errorf("%s: %q: unknown action %q (kill, exit, error or panic)", EnvVar, item, action)
+			return nil, fmt.Errorf("%s: %q: unknown action %q (kill, exit, error, panic or stop)", EnvVar, item, action)
 		}
 	}
 	return out, nil
@@ -179,6 +183,10 @@ func Inject(name string) error {
 		os.Exit(ExitCode)
 	case Panic:
 		panic(err)
+	case Stop:
+		fmt.Fprintf(os.Stderr, "dmlrun: %v: stopping this process (pid %d) until it gets SIGCONT\n", err, os.Getpid())
+		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+		return nil // continued: go on as if the point were not armed
 	}
 	return err
 }

@@ -122,3 +122,36 @@ func TestKillAndExit(t *testing.T) {
 		}
 	}
 }
+
+// TestStop: a child armed with stop is stopped at the point (wait4 with WUNTRACED reports
+// it, no polling), goes on when continued, and exits normally.
+func TestStop(t *testing.T) {
+	if os.Getenv("FAILPOINT_CHILD") == "1" {
+		if err := Inject("train.epoch-end"); err != nil {
+			os.Exit(3)
+		}
+		os.Exit(7) // reached only after SIGCONT
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStop$")
+	cmd.Env = append(os.Environ(), "FAILPOINT_CHILD=1", EnvVar+"=train.epoch-end=stop")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, syscall.WUNTRACED, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !ws.Stopped() || ws.StopSignal() != syscall.SIGSTOP {
+		t.Fatalf("child: %v, want stopped by SIGSTOP", ws)
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !ws.Exited() || ws.ExitStatus() != 7 {
+		t.Errorf("continued child: %v, want exit status 7", ws)
+	}
+}
