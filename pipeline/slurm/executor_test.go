@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -431,8 +433,39 @@ func TestDetach(t *testing.T) {
 	if got := takeRuns(); len(got) != 4 {
 		t.Errorf("the detached jobs ran %v", got)
 	}
-	if removed := Prune(e.st, ""); len(removed) != 1 || removed[0] != d.Run {
-		t.Errorf("Prune removed %v, want the finished detached run %s", removed, d.Run)
+	// Beside it: a live attached head whose nodes are all in the store (another head
+	// computed them; it still writes its record there), a head that has submitted nothing
+	// yet, and an attached head on this machine whose process is gone.
+	host, _ := os.Hostname()
+	done := []JobRecord{{ID: "100", Addr: "feval.e", Key: e.g.Node("feval.e").Key, Attempt: 1, Submission: 1}}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	others := []*Record{
+		{Format: RecordFormat, Run: "dmlrun-test-aaaaa1", Host: host, PID: os.Getpid(), Jobs: done},
+		{Format: RecordFormat, Run: "dmlrun-test-aaaaa2", Host: host, PID: os.Getpid(), Jobs: []JobRecord{}},
+		{Format: RecordFormat, Run: "dmlrun-test-aaaaa3", Host: host, PID: dead.Process.Pid, Jobs: done},
+	}
+	for _, r := range others {
+		if err := os.MkdirAll(runDir(e.st, r.Run), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeRecord(e.st, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed := Prune(e.st, "")
+	sort.Strings(removed)
+	want := []string{"dmlrun-test-aaaaa3", d.Run}
+	sort.Strings(want)
+	if !slices.Equal(removed, want) {
+		t.Errorf("Prune removed %v, want the finished detached run and the dead head's: %v", removed, want)
+	}
+	for _, r := range others[:2] {
+		if _, err := os.Stat(filepath.Join(runDir(e.st, r.Run), "run.json")); err != nil {
+			t.Errorf("Prune removed live head %s's record: %v", r.Run, err)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"dmlrun/store"
@@ -34,9 +35,8 @@ import (
 // when its head finishes; a detached run's when a later apply finds every node of it in the
 // store.
 //
-// FIXME(store): jobs/ is a folder of the store that package store does not know yet, so
-// `dmlrun cache verify` and `cache gc` list it as a foreign entry and leave it alone. The
-// store should own it (Store.JobsDir, gc of finished runs).
+// jobs/ is the store's own folder (store.Store.JobsDir makes it and refuses a link there),
+// so cache verify and cache gc leave it alone; Prune removes the folders of finished runs.
 
 // RecordFormat is the version of run.json's layout.
 const RecordFormat = 1
@@ -342,14 +342,18 @@ func Jobs(ctx context.Context, st *store.Store, cmds *Commands, experiment strin
 	return out, problems, nil
 }
 
-// Prune removes the folders of runs other than keep whose every node is in the store
-// (finished detached runs, heads that left their jobs running): nothing of them is left to
-// show. It returns the runs removed.
+// Prune removes the folders of runs other than keep that are over: runs that submitted
+// at least one job, every node of which is now in the store, and whose head is not
+// driving them any more (a detached run, or a head on this machine whose process is gone).
+// A live head's folder is never removed, even when all its nodes are done (another head
+// may have computed them), since it still writes its record and reads its jobs' files
+// there. It returns the runs removed.
 func Prune(st *store.Store, keep string) []string {
 	recs, _ := Records(st, "")
+	host, _ := os.Hostname()
 	var removed []string
 	for _, rec := range recs {
-		if rec.Run == keep {
+		if rec.Run == keep || len(rec.Jobs) == 0 || !rec.Detached && !(rec.Host == host && !processAlive(rec.PID)) {
 			continue
 		}
 		all := true
@@ -364,4 +368,14 @@ func Prune(st *store.Store, keep string) []string {
 		}
 	}
 	return removed
+}
+
+// processAlive reports whether a process with this pid runs on this machine (signal 0:
+// EPERM means it exists under another user).
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
