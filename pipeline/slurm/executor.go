@@ -231,13 +231,21 @@ func (e *Executor) start(ctx context.Context, g *pipeline.Graph, detached bool) 
 	if e.Commands == nil {
 		e.Commands = &Commands{}
 	}
+	if e.Store.JobAlive == nil {
+		// Leases of jobs that ended elsewhere count as stale at once (one squeue per job).
+		e.Store.JobAlive = (&Liveness{Commands: e.Commands, TTL: e.Settings.Poll}).JobAlive
+	}
 	if e.Run == "" {
 		e.Run = NewRunName(e.Display)
 	}
 	host, _ := os.Hostname()
 	rec := &Record{Format: RecordFormat, Run: e.Run, Experiment: e.Experiment, Display: e.Display, Host: host, PID: os.Getpid(),
 		Started: e.now().UTC(), Detached: detached, Jobs: []JobRecord{}}
-	if err := os.MkdirAll(runDir(e.Store, e.Run), 0o755); err != nil {
+	// The store makes its jobs folder and refuses one that is a link out of it.
+	if _, err := e.Store.JobsDir(); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(runDir(e.Store, e.Run), 0o755); err != nil && !os.IsExist(err) {
 		return nil, fmt.Errorf("make the run's folder: %w", err)
 	}
 	if err := writeRecord(e.Store, rec); err != nil {
@@ -305,10 +313,9 @@ func (r *run) resolveReady() {
 				continue
 			}
 			note := ""
-			if unlock, err := r.e.Store.TryLock(rn.n.Key); err == nil {
-				unlock()
-			} else if le := (*store.LockedError)(nil); errors.As(err, &le) {
-				note = "its key is locked by " + le.Holder.String()
+			// One read of the lease; a probe with TryLock would write and remove one.
+			if holder, _, held, err := r.e.Store.LockHolder(rn.n.Key); err == nil && held {
+				note = "its key is locked by " + holder.String()
 			}
 			if note == "" {
 				if others == nil {

@@ -151,6 +151,9 @@ func (r *NodeRun) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	if st := r.Executor.Store; st.JobAlive == nil && r.Commands != nil {
+		st.JobAlive = (&Liveness{Commands: r.Commands, TTL: 30 * time.Second}).JobAlive
+	}
 	before := partialState(r.Executor.Store.PartialDir(job.Key))
 	res, runErr := r.Executor.RunJob(ctx, r.Stages, job)
 	close(stopWatch)
