@@ -94,7 +94,7 @@ clean-shim:
 
 # ---- Project entry points (README "Set-up") --------------------------------------------
 
-.PHONY: deps deps-test data quickstart check vet fuzz-short e2e
+.PHONY: deps deps-test data quickstart check vet fuzz-short e2e slurm-check
 
 # What a fresh Debian 12 machine lacks: libtorch-dev, g++ (and for tests python3-torch,
 # torchvision, Fashion-MNIST); idempotent.
@@ -146,6 +146,14 @@ e2e: all
 	scripts/e2e.sh
 	scripts/crash-matrix.sh
 
+# The Slurm executor on a real one-node cluster (scripts/slurm/check.sh): starts munged,
+# slurmctld and slurmd under a temporary folder, applies experiments/ci.hcl through
+# --executor slurm (same results as local, a scancel'd job retried, the pre-limit signal
+# requeues and resumes byte-identically, two heads compute each node once, --detach), and
+# stops the daemons by their pid files. Needs root or sudo (slurmd, munged).
+slurm-check: all
+	bash scripts/slurm/check.sh
+
 # README command 2 (and CI): install what is missing, then every check.
 check: deps-test
 	$(MAKE) data all
@@ -153,6 +161,7 @@ check: deps-test
 	$(MAKE) test
 	$(MAKE) fuzz-short
 	$(MAKE) e2e
+	$(MAKE) slurm-check
 	$(MAKE) device-check-cpu
 
 # ---- Device check (scripts/device-check.sh, bench/device/README.md) ---------------------

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what dmlrun needs on Debian 12 when it is missing: libtorch (Debian's CPU build,
 # unless LIBTORCH points at another), a C++ compiler, npm (for the emoji data sets), and with
-# --test Debian's python3-torch/torchvision (ResNet parity references) and Fashion-MNIST.
+# --test Debian's python3-torch/torchvision (ResNet parity references), Fashion-MNIST, and slurm-wlm
+# and munge (the one-node Slurm cluster of `make slurm-check`).
 # Go itself (see go.mod) is expected on PATH. Idempotent.
 set -euo pipefail
 
 want=(g++ make npm) # npm fetches the emoji data sets (scripts/fetch-data.sh)
 [ -n "${LIBTORCH:-}" ] || want+=(libtorch-dev)
 if [ "${1:-}" = "--test" ]; then
-  want+=(python3-torch python3-torchvision dataset-fashion-mnist)
+  want+=(python3-torch python3-torchvision dataset-fashion-mnist slurm-wlm munge)
 fi
 
 missing=()
