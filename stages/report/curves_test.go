@@ -89,6 +89,9 @@ func TestCurvesPanels(t *testing.T) {
 		}, []string{"val e_recall@1", "test e_recall@1", "test nmi"}},
 		{"skipped steps", []Run{curveRun("a", "", 0, logOf(3, []string{"skipped"}, func(ep int) float64 { return float64(ep) }))},
 			[]string{"skipped steps per epoch (non-finite gradients)"}},
+		{"a version 4 nir log's loss terms add no panel", []Run{curveRun("nir", "nir", 0, logOf(4, []string{"loss", "loss_proxyanchor", "loss_nir", "skipped", "steps", "lr_network"},
+			constant(0.5), constant(0.1), constant(0.4), constant(0), constant(10), constant(1e-3)))},
+			[]string{"training loss (nir)", "learning rate per optimiser group", "skipped steps per epoch: none in any run"}},
 		{"no logs", []Run{curveRun("a", "", 0, nil)}, nil},
 	}
 	for _, c := range cases {

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 
 	"dmlrun/torch"
 	"dmlrun/torch/optim"
@@ -334,8 +335,11 @@ func writeFileAtomic(path string, data []byte) error {
 
 // logRow is one train_log.csv row.
 type logRow struct {
-	Epoch   int
-	Loss    float64 // NaN when no step had a finite loss
+	Epoch int
+	Loss  float64 // NaN when no step had a finite loss
+	// Terms are the loss terms' means over the same steps as Loss, in the criterion's
+	// TermNames order (criteria.Termed; nil for a loss of one term), NaN as Loss is.
+	Terms   []float64
 	Skipped int
 	Steps   int
 	LRs     []float64
@@ -350,6 +354,7 @@ type logRow struct {
 type logRowJSON struct {
 	Epoch   int                 `json:"epoch"`
 	Loss    *float64            `json:"loss"`
+	Terms   []*float64          `json:"terms,omitempty"`
 	Skipped int                 `json:"skipped"`
 	Steps   int                 `json:"steps"`
 	LRs     []float64           `json:"lrs"`
@@ -374,6 +379,9 @@ func orNaN(p *float64) float64 {
 // MarshalJSON stores NaN as null.
 func (r logRow) MarshalJSON() ([]byte, error) {
 	p := logRowJSON{Epoch: r.Epoch, Loss: orNull(r.Loss), Skipped: r.Skipped, Steps: r.Steps, LRs: r.LRs, Seconds: r.Seconds}
+	for _, v := range r.Terms {
+		p.Terms = append(p.Terms, orNull(v))
+	}
 	if r.Evals != nil {
 		p.Evals = map[string]*float64{}
 		for k, v := range r.Evals {
@@ -390,6 +398,9 @@ func (r *logRow) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*r = logRow{Epoch: p.Epoch, Loss: orNaN(p.Loss), Skipped: p.Skipped, Steps: p.Steps, LRs: p.LRs, Seconds: p.Seconds}
+	for _, v := range p.Terms {
+		r.Terms = append(r.Terms, orNaN(v))
+	}
 	if p.Evals != nil {
 		r.Evals = map[string]float64{}
 		for k, v := range p.Evals {
@@ -399,14 +410,25 @@ func (r *logRow) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// writeLog writes train_log.csv: epoch, loss, skipped, steps, lr_<group>..., seconds, then
-// one column per evaluated split and metric (evalCols, <split>_<metric>, empty on epochs
-// without evaluation). The old log's test Recall@1 column, test_recall@1, is now
-// test_e_recall@1. It writes the same log as TensorBoard events too (writeEvents).
-func writeLog(dir string, groups, evalCols []string, rows []logRow) error {
+// writeLog writes train_log.csv: epoch, loss, loss_<term>... (the terms of a loss that is a
+// sum of named terms, criteria.Termed: nir's loss_proxyanchor and loss_nir, which add up to
+// loss), skipped, steps, lr_<group>..., seconds, then one column per evaluated split and
+// metric (evalCols, <split>_<metric>, empty on epochs without evaluation). The old log's
+// test Recall@1 column, test_recall@1, is now test_e_recall@1. It writes the same log as
+// TensorBoard events too (writeEvents).
+func writeLog(dir string, groups, terms, evalCols []string, rows []logRow) error {
+	for _, r := range rows {
+		if len(r.Terms) != len(terms) {
+			return fmt.Errorf("%s: epoch %d logs %d loss terms for the criterion's %d (%s)", LogFile, r.Epoch, len(r.Terms), len(terms), strings.Join(terms, ", "))
+		}
+	}
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	head := []string{"epoch", "loss", "skipped", "steps"}
+	head := []string{"epoch", "loss"}
+	for _, n := range terms {
+		head = append(head, "loss_"+n)
+	}
+	head = append(head, "skipped", "steps")
 	for _, g := range groups {
 		head = append(head, "lr_"+g)
 	}
@@ -414,7 +436,11 @@ func writeLog(dir string, groups, evalCols []string, rows []logRow) error {
 	head = append(head, evalCols...)
 	w.Write(head)
 	for _, r := range rows {
-		rec := []string{strconv.Itoa(r.Epoch), fmtFloat(r.Loss), strconv.Itoa(r.Skipped), strconv.Itoa(r.Steps)}
+		rec := []string{strconv.Itoa(r.Epoch), fmtFloat(r.Loss)}
+		for _, v := range r.Terms {
+			rec = append(rec, fmtFloat(v))
+		}
+		rec = append(rec, strconv.Itoa(r.Skipped), strconv.Itoa(r.Steps))
 		for _, lr := range r.LRs {
 			rec = append(rec, strconv.FormatFloat(lr, 'g', -1, 64))
 		}
@@ -435,7 +461,7 @@ func writeLog(dir string, groups, evalCols []string, rows []logRow) error {
 	if err := writeFileAtomic(filepath.Join(dir, LogFile), buf.Bytes()); err != nil {
 		return err
 	}
-	return writeEvents(dir, groups, evalCols, rows) // the same log for TensorBoard
+	return writeEvents(dir, groups, terms, evalCols, rows) // the same log for TensorBoard
 }
 
 func fmtFloat(v float64) string {

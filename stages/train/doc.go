@@ -22,7 +22,9 @@
 // ErrNonFinite; the last good epoch checkpoint stays for inspection. An inf loss alone is
 // a skipped step. The finished node holds checkpoint.safetensors, model.json (with the
 // totals: epochs, steps, skipped steps, and selected_epoch, selection, selection_value)
-// and train_log.csv (per epoch: loss, skipped and steps, learning rates, seconds, and with
+// and train_log.csv (per epoch: loss, and since version 4 for a loss that is a sum of named
+// terms, criteria.Termed, each term's mean as it enters the total, loss_<term>: nir's
+// loss_proxyanchor and loss_nir; skipped and steps, learning rates, seconds, and with
 // eval_every a <split>_<metric> column per evaluated split and metric, e.g.
 // val_e_recall@1, test_e_recall@1; logs before version 2 had test_recall@1)
 // (ARTIFACTS.md), and since version 3 the same log as a TensorBoard event file,

@@ -15,7 +15,8 @@ import (
 const EventsFile = "events.out.tfevents.dmlrun"
 
 // Tags of the scalars every epoch logs; the learning rates are "lr/<group>" and the
-// evaluated metrics "<split>/<metric>" (train_log.csv's lr_<group> and <split>_<metric>).
+// evaluated metrics "<split>/<metric>", the loss terms "train/loss/<term>" (train_log.csv's
+// lr_<group>, <split>_<metric> and loss_<term>).
 const (
 	tagLoss    = "train/loss"
 	tagSkipped = "train/skipped"
@@ -34,7 +35,7 @@ const (
 // crash matrix and TestResumeByteIdentical compare them). Evaluation columns are
 // <split>_<metric> with split one of evalSplits (no underscore), so the tag splits at the
 // first underscore.
-func trainEvents(groups, evalCols []string, rows []logRow) ([]tfevents.Event, error) {
+func trainEvents(groups, terms, evalCols []string, rows []logRow) ([]tfevents.Event, error) {
 	tags := make([]string, len(evalCols))
 	for i, c := range evalCols {
 		sp, m, ok := strings.Cut(c, "_")
@@ -48,6 +49,9 @@ func trainEvents(groups, evalCols []string, rows []logRow) ([]tfevents.Event, er
 		if len(r.LRs) != len(groups) {
 			return nil, fmt.Errorf("epoch %d logs %d learning rates for %d optimiser groups", r.Epoch, len(r.LRs), len(groups))
 		}
+		if len(r.Terms) != len(terms) {
+			return nil, fmt.Errorf("epoch %d logs %d loss terms for the criterion's %d", r.Epoch, len(r.Terms), len(terms))
+		}
 		step := int64(r.Epoch) + 1
 		e := tfevents.Event{WallTime: float64(step), Step: step}
 		add := func(tag string, v float64) {
@@ -56,6 +60,9 @@ func trainEvents(groups, evalCols []string, rows []logRow) ([]tfevents.Event, er
 			}
 		}
 		add(tagLoss, r.Loss)
+		for i, n := range terms {
+			add(tagLoss+"/"+n, r.Terms[i])
+		}
 		add(tagSkipped, float64(r.Skipped))
 		add(tagSteps, float64(r.Steps))
 		for i, g := range groups {
@@ -75,8 +82,8 @@ func trainEvents(groups, evalCols []string, rows []logRow) ([]tfevents.Event, er
 
 // writeEvents writes EventsFile into dir from the log (replacing it whole, as writeLog
 // does train_log.csv, so a partial directory always holds the log so far).
-func writeEvents(dir string, groups, evalCols []string, rows []logRow) error {
-	events, err := trainEvents(groups, evalCols, rows)
+func writeEvents(dir string, groups, terms, evalCols []string, rows []logRow) error {
+	events, err := trainEvents(groups, terms, evalCols, rows)
 	if err != nil {
 		return fmt.Errorf("%s: %w", EventsFile, err)
 	}

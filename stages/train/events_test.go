@@ -28,7 +28,7 @@ func TestTrainEvents(t *testing.T) {
 		{Epoch: 1, Loss: 2.5, Skipped: 0, Steps: 3, LRs: []float64{5e-4, 0.05}, Seconds: 1,
 			Evals: map[string]float64{"val_e_recall@1": 0.25, "test_e_recall@1": math.NaN(), "test_mAP@R": 0.125}},
 	}
-	got, err := trainEvents(groups, cols, rows)
+	got, err := trainEvents(groups, nil, cols, rows)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,16 +47,16 @@ func TestTrainEvents(t *testing.T) {
 	// The seconds are the clock's: two logs that differ only there give the same file.
 	other := append([]logRow(nil), rows...)
 	other[0].Seconds, other[1].Seconds = 100, 200
-	a, _ := trainEvents(groups, cols, rows)
-	b, _ := trainEvents(groups, cols, other)
+	a, _ := trainEvents(groups, nil, cols, rows)
+	b, _ := trainEvents(groups, nil, cols, other)
 	if string(tfevents.Encode(0, a)) != string(tfevents.Encode(0, b)) {
 		t.Fatal("the event file depends on the epochs' seconds")
 	}
 
-	if _, err := trainEvents(groups[:1], cols, rows); err == nil || !strings.Contains(err.Error(), "epoch 0 logs 2 learning rates for 1 optimiser groups") {
+	if _, err := trainEvents(groups[:1], nil, cols, rows); err == nil || !strings.Contains(err.Error(), "epoch 0 logs 2 learning rates for 1 optimiser groups") {
 		t.Fatalf("groups that do not fit: %v", err)
 	}
-	if _, err := trainEvents(groups, []string{"recall"}, rows); err == nil || !strings.Contains(err.Error(), `"recall" is not <split>_<metric>`) {
+	if _, err := trainEvents(groups, nil, []string{"recall"}, rows); err == nil || !strings.Contains(err.Error(), `"recall" is not <split>_<metric>`) {
 		t.Fatalf("a column without split: %v", err)
 	}
 }
@@ -69,7 +69,8 @@ type logScalar struct {
 }
 
 // logScalars reads train_log.csv's cells as the scalars the event file must hold, by an
-// independent mapping of its columns: loss, skipped, steps under train/, lr_<g> as lr/<g>,
+// independent mapping of its columns: loss, skipped, steps under train/, loss_<term> as
+// train/loss/<term>, lr_<g> as lr/<g>,
 // <split>_<metric> as <split>/<metric>, epoch as step (+1: the progress line's count), the
 // clock's seconds and empty cells left out.
 func logScalars(t *testing.T, rows [][]string) []logScalar {
@@ -89,6 +90,8 @@ func logScalars(t *testing.T, rows [][]string) []logScalar {
 				continue
 			case c == "loss" || c == "skipped" || c == "steps":
 				tag = "train/" + c
+			case strings.HasPrefix(c, "loss_"):
+				tag = "train/loss/" + strings.TrimPrefix(c, "loss_")
 			case strings.HasPrefix(c, "lr_"):
 				tag = "lr/" + strings.TrimPrefix(c, "lr_")
 			default:
@@ -257,5 +260,73 @@ func TestEventFileUntrained(t *testing.T) {
 	ev, err := tfevents.Read(b)
 	if err != nil || len(ev) != 1 || ev[0].FileVersion != tfevents.FileVersion {
 		t.Fatalf("untrained event file: %+v (%v)", ev, err)
+	}
+}
+
+// TestLossTermsLogged: a nir training logs its loss terms beside the total, in
+// train_log.csv (loss_proxyanchor, loss_nir right after loss) and in the event file
+// (train/loss/proxyanchor, train/loss/nir); each epoch's total is the sum of the weighted
+// terms (w_align * L_PA and the flow term) to the CSV's rounding, and the weighted
+// ProxyAnchor term divided by w_align is a ProxyAnchor loss (positive). A loss of one
+// term (oproxy) has no such columns or tags.
+func TestLossTermsLogged(t *testing.T) {
+	s := newSetup(t, 6, 8)
+	const wAlign = 0.5
+	s.params["loss"] = lossParams("nir", map[string]any{"lrmulti": 0.1, "proxy_lrmulti": 100.0, "w_align": wAlign,
+		"nf_fc_width": int64(32), "nf_fc_depth": int64(3), "nf_cblocks": int64(2)})
+	s.params.Object("schedule")["epochs"] = int64(3)
+	out := t.TempDir()
+	if err := runTrain(s.ctx(t, out, false, nil)); err != nil {
+		t.Fatal(err)
+	}
+	rows := readLog(t, out)
+	if h := strings.Join(rows[0][:6], ","); h != "epoch,loss,loss_proxyanchor,loss_nir,skipped,steps" {
+		t.Fatalf("train_log.csv header %s", strings.Join(rows[0], ","))
+	}
+	if len(rows) != 4 {
+		t.Fatalf("%d log rows, want 3 epochs", len(rows)-1)
+	}
+	for _, r := range rows[1:] {
+		var v [3]float64
+		for i := range v {
+			f, err := strconv.ParseFloat(r[1+i], 64)
+			if err != nil {
+				t.Fatalf("epoch %s: %q: %v", r[0], r[1+i], err)
+			}
+			v[i] = f
+		}
+		// Each cell is rounded to 6 decimals: the sum may be off by 1.5e-6.
+		if d := math.Abs(v[0] - (v[1] + v[2])); d > 1.6e-6 {
+			t.Errorf("epoch %s: loss %v, loss_proxyanchor + loss_nir = %v (off by %g)", r[0], v[0], v[1]+v[2], d)
+		}
+		if pa := v[1] / wAlign; !(pa > 0) {
+			t.Errorf("epoch %s: ProxyAnchor term %v (weighted %v)", r[0], pa, v[1])
+		}
+		t.Logf("epoch %s: loss %v = %v + %v", r[0], v[0], v[1], v[2])
+	}
+	b, err := os.ReadFile(filepath.Join(out, EventsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := tfevents.Read(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsLog(t, events, rows)
+	tags := map[string]int{}
+	for _, e := range events {
+		for _, v := range e.Values {
+			tags[v.Tag]++
+		}
+	}
+	if tags["train/loss"] != 3 || tags["train/loss/proxyanchor"] != 3 || tags["train/loss/nir"] != 3 {
+		t.Fatalf("event file tags %v", tags)
+	}
+
+	one, _ := trainTiny(t, "oproxy")
+	for _, c := range readLog(t, one)[0] {
+		if strings.HasPrefix(c, "loss_") {
+			t.Fatalf("oproxy log has a term column %q", c)
+		}
 	}
 }

@@ -57,6 +57,8 @@ type trainer struct {
 	scaler     *optim.GradScaler // torch.cuda.amp.GradScaler semantics, always on (clarifications.md)
 	consec     int               // consecutive skipped steps
 	log        []logRow
+	termed     criteria.Termed // the criterion when its loss is a sum of named terms, else nil
+	termNames  []string        // its TermNames: train_log.csv's loss_<term> columns
 
 	// What eval_every evaluates (setupEval): metric names, the splits the dataset has, and
 	// the train_log.csv columns they give (<split>_<metric>, splits outer).
@@ -144,6 +146,9 @@ func newTrainer(ctx *stage.Context, cfg *Config, o Options) (*trainer, error) {
 		t.close()
 		return nil, fmt.Errorf("loss %q: %w", cfg.Loss.Kind, err)
 	}
+	if tc, ok := t.crit.(criteria.Termed); ok {
+		t.termed, t.termNames = tc, tc.TermNames()
+	}
 	groups = append(groups, t.crit.Groups(sc.LR)...)
 	for _, g := range groups {
 		t.groupNames = append(t.groupNames, g.Name)
@@ -209,7 +214,8 @@ func (t *trainer) close() {
 
 // epochResult is what one epoch reports.
 type epochResult struct {
-	loss    float64 // mean of the finite iteration losses
+	loss    float64   // mean of the finite iteration losses
+	terms   []float64 // each loss term's mean over the same steps (termNames' order)
 	skipped int
 	steps   int
 }
@@ -227,12 +233,14 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 	bar := t.ctx.Progress.Start(fmt.Sprintf("epoch %d/%d", epoch+1, t.cfg.Schedule.Epochs), int64(len(batches)))
 	defer bar.Finish()
 	var sum float64
+	termSums := make([]float64, len(t.termNames))
 	var nfinite int
 	for it, idx := range batches {
 		if err := t.ctx.Err(); err != nil {
 			return res, err
 		}
 		var lv float64
+		var tv []float64 // the loss terms' values (termed criteria)
 		var skipped bool
 		err := torch.WithScope(func() error {
 			for _, p := range t.params {
@@ -246,9 +254,15 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 			// --use_float16 wraps exactly these two); backward runs outside it.
 			var out models.Output
 			var loss *torch.Tensor
+			var terms []*torch.Tensor
 			t.autocast(func() {
 				out = t.model.Forward(x, true, warmup)
-				loss = t.crit.Loss(criteria.Batch{Embeds: out.Embeds, Labels: y, Features: out.Features, AvgFeatures: out.AvgFeatures, Iter: epoch*len(batches) + it})
+				b := criteria.Batch{Embeds: out.Embeds, Labels: y, Features: out.Features, AvgFeatures: out.AvgFeatures, Iter: epoch*len(batches) + it}
+				if t.termed != nil {
+					loss, terms = t.termed.LossTerms(b)
+				} else {
+					loss = t.crit.Loss(b)
+				}
 			})
 			if hasNaN(out.Embeds) {
 				return fmt.Errorf("%w: epoch %d step %d: NaN in the embeddings", ErrNonFinite, epoch, it)
@@ -256,7 +270,20 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 			if lossHook != nil {
 				loss = lossHook(epoch, it, loss)
 			}
-			lv = loss.Item()
+			if terms == nil {
+				lv = loss.Item()
+			} else {
+				// One read for the total and its terms (one device sync, as Item alone).
+				vals := append([]*torch.Tensor{loss.Detach().ToDType(torch.Float64)}, terms...)
+				for i := range vals[1:] {
+					vals[i+1] = vals[i+1].Detach().ToDType(torch.Float64)
+				}
+				all, err := torch.Stack(vals, 0).Float64s()
+				if err != nil {
+					return fmt.Errorf("epoch %d step %d: read the loss terms: %w", epoch, it, err)
+				}
+				lv, tv = all[0], all[1:]
+			}
 			if math.IsNaN(lv) {
 				return fmt.Errorf("%w: epoch %d step %d: the loss is NaN", ErrNonFinite, epoch, it)
 			}
@@ -283,6 +310,9 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 		}
 		if !math.IsInf(lv, 0) {
 			sum += lv
+			for i, v := range tv {
+				termSums[i] += v
+			}
 			nfinite++
 		}
 		// The status goes first: a bar may print on Add (a plain-line bar prints when it
@@ -300,8 +330,15 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 		}
 	}
 	res.loss = math.NaN()
+	res.terms = make([]float64, len(termSums))
+	for i := range res.terms {
+		res.terms[i] = math.NaN()
+	}
 	if nfinite > 0 {
 		res.loss = sum / float64(nfinite)
+		for i, s := range termSums {
+			res.terms[i] = s / float64(nfinite)
+		}
 	}
 	return res, nil
 }
@@ -339,7 +376,7 @@ func (t *trainer) run(start int) error {
 		if t.cfg.Schedule.Scheduler != "none" {
 			t.sched.Step()
 		}
-		row := logRow{Epoch: epoch, Loss: res.loss, Skipped: res.skipped, Steps: res.steps, LRs: lrs, Seconds: secs}
+		row := logRow{Epoch: epoch, Loss: res.loss, Terms: res.terms, Skipped: res.skipped, Steps: res.steps, LRs: lrs, Seconds: secs}
 		newBest := false
 		if t.cfg.EvalEvery > 0 && (epoch+1)%t.cfg.EvalEvery == 0 {
 			if row.Evals, err = t.evaluate(); err != nil {
@@ -370,7 +407,7 @@ func (t *trainer) run(start int) error {
 		if err := t.saveEpoch(epoch); err != nil {
 			return fmt.Errorf("epoch %d: checkpoint: %w", epoch, err)
 		}
-		if err := writeLog(t.ctx.OutDir, t.groupNames, t.evalCols, t.log); err != nil {
+		if err := writeLog(t.ctx.OutDir, t.groupNames, t.termNames, t.evalCols, t.log); err != nil {
 			return err
 		}
 		if err := failpoint.Inject("train.epoch-end"); err != nil {

@@ -102,7 +102,7 @@ func train(ctx *stage.Context, cfg *Config, o Options) error {
 		if err := writeModelInfo(ctx.OutDir, info); err != nil {
 			return err
 		}
-		if err := writeLog(ctx.OutDir, t.groupNames, t.evalCols, t.log); err != nil {
+		if err := writeLog(ctx.OutDir, t.groupNames, t.termNames, t.evalCols, t.log); err != nil {
 			return err
 		}
 		if err := failpoint.Inject("train.final"); err != nil {

@@ -32,6 +32,18 @@ type Criterion interface {
 	Named() ([]string, []*torch.Tensor)
 }
 
+// Termed is a Criterion whose loss is a weighted sum of named terms (nir: ProxyAnchor
+// and the flow's NLL term). LossTerms returns the loss Loss would and, in TermNames'
+// order, each term as it enters the sum (its weight applied, in the loss's dtype), so
+// that the terms add up to the loss; all are scalars in the caller's innermost scope.
+// Training logs each term's epoch mean next to the total (train_log.csv's
+// loss_<term>, TensorBoard's train/loss/<term>).
+type Termed interface {
+	Criterion
+	TermNames() []string
+	LossTerms(b Batch) (loss *torch.Tensor, terms []*torch.Tensor)
+}
+
 // Close frees a criterion's parameters (every criterion New returns has a Close method).
 func Close(c Criterion) {
 	if cl, ok := c.(interface{ Close() }); ok {

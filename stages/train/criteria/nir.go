@@ -44,6 +44,17 @@ func (n *nirCriterion) Loss(b Batch) *torch.Tensor {
 	l, _ := n.c.Loss(b.Embeds, b.Labels)
 	return l
 }
+
+// TermNames: the weighted ProxyAnchor term and the flow term (NLL or exp-NLL, weight 1).
+func (n *nirCriterion) TermNames() []string { return []string{"proxyanchor", "nir"} }
+
+// LossTerms returns Loss's value with w_align * L_PA (float32, promoted to float64 as the
+// loss promotes it) and the flow term, which add up to it in float64.
+func (n *nirCriterion) LossTerms(b Batch) (*torch.Tensor, []*torch.Tensor) {
+	l, parts := n.c.Loss(b.Embeds, b.Labels)
+	pa := parts.ProxyAnchor.MulScalar(n.c.Config().WAlign).ToDType(torch.Float64)
+	return l, []*torch.Tensor{pa, parts.Flow}
+}
 func (n *nirCriterion) Groups(baseLR float64) []optim.Group { return n.c.Groups(baseLR) }
 func (n *nirCriterion) Named() ([]string, []*torch.Tensor)  { return n.c.Named() }
 func (n *nirCriterion) Close()                              { n.c.Close() }
