@@ -180,3 +180,32 @@ func ParseContext(ctx context.Context, filename string, src []byte, opts LoadOpt
 		Detail:   fmt.Sprintf("%s: the file name must end in .hcl, .yaml or .yml.", filename),
 	}}
 }
+
+// InstancePairs splits an instance ("embed_dim=16,lr=0.001,seed=0") into its key=value
+// pairs at the commas outside brackets, braces and quotes (a matrix value may be a list
+// or an object: "tau=[10,20],seed=0").
+func InstancePairs(inst string) []string {
+	if inst == "" {
+		return nil
+	}
+	var out []string
+	depth, start, quoted := 0, 0, false
+	for i := 0; i < len(inst); i++ {
+		c := inst[i]
+		switch {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '[' || c == '{':
+			depth++
+		case c == ']' || c == '}':
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, inst[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, inst[start:])
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"dmlrun/pipeline"
+	"dmlrun/spec"
 	"dmlrun/stage"
 	"dmlrun/stages/evaluate/metrics"
 )
@@ -174,35 +175,6 @@ func settingsOf(params map[string]any, res *metrics.Result) map[string]string {
 	return out
 }
 
-// instancePairs splits an instance ("embed_dim=16,lr=0.001,seed=0") into its key=value
-// pairs at the commas outside brackets, braces and quotes (a matrix value may be a list
-// or an object: "tau=[10,20],seed=0").
-func instancePairs(inst string) []string {
-	if inst == "" {
-		return nil
-	}
-	var out []string
-	depth, start, quoted := 0, 0, false
-	for i := 0; i < len(inst); i++ {
-		c := inst[i]
-		switch {
-		case quoted && c == '\\':
-			i++
-		case c == '"':
-			quoted = !quoted
-		case quoted:
-		case c == '[' || c == '{':
-			depth++
-		case c == ']' || c == '}':
-			depth--
-		case c == ',' && depth == 0:
-			out = append(out, inst[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, inst[start:])
-}
-
 // pairKey is the label of a key=value pair ("seed" for "seed=0").
 func pairKey(p string) string {
 	k, _, _ := strings.Cut(p, "=")
@@ -213,7 +185,7 @@ func pairKey(p string) string {
 // whose seeds a row pools ("embed_dim=16,seed=0" -> "embed_dim=16", "seed=1" -> "").
 func withoutSeed(inst string) string {
 	var keep []string
-	for _, p := range instancePairs(inst) {
+	for _, p := range spec.InstancePairs(inst) {
 		if pairKey(p) != "seed" {
 			keep = append(keep, p)
 		}

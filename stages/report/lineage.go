@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"dmlrun/pipeline"
+	"dmlrun/spec"
 	"dmlrun/stages/evaluate/metrics"
 	"dmlrun/store"
 )
@@ -183,13 +184,13 @@ func selectInstances(q RunsQuery, trainKind string, instances []*pipeline.Node) 
 		}
 		return chosen, label(q.Block, configs[0]), nil
 	}
-	want := instancePairs(q.Instance)
+	want := spec.InstancePairs(q.Instance)
 	name := ""
 	for _, n := range instances {
 		switch {
-		case sameMembers(instancePairs(withoutSeed(n.Address.Instance)), want):
+		case sameMembers(spec.InstancePairs(withoutSeed(n.Address.Instance)), want):
 			name = label(q.Block, withoutSeed(n.Address.Instance))
-		case sameMembers(instancePairs(n.Address.Instance), want):
+		case sameMembers(spec.InstancePairs(n.Address.Instance), want):
 			name = label(q.Block, n.Address.Instance)
 		default:
 			continue

@@ -240,7 +240,7 @@ func Sides(ctx context.Context, f *cmdutil.Factory, file string, varSettings []s
 			continue
 		}
 		var config []string
-		for _, part := range instancePairs(n.Addr.Instance) {
+		for _, part := range spec.InstancePairs(n.Addr.Instance) {
 			if !strings.HasPrefix(part, "seed=") {
 				config = append(config, part)
 			}
@@ -297,26 +297,3 @@ func Keys(f *cmdutil.Factory, toComplete string, given []string) []string {
 	return out
 }
 
-// instancePairs splits an instance ("schedule={epochs=1,lr=1e-05},seed=0") at its top-level
-// commas, outside brackets, braces and quoted strings.
-func instancePairs(inst string) []string {
-	var out []string
-	depth, start, quoted := 0, 0, false
-	for i := 0; i < len(inst); i++ {
-		switch c := inst[i]; {
-		case quoted && c == '\\':
-			i++
-		case c == '"':
-			quoted = !quoted
-		case quoted:
-		case c == '[' || c == '{':
-			depth++
-		case c == ']' || c == '}':
-			depth--
-		case c == ',' && depth == 0:
-			out = append(out, inst[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, inst[start:])
-}

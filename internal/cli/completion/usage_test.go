@@ -1,6 +1,8 @@
 package completion
 
 import (
+	"dmlrun/spec"
+
 	"slices"
 	"strings"
 	"testing"
@@ -35,8 +37,8 @@ func TestInstancePairs(t *testing.T) {
 		`name="a,b]",x=[1,2]`:               `name="a,b]"|x=[1,2]`,
 		`name="a\",b",seed=1`:               `name="a\",b"|seed=1`,
 	} {
-		if got := strings.Join(instancePairs(in), "|"); got != want {
-			t.Errorf("instancePairs(%s) = %s, want %s", in, got, want)
+		if got := strings.Join(spec.InstancePairs(in), "|"); got != want {
+			t.Errorf("spec.InstancePairs(%s) = %s, want %s", in, got, want)
 		}
 	}
 }
