@@ -296,4 +296,3 @@ func Keys(f *cmdutil.Factory, toComplete string, given []string) []string {
 	}
 	return out
 }
-
