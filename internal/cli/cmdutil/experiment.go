@@ -117,3 +117,20 @@ func FindNode(g *pipeline.Graph, file, addr string) (*pipeline.Node, error) {
 	}
 	return nil, fmt.Errorf("%s has %d instances; name one: %s", addr, len(matches), strings.Join(matches, ", "))
 }
+
+// LoadNode loads the experiment at path with vars and finds the node or one-instance block
+// addr in it (FindNode): the start of every command that reads one node (inspect, export).
+func LoadNode(ctx context.Context, f *Factory, path, addr string, vars []string) (*Experiment, *pipeline.Node, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	exp, err := LoadExperiment(ctx, f, path, LoadOptions{Vars: vars})
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := FindNode(exp.Graph, path, addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return exp, n, nil
+}

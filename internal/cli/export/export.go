@@ -123,15 +123,7 @@ func DefaultOut(addr string) string {
 const embedKind = "embed"
 
 func run(o *Options) error {
-	ctx := o.Context
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	exp, err := cmdutil.LoadExperiment(ctx, o.Factory, o.File, cmdutil.LoadOptions{Vars: o.Vars})
-	if err != nil {
-		return err
-	}
-	n, err := cmdutil.FindNode(exp.Graph, o.File, o.Addr)
+	exp, n, err := cmdutil.LoadNode(o.Context, o.Factory, o.File, o.Addr, o.Vars)
 	if err != nil {
 		return err
 	}

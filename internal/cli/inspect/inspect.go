@@ -73,15 +73,7 @@ ADDR is a train node ("train.nir[seed=0]") or a block with one instance ("train.
 const trainKind = "train"
 
 func run(o *Options) error {
-	ctx := o.Context
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	exp, err := cmdutil.LoadExperiment(ctx, o.Factory, o.File, cmdutil.LoadOptions{Vars: o.Vars})
-	if err != nil {
-		return err
-	}
-	n, err := cmdutil.FindNode(exp.Graph, o.File, o.Addr)
+	_, n, err := cmdutil.LoadNode(o.Context, o.Factory, o.File, o.Addr, o.Vars)
 	if err != nil {
 		return err
 	}
