@@ -4,12 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -217,66 +213,6 @@ func TestAgainstProtobufLibrary(t *testing.T) {
 			t.Errorf("event %d: protobuf reads %v, want %v", i, back, m)
 		}
 	}
-}
-
-// TestPythonReader decodes a file with testdata/read_events.py, a reader that shares no code
-// with this package (its own CRC32C, framing and wire-format parsing).
-func TestPythonReader(t *testing.T) {
-	const py = "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		t.Skipf("%s not found (make deps-test installs it): %v", py, err)
-	}
-	path := filepath.Join(t.TempDir(), "events.out.tfevents.0.test")
-	if err := os.WriteFile(path, Encode(0, sample), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(py, "testdata/read_events.py", path).Output()
-	if err != nil {
-		t.Fatalf("read_events.py: %v\n%s", err, stderr(err))
-	}
-	var recs []struct {
-		WallTime    string `json:"wall_time"`
-		Step        int64  `json:"step"`
-		FileVersion string `json:"file_version"`
-		Values      []struct {
-			Tag    string `json:"tag"`
-			Simple string `json:"simple_value"`
-		} `json:"values"`
-	}
-	if err := json.Unmarshal(out, &recs); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	var got []Event
-	for _, r := range recs {
-		e := Event{Step: r.Step, FileVersion: r.FileVersion}
-		var wt uint64
-		fmt.Sscanf(r.WallTime, "%x", &wt)
-		e.WallTime = math.Float64frombits(wt)
-		for _, v := range r.Values {
-			var bits uint32
-			fmt.Sscanf(v.Simple, "%x", &bits)
-			e.Values = append(e.Values, Value{v.Tag, math.Float32frombits(bits)})
-		}
-		got = append(got, e)
-	}
-	sameEvents(t, got, append([]Event{Header(0)}, sample...))
-
-	// A corrupt byte is caught by its CRC.
-	b := Encode(0, sample)
-	b[len(b)-6] ^= 1
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := exec.Command(py, "testdata/read_events.py", path).Output(); err == nil || !strings.Contains(stderr(err), "data CRC") {
-		t.Errorf("read_events.py on a corrupt file: %v %s", err, stderr(err))
-	}
-}
-
-func stderr(err error) string {
-	if ee, ok := err.(*exec.ExitError); ok {
-		return string(ee.Stderr)
-	}
-	return ""
 }
 
 func TestReadErrors(t *testing.T) {

@@ -1,12 +1,8 @@
 package train
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -14,6 +10,7 @@ import (
 	"testing"
 
 	"dmlrun/internal/tfevents"
+	"dmlrun/internal/tfevents/tfeventstest"
 	"dmlrun/stages/train/traintest"
 )
 
@@ -148,53 +145,6 @@ func sameAsLog(t *testing.T, events []tfevents.Event, rows [][]string) {
 	}
 }
 
-// readEventsPython decodes path with internal/tfevents/testdata/read_events.py, a reader
-// that shares no code with tfevents; ok is false when /usr/bin/python3 is not there.
-func readEventsPython(t *testing.T, path string) (events []tfevents.Event, ok bool) {
-	t.Helper()
-	const py = "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		t.Logf("%s not found, the Python reader is not run: %v", py, err)
-		return nil, false
-	}
-	out, err := exec.Command(py, "../../internal/tfevents/testdata/read_events.py", path).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("read_events.py: %v\n%s", err, ee.Stderr)
-		}
-		t.Fatalf("read_events.py: %v", err)
-	}
-	var recs []struct {
-		WallTime    string `json:"wall_time"`
-		Step        int64  `json:"step"`
-		FileVersion string `json:"file_version"`
-		Values      []struct {
-			Tag    string `json:"tag"`
-			Simple string `json:"simple_value"`
-		} `json:"values"`
-	}
-	if err := json.Unmarshal(out, &recs); err != nil {
-		t.Fatalf("read_events.py: %v\n%s", err, out)
-	}
-	for _, r := range recs {
-		var wt uint64
-		if _, err := fmt.Sscanf(r.WallTime, "%x", &wt); err != nil {
-			t.Fatalf("wall_time %q: %v", r.WallTime, err)
-		}
-		e := tfevents.Event{WallTime: math.Float64frombits(wt), Step: r.Step, FileVersion: r.FileVersion}
-		for _, v := range r.Values {
-			var bits uint32
-			if _, err := fmt.Sscanf(v.Simple, "%x", &bits); err != nil {
-				t.Fatalf("%s: simple_value %q: %v", v.Tag, v.Simple, err)
-			}
-			e.Values = append(e.Values, tfevents.Value{Tag: v.Tag, Simple: math.Float32frombits(bits)})
-		}
-		events = append(events, e)
-	}
-	return events, true
-}
-
 // TestEventFileMatchesLog: a training with per-epoch evaluation on val and test writes
 // events.out.tfevents.dmlrun beside train_log.csv, and both tfevents.Read and the
 // independent Python reader find exactly train_log.csv's scalars in it (evaluations only on
@@ -233,7 +183,7 @@ func TestEventFileMatchesLog(t *testing.T) {
 	}
 	sameAsLog(t, events, rows)
 	t.Logf("%d bytes, %d events; last: %+v", len(b), len(events), events[len(events)-1])
-	if py, ok := readEventsPython(t, path); ok && !reflect.DeepEqual(py, events) {
+	if py, ok := tfeventstest.Read(t, path); ok && !reflect.DeepEqual(py, events) {
 		t.Fatalf("read_events.py reads\n%+v\ntfevents.Read\n%+v", py, events)
 	}
 	for i, p := range partial {
