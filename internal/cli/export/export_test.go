@@ -3,14 +3,12 @@ package export_test
 import (
 	"bytes"
 	"context"
+	"dmlrun/internal/cli/clitest"
 	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"math"
 	"os"
 	"os/exec"
@@ -111,34 +109,6 @@ embed "test" {
 }
 `
 
-// writeFolderDataset writes classes x per small PNGs in the folder layout (<class>/<image>).
-func writeFolderDataset(t *testing.T, root string, classes, per int) {
-	t.Helper()
-	for c := 0; c < classes; c++ {
-		dir := filepath.Join(root, fmt.Sprintf("c%02d", c))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < per; i++ {
-			img := image.NewRGBA(image.Rect(0, 0, 44, 40))
-			for y := 0; y < 40; y++ {
-				for x := 0; x < 44; x++ {
-					s := uint8(((x / (1 + c%3)) % 2) * 80)
-					img.Set(x, y, color.RGBA{uint8(30*c) + s, uint8(17*i) + s, uint8(x * 5), 255})
-				}
-			}
-			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%d.png", i)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := png.Encode(f, img); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-		}
-	}
-}
-
 // readNPY decodes an NPY 1.0 file by hand (header dict, then the data): the test's own
 // reader, so the round trip is checked where there is no python too.
 func readNPY(t *testing.T, path string) (descr, shape string, data []byte) {
@@ -168,7 +138,7 @@ var npyDict = regexp.MustCompile(`^\{'descr': '([<>|][a-z][0-9]+)', 'fortran_ord
 func TestExportThroughMain(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	writeFolderDataset(t, "data", 8, 4)
+	clitest.WriteFolderDataset(t, "data", 8, 4)
 	if err := os.WriteFile("exp.hcl", []byte(exportExp), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -2,13 +2,9 @@ package inspect_test
 
 import (
 	"context"
+	"dmlrun/internal/cli/clitest"
 	"encoding/json"
-	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -58,41 +54,13 @@ train "base" {
 }
 `
 
-// writeFolderDataset writes classes x per small PNGs in the folder layout (<class>/<image>).
-func writeFolderDataset(t *testing.T, root string, classes, per int) {
-	t.Helper()
-	for c := 0; c < classes; c++ {
-		dir := filepath.Join(root, fmt.Sprintf("c%02d", c))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < per; i++ {
-			img := image.NewRGBA(image.Rect(0, 0, 44, 40))
-			for y := 0; y < 40; y++ {
-				for x := 0; x < 44; x++ {
-					s := uint8(((x / (1 + c%3)) % 2) * 80)
-					img.Set(x, y, color.RGBA{uint8(30*c) + s, uint8(17*i) + s, uint8(x * 5), 255})
-				}
-			}
-			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%d.png", i)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := png.Encode(f, img); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-		}
-	}
-}
-
 // options -> output, in-process through the real root command: apply trains the nir block
 // into a store, inspect prints its report (text and JSON, reproducible), and the errors
 // for an untrained node and a non-nir loss say so.
 func TestInspectThroughMain(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	writeFolderDataset(t, "data", 8, 4)
+	clitest.WriteFolderDataset(t, "data", 8, 4)
 	if err := os.WriteFile("exp.hcl", []byte(inspectExp), 0o644); err != nil {
 		t.Fatal(err)
 	}
