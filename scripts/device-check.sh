@@ -119,7 +119,7 @@ fi
 if [ "$mode" = cpu ] || [ "${DEVICE_CHECK_SIZES:-}" = small ]; then
   b_batch=4 b_size=32 b_warm=1 b_steps=2
 fi
-[ "$dev" = cpu ] && autocast=none # the train stage refuses autocast without CUDA
+[ "$dev" = cpu ] && autocast=none # the train stage refuses bf16 on CPUs without bfloat16 instructions
 
 assemble() {
   "$rpy" "$root/bench/device/results.py" --out "$out" --mode "$mode" --start "$start" >"$out/logs/results.log" 2>&1 ||

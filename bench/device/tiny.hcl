@@ -2,7 +2,8 @@
 # PNGs (bench/device/gen_folder.py), two short trainings of ResNet18 with frozen BN from
 # random init, float32 and (on CUDA) bf16 autocast, embedding, evaluation and a report.
 # `dmlrun apply bench/device/tiny.hcl --device cuda:0 -var data_root=DIR -var autocast=bf16`.
-# On the CPU keep autocast = "none" (the train stage refuses autocast without CUDA).
+# On the CPU keep autocast = "none" unless the CPU has bfloat16 instructions (AVX512-BF16
+# or AMX-BF16): the train stage refuses bf16 on other CPUs, and f16 on any CPU.
 
 variable "data_root" {
   description = "folder that bench/device/gen_folder.py wrote"

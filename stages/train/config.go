@@ -41,7 +41,7 @@ type Config struct {
 	// anyway, and they hold the run's first steps, where the scaler halves its initial 2^16
 	// scale on every overflow (many steps under f16 autocast).
 	MaxSkippedShare float64 `param:"max_skipped_share" min:"0" max:"1" doc:"Fail the node when, in an epoch after warmup, more than this share of its steps was skipped for non-finite gradients: such a run did not train (a healthy one skips single steps when the grad scaler's scale overflows; 1 disables the check)."`
-	Autocast        string  `param:"autocast" enum:"none,bf16,f16" doc:"Mixed-precision forward on CUDA (original: --use_float16 is f16)."`
+	Autocast        string  `param:"autocast" enum:"none,bf16,f16" doc:"Mixed-precision forward and loss (original: --use_float16 is f16): bf16 on CUDA or on a CPU with bfloat16 instructions (AVX512-BF16 or AMX-BF16; refused on other CPUs), f16 on CUDA only. Backward, weights and the grad scaler stay float32."`
 	Seed            int64   `param:"seed" doc:"Global seed (usually set through seeds = [...]) (original: --seed)."`
 
 	// Set by the decoding check (not parameters): the parsed arch and the loss block

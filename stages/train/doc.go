@@ -65,9 +65,9 @@
 // (eval_every: eval_metrics on the val and test splits the dataset has, through
 // stages/evaluate/metrics' pure-Go backend), knows nothing of the store, and
 // owns no loss: criteria and miners are their own packages. Mixed precision (autocast =
-// "bf16" or "f16", the original's --use_float16) wraps forward and loss in CUDA autocast
-// and is refused on the CPU; it has only been exercised on the CPU in a test, never on a
-// GPU. Embedding (EmbedSplit) always runs in float32.
+// "bf16" or "f16", the original's --use_float16) wraps forward and loss in the device's
+// autocast: on CUDA either, on the CPU bf16 only, and only where the CPU has bfloat16
+// instructions (checkAutocast). Embedding (EmbedSplit) always runs in float32.
 //
 // Every node pins its torch work to one OS thread: libtorch's intra-op thread count
 // (OpenMP, and OpenBLAS through it) is a per-OS-thread setting, and without the pin a

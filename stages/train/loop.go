@@ -30,9 +30,6 @@ var ErrNonFinite = errors.New("training diverged")
 // stops training there, as an interruption would.
 var afterEpoch func(epoch int) error
 
-// autocastOnCPU lets tests exercise the autocast path (bf16) without a GPU.
-var autocastOnCPU bool
-
 // lossHook is a test hook that may replace each step's loss (to force inf or NaN).
 var lossHook func(epoch, step int, loss *torch.Tensor) *torch.Tensor
 
@@ -84,8 +81,8 @@ func newTrainer(ctx *stage.Context, cfg *Config, o Options) (*trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Autocast != "none" && !dev.IsCUDA() && !autocastOnCPU {
-		return nil, fmt.Errorf("autocast = %q needs a CUDA device, but the device is %s", cfg.Autocast, dev)
+	if err := checkAutocast(cfg.Autocast, dev); err != nil {
+		return nil, err
 	}
 	t := &trainer{ctx: ctx, cfg: cfg, opts: o, dev: dev, datasetIn: ins[0], scaler: optim.NewGradScaler(), best: bestEpoch{Epoch: -1}}
 
@@ -250,7 +247,7 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 			if err != nil {
 				return err
 			}
-			// Forward and loss, under CUDA autocast when asked (the original's
+			// Forward and loss, under autocast when asked (the original's
 			// --use_float16 wraps exactly these two); backward runs outside it.
 			var out models.Output
 			var loss *torch.Tensor
@@ -343,7 +340,7 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 	return res, nil
 }
 
-// autocast runs fn under CUDA autocast in the configured dtype, or plainly for "none".
+// autocast runs fn under the device's autocast in the configured dtype, or plainly for "none".
 func (t *trainer) autocast(fn func()) {
 	switch t.cfg.Autocast {
 	case "bf16":

@@ -596,13 +596,16 @@ func skipWithoutCPUBF16Conv(t *testing.T) {
 	}
 }
 
-// TestAutocastPlumbing runs the autocast path on CPU in bfloat16 (allowed for this test
-// only; the stage accepts autocast on CUDA): forward and loss under autocast, scaled
-// backward in float32, finite losses, no skipped steps, float32 weights in the checkpoint.
+// TestAutocastPlumbing runs the autocast path on CPU in bfloat16: forward and loss under
+// autocast, scaled backward in float32, finite losses, no skipped steps, float32 weights in
+// the checkpoint. On a CPU without bfloat16 instructions the stage would refuse it, so the
+// test tells it the CPU has them (oneDNN then emulates bfloat16, slowly).
 func TestAutocastPlumbing(t *testing.T) {
 	skipWithoutCPUBF16Conv(t)
-	autocastOnCPU = true
-	defer func() { autocastOnCPU = false }()
+	if !cpuBF16() {
+		cpuBF16 = func() bool { return true }
+		defer func() { cpuBF16 = realCPUBF16 }()
+	}
 	// oproxy's masked log-sum-exp fills with bfloat16's own minimum (float32's overflows).
 	for _, kind := range []string{"oproxy", "softmax"} {
 		t.Run(kind, func(t *testing.T) {
@@ -629,6 +632,34 @@ func TestAutocastPlumbing(t *testing.T) {
 		})
 	}
 }
+
+// TestAutocastRefusedOnCPU: f16 on the CPU, and bf16 on a CPU without bfloat16
+// instructions, fail before any training with what to set instead.
+func TestAutocastRefusedOnCPU(t *testing.T) {
+	cpuBF16 = func() bool { return false }
+	defer func() { cpuBF16 = realCPUBF16 }()
+	for ac, want := range map[string]string{
+		"bf16": `autocast = "bf16" on the CPU needs bfloat16 instructions (AVX512-BF16 or AMX-BF16)`,
+		"f16":  `autocast = "f16" needs a CUDA device (the device is cpu)`,
+	} {
+		t.Run(ac, func(t *testing.T) {
+			s := newSetup(t, 6, 8)
+			s.params["autocast"] = ac
+			s.params.Object("schedule")["epochs"] = int64(1)
+			out := t.TempDir()
+			err := runTrain(s.ctx(t, out, false, nil))
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want it to contain %q", err, want)
+			}
+			if _, err := os.Stat(filepath.Join(out, "train_log.csv")); !os.IsNotExist(err) {
+				t.Fatalf("a refused autocast trained anyway (train_log.csv: %v)", err)
+			}
+		})
+	}
+}
+
+// realCPUBF16 is cpuBF16 as the package sets it, for tests that replace it.
+var realCPUBF16 = cpuBF16
 
 // TestPretrainedResNet trains resnet18_frozen_normalize from torchvision weights (the
 // random-init file of stages/models/testdata/gen_resnet_ref.py in $DMLRUN_REF_DIR) for a
