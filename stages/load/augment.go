@@ -100,6 +100,13 @@ func randomResizedCropParams(r sampleRNG, w, h int, scale, ratio [2]float64) (in
 // normalizeInto writes a crop x crop RGB image (packed HWC) into dst (3*crop*crop, CHW)
 // as ToTensor + Normalize (+ BGR reversal) do, in float32 like torchvision.
 func normalizeInto(dst []float32, img []uint8, crop int, pr Protocol, flip bool) {
+	normalizeRows(dst, img, 3*crop, crop, pr, flip)
+}
+
+// normalizeRows is normalizeInto for a crop x crop window whose rows start stride bytes
+// apart in img (row y at img[y*stride:]), so a centre crop is read in place from the
+// stored image instead of being copied out first.
+func normalizeRows(dst []float32, img []uint8, stride, crop int, pr Protocol, flip bool) {
 	// Each output value depends only on the byte and its channel, so a 256-entry table per
 	// channel, filled with the very same float32 expression, gives bit-identical results
 	// without a division per value.
@@ -119,7 +126,7 @@ func normalizeInto(dst []float32, img []uint8, crop int, pr Protocol, flip bool)
 		t := &lut[c]
 		plane := dst[oc*hw : (oc+1)*hw]
 		for y := 0; y < crop; y++ {
-			row := img[3*y*crop : 3*(y+1)*crop]
+			row := img[y*stride : y*stride+3*crop]
 			out := plane[y*crop : (y+1)*crop]
 			if flip {
 				for x := range out {
@@ -172,37 +179,55 @@ func parallel(n int, f func(i int)) {
 // EvalBatch returns images idx as a normalised NCHW float32 batch of centre crops
 // (offsets round((base-crop)/2), half to even, like torchvision CenterCrop). It panics on
 // an index out of range (caller bug).
-func (s *Split) EvalBatch(idx []int) ([]float32, [4]int64) {
+func (s *Split) EvalBatch(idx []int) ([]float32, [4]int64) { return s.EvalBatchInto(nil, idx) }
+
+// EvalBatchInto is EvalBatch writing into dst's memory: it returns dst[:len(idx)*3*crop*crop]
+// (a new slice when dst's capacity is smaller) with every element written, so a caller
+// that runs many batches can hand the previous result back instead of allocating one per
+// batch. The result aliases dst.
+func (s *Split) EvalBatchInto(dst []float32, idx []int) ([]float32, [4]int64) {
 	pr := s.Protocol
 	crop, base := pr.Crop, pr.Base
 	off := pyRound(float64(base-crop) / 2)
 	n := 3 * crop * crop
-	out := make([]float32, len(idx)*n)
+	out := growFloat32(dst, len(idx)*n)
 	parallel(len(idx), func(i int) {
 		img := s.Image(idx[i])
-		v := rgbView{Pix: img, Off: off*base*3 + off*3, Stride: base * 3, W: crop, H: crop}
-		buf := make([]uint8, 3*crop*crop)
-		for y := 0; y < crop; y++ {
-			copy(buf[y*crop*3:(y+1)*crop*3], v.Pix[v.Off+y*v.Stride:])
-		}
-		normalizeInto(out[i*n:(i+1)*n], buf, crop, pr, false)
+		normalizeRows(out[i*n:(i+1)*n], img[off*base*3+off*3:], base*3, crop, pr, false)
 	})
 	return out, [4]int64{int64(len(idx)), 3, int64(crop), int64(crop)}
 }
 
+// growFloat32 returns dst[:n], or a new slice of n when dst is too small. The contents are
+// not cleared: the batch functions overwrite every element.
+func growFloat32(dst []float32, n int) []float32 {
+	if cap(dst) < n {
+		return make([]float32, n)
+	}
+	return dst[:n]
+}
+
 // TrainBatch returns images idx augmented per aug (see Augmenter) as a normalised NCHW
 // float32 batch. The same (aug, idx) always gives the same batch. It panics on an index
-// out of range or an unknown Mode (caller bugs).
+// out of range or an unknown Mode (caller bugs). It only reads the split, so batches may
+// be assembled on several goroutines at once (stages/train prefetches the next one while
+// a step runs).
 func (s *Split) TrainBatch(idx []int, aug Augmenter) ([]float32, [4]int64) {
+	return s.TrainBatchInto(nil, idx, aug)
+}
+
+// TrainBatchInto is TrainBatch writing into dst's memory, as EvalBatchInto does: the
+// result is dst[:len(idx)*3*crop*crop] (new when dst is too small), every element written.
+func (s *Split) TrainBatchInto(dst []float32, idx []int, aug Augmenter) ([]float32, [4]int64) {
 	pr := s.Protocol
 	crop, base := pr.Crop, pr.Base
 	n := 3 * crop * crop
-	out := make([]float32, len(idx)*n)
 	switch aug.Mode {
 	case "", "base", "red", "adv":
 	default:
 		panic(fmt.Sprintf("load: unknown augmentation mode %q (caller bug)", aug.Mode))
 	}
+	out := growFloat32(dst, len(idx)*n)
 	parallel(len(idx), func(i int) {
 		r := aug.rng(i)
 		img := s.Image(idx[i])
