@@ -18,6 +18,8 @@ type trainData struct {
 	np      *load.NumpyRandom
 	aug     string
 	seed    int64 // run seed: augmentation streams derive from (seed, epoch, batch, position)
+
+	eval Embedder // evaluate's buffers, reused by every split and epoch of this training
 }
 
 func openTrainData(dir string, cfg *Config) (*trainData, error) {

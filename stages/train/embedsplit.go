@@ -15,24 +15,48 @@ import (
 
 // EmbedSplit runs the model in eval mode without gradients over a split in dataset order
 // (reference §9.1), bs images per forward pass, and returns the embeddings (N x D,
-// row-major) and labels. bar (may be nil) advances by the images done. The embed stage and
-// training's eval_every both use it, so they embed alike.
+// row-major) and labels, newly allocated. bar (may be nil) advances by the images done.
+// The embed stage and training's eval_every both use it (the latter through an Embedder
+// it keeps), so they embed alike.
 func EmbedSplit(m *models.Model, s *load.Split, bs int, dev torch.Device, bar stage.Bar) ([]float32, []int64, error) {
+	var e Embedder
+	return e.Embed(m, s, bs, dev, bar)
+}
+
+// Embedder is EmbedSplit with buffers kept from call to call: the batch's indices, its
+// images (load.Split.EvalBatchInto), the embeddings and the labels. A training that
+// evaluates every epoch embeds the same splits again and again; reusing one set saves an
+// allocation of every batch's images and of the N x D result each time. The zero value is
+// ready; an Embedder is not safe for concurrent use.
+type Embedder struct {
+	idx    []int
+	data   []float32
+	out    []float32
+	labels []int64
+}
+
+// Embed is EmbedSplit, except that the returned slices are the Embedder's: they stay
+// valid only until its next Embed.
+func (e *Embedder) Embed(m *models.Model, s *load.Split, bs int, dev torch.Device, bar stage.Bar) ([]float32, []int64, error) {
 	if bs < 1 {
 		// The loop below would never advance.
 		return nil, nil, fmt.Errorf("batch size %d: it must be at least 1", bs)
 	}
 	n := s.Len()
-	out := make([]float32, 0, n*int(m.Dim))
+	if need := n * int(m.Dim); cap(e.out) < need {
+		e.out = make([]float32, 0, need) // once, not grown by the appends below
+	}
+	e.out = e.out[:0]
 	for lo := 0; lo < n; lo += bs {
 		hi := min(lo+bs, n)
-		idx := make([]int, hi-lo)
-		for i := range idx {
-			idx[i] = lo + i
+		e.idx = e.idx[:0]
+		for i := lo; i < hi; i++ {
+			e.idx = append(e.idx, i)
 		}
 		err := torch.WithScope(func() error {
-			data, shape := s.EvalBatch(idx)
-			x, err := torch.FromFloat32(data, shape[:]...)
+			var shape [4]int64
+			e.data, shape = s.EvalBatchInto(e.data, e.idx)
+			x, err := torch.FromFloat32(e.data, shape[:]...)
 			if err != nil {
 				return err
 			}
@@ -46,7 +70,7 @@ func EmbedSplit(m *models.Model, s *load.Split, bs int, dev torch.Device, bar st
 			if err != nil {
 				return err
 			}
-			out = append(out, z...)
+			e.out = append(e.out, z...)
 			return nil
 		})
 		if err != nil {
@@ -59,8 +83,8 @@ func EmbedSplit(m *models.Model, s *load.Split, bs int, dev torch.Device, bar st
 			bar.Add(int64(hi - lo))
 		}
 	}
-	labels := append([]int64(nil), s.Labels()...)
-	return out, labels, nil
+	e.labels = append(e.labels[:0], s.Labels()...)
+	return e.out, e.labels, nil
 }
 
 // NonFinite counts the rows of x (row-major, dim values a row) that hold a NaN or an
@@ -128,7 +152,9 @@ func (t *trainer) evaluate() (map[string]float64, error) {
 		if err != nil {
 			return nil, err
 		}
-		x, y, err := EmbedSplit(t.model, s, t.cfg.Schedule.BatchSize, t.dev, nil)
+		// x and y are the trainer's buffers, overwritten by the next split's embedding:
+		// they are used up here, before it.
+		x, y, err := t.data.eval.Embed(t.model, s, t.cfg.Schedule.BatchSize, t.dev, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%s split: %w", sp, err)
 		}
