@@ -4,12 +4,12 @@ import (
 	"fmt"
 
 	"dmlrun/stages/load"
-	"dmlrun/torch"
 )
 
 // trainData is the training split plus the generators the original re-seeds every epoch
 // (reference §8.5): Python random drives class_random batch composition, NumPy the random
-// sampler's image picks, the torch CPU generator (seeded by the caller) augmentation.
+// sampler's image picks. Augmentation has its own per-sample streams (load.Augmenter), so a
+// batch can be assembled ahead of its step.
 type trainData struct {
 	prep    *load.Prepared // closed by close
 	split   *load.Split
@@ -70,24 +70,14 @@ func (d *trainData) epoch(seed int64) [][]int {
 	return d.sampler.Epoch()
 }
 
-// batch returns augmented images (NCHW float32 on dev) and labels for batch b of epoch.
-func (d *trainData) batch(epoch, b int, idx []int, dev torch.Device) (x, y *torch.Tensor, err error) {
-	data, shape := d.split.TrainBatch(idx, load.Augmenter{Seed: d.seed, Epoch: epoch, Batch: b, Mode: d.aug})
-	x, err = torch.FromFloat32(data, shape[:]...)
-	if err != nil {
-		return nil, nil, err
-	}
+// fill assembles batch b of epoch (sample indices idx) into hb's buffers: the augmented
+// images and their labels. It only reads d.split and the fields set by openTrainData, so
+// it may run on another goroutine while training steps (prefetch.go).
+func (d *trainData) fill(hb *hostBatch, epoch, b int, idx []int) {
+	hb.data, hb.shape = d.split.TrainBatchInto(hb.data, idx, load.Augmenter{Seed: d.seed, Epoch: epoch, Batch: b, Mode: d.aug})
 	labels := d.split.Labels()
-	lab := make([]int64, len(idx))
-	for i, j := range idx {
-		lab[i] = labels[j]
+	hb.labels = hb.labels[:0]
+	for _, j := range idx {
+		hb.labels = append(hb.labels, labels[j])
 	}
-	y, err = torch.FromInt64(lab, int64(len(lab)))
-	if err != nil {
-		return nil, nil, err
-	}
-	if dev.IsCUDA() {
-		x, y = x.To(dev), y.To(dev)
-	}
-	return x, y, nil
 }

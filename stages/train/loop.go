@@ -226,13 +226,15 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 		t.minerRNG.Seed(uint32(seed)) // the original seeds NumPy (the miners' source) per epoch
 	}
 	batches := t.data.epoch(seed)
+	src := t.data.batches(epoch, batches) // assembles each next batch while a step runs
+	defer src.close()
 	warmup := epoch < t.cfg.Schedule.Warmup
 	bar := t.ctx.Progress.Start(fmt.Sprintf("epoch %d/%d", epoch+1, t.cfg.Schedule.Epochs), int64(len(batches)))
 	defer bar.Finish()
 	var sum float64
 	termSums := make([]float64, len(t.termNames))
 	var nfinite int
-	for it, idx := range batches {
+	for it := range batches {
 		if err := t.ctx.Err(); err != nil {
 			return res, err
 		}
@@ -243,7 +245,7 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 			for _, p := range t.params {
 				p.ZeroGrad()
 			}
-			x, y, err := t.data.batch(epoch, it, idx, t.dev)
+			x, y, err := src.tensors(it, t.dev)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,196 @@
+package train
+
+import (
+	"fmt"
+
+	"dmlrun/torch"
+)
+
+// prefetchBatches makes runEpoch assemble each next batch on a goroutine while the current
+// step runs. Off, every batch is assembled on the training goroutine right before its
+// step, as before; the results are the same bytes either way (TestPrefetchSameCheckpoint),
+// so it is a switch for that test and for the benchmark that measures the overlap, not a
+// setting.
+var prefetchBatches = true
+
+// prefetchHook is a test hook that sees every prefetcher runEpoch starts, so a test can
+// check that each one's goroutine has returned when the epoch is over.
+var prefetchHook func(*prefetcher)
+
+// hostBatch is one training batch on the Go side: its images (NCHW float32) and labels.
+// The slices are reused from batch to batch.
+type hostBatch struct {
+	it     int // the batch's index in its epoch
+	data   []float32
+	shape  [4]int64
+	labels []int64
+	err    error // the assembly failed (a panic in stages/load, i.e. a bug); next reports it
+}
+
+// tensors copies hb into new tensors on dev, in the caller's torch scope. hb's buffers may
+// be reused as soon as it returns: torch.FromFloat32 and FromInt64 copy.
+func (hb *hostBatch) tensors(dev torch.Device) (x, y *torch.Tensor, err error) {
+	x, err = torch.FromFloat32(hb.data, hb.shape[:]...)
+	if err != nil {
+		return nil, nil, err
+	}
+	y, err = torch.FromInt64(hb.labels, int64(len(hb.labels)))
+	if err != nil {
+		return nil, nil, err
+	}
+	if dev.IsCUDA() {
+		x, y = x.To(dev), y.To(dev)
+	}
+	return x, y, nil
+}
+
+// epochBatches hands runEpoch the batches of one epoch as tensors, in order. With
+// prefetchBatches it runs a prefetcher; otherwise it assembles each batch when asked, into
+// one reused hostBatch. Tensors are always made on the caller's goroutine: torch scopes are
+// process-wide and a node's torch work runs on its pinned OS thread (torch.Pinned), so
+// only the Go-side buffers are prepared ahead.
+type epochBatches struct {
+	d       *trainData
+	epoch   int
+	batches [][]int
+	pf      *prefetcher // nil: assemble inline into own
+	own     hostBatch
+}
+
+// batches returns the source of epoch's batches (drawn by d.epoch). The caller must call
+// close when the epoch ends, early or not.
+func (d *trainData) batches(epoch int, batches [][]int) *epochBatches {
+	eb := &epochBatches{d: d, epoch: epoch, batches: batches}
+	if prefetchBatches && len(batches) > 0 {
+		eb.pf = startPrefetch(len(batches), func(hb *hostBatch, it int) {
+			d.fill(hb, epoch, it, batches[it])
+		})
+		if prefetchHook != nil {
+			prefetchHook(eb.pf)
+		}
+	}
+	return eb
+}
+
+// tensors returns batch it's images and labels as tensors on dev (in the caller's torch
+// scope). Batches must be asked for in order 0, 1, 2, ...
+func (eb *epochBatches) tensors(it int, dev torch.Device) (x, y *torch.Tensor, err error) {
+	if eb.pf == nil {
+		hb := &eb.own
+		if err := assemble(hb, it, func(hb *hostBatch, it int) { eb.d.fill(hb, eb.epoch, it, eb.batches[it]) }); err != nil {
+			return nil, nil, err
+		}
+		return hb.tensors(dev)
+	}
+	hb, err := eb.pf.next(it)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer eb.pf.release(hb)
+	return hb.tensors(dev)
+}
+
+// close stops the prefetch goroutine, if any, and returns once it has returned; it is
+// idempotent.
+func (eb *epochBatches) close() {
+	if eb.pf != nil {
+		eb.pf.close()
+	}
+}
+
+// prefetcher assembles batches 0..n-1 in order on one goroutine, one batch ahead of the
+// consumer, into two hostBatch buffers that alternate (double buffering): while the
+// consumer turns one into tensors and runs its step, the goroutine fills the other. The
+// handover channel is unbuffered, so the goroutine never runs more than one batch ahead
+// and never holds more than the two buffers.
+//
+// fill must be safe to run concurrently with whatever the consumer does meanwhile; for
+// training it only reads the opened split (load.Split.TrainBatchInto) and the epoch's
+// batch list, which nothing changes during the epoch. The consumer calls next(0),
+// release, next(1), release, ... and close at the end, also after an error or an early
+// return: close waits for the goroutine, so none outlives the epoch (nor the dataset's
+// mappings, closed later by the trainer).
+type prefetcher struct {
+	n     int
+	ready chan *hostBatch // the next assembled batch; closed when the goroutine returns
+	free  chan *hostBatch // buffers the consumer is done with
+	stop  chan struct{}   // closed by close
+	done  chan struct{}   // closed when the goroutine has returned
+}
+
+// startPrefetch starts assembling batches 0..n-1 with fill.
+func startPrefetch(n int, fill func(hb *hostBatch, it int)) *prefetcher {
+	p := &prefetcher{n: n, ready: make(chan *hostBatch), free: make(chan *hostBatch, 2),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	p.free <- &hostBatch{}
+	p.free <- &hostBatch{}
+	go p.run(fill)
+	return p
+}
+
+func (p *prefetcher) run(fill func(hb *hostBatch, it int)) {
+	defer close(p.done)
+	defer close(p.ready)
+	for it := 0; it < p.n; it++ {
+		var hb *hostBatch
+		select {
+		case hb = <-p.free:
+		case <-p.stop:
+			return
+		}
+		hb.err = assemble(hb, it, fill)
+		select {
+		case p.ready <- hb:
+		case <-p.stop:
+			return
+		}
+		if hb.err != nil {
+			return // the consumer stops at this batch
+		}
+	}
+}
+
+// assemble runs fill for batch it into hb, turning a panic into an error: on the prefetch
+// goroutine a panic would end the process, where torch.Catch turns one on the training
+// goroutine into the node's error.
+func assemble(hb *hostBatch, it int, fill func(hb *hostBatch, it int)) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("assemble batch %d: %v", it, r)
+		}
+	}()
+	hb.it = it
+	fill(hb, it)
+	return nil
+}
+
+// next waits for batch it, which must be the next one. The caller hands the batch back
+// with release once it no longer reads it.
+func (p *prefetcher) next(it int) (*hostBatch, error) {
+	hb, ok := <-p.ready
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("prefetch: batch %d asked for, but the epoch's %d batches are done or stopped (caller bug)", it, p.n)
+	case hb.it != it:
+		return nil, fmt.Errorf("prefetch: batch %d asked for, batch %d came (caller bug)", it, hb.it)
+	case hb.err != nil:
+		return nil, hb.err
+	}
+	return hb, nil
+}
+
+// release hands a buffer from next back for the batch after next. It never blocks: only
+// the two buffers circulate and free holds both.
+func (p *prefetcher) release(hb *hostBatch) { p.free <- hb }
+
+// close stops the goroutine and waits until it has returned; idempotent. A batch being
+// assembled is finished first (load's batch functions are not interruptible; that is one
+// batch's assembly, milliseconds).
+func (p *prefetcher) close() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+}
