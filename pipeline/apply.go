@@ -24,10 +24,13 @@ type Executor struct {
 	// Experiment identifies the experiment in the store's index (its absolute path).
 	Experiment string
 	// Jobs is how many nodes may run at once (at least 1). Exclusive stages run one at a
-	// time whatever Jobs says.
+	// time whatever Jobs says, unless Isolate is set.
 	Jobs    int
 	Device  string // passed to stages: "auto", "cpu", "cuda:N"
-	Threads int    // passed to stages
+	Threads int    // passed to stages (isolated nodes get their share, IsolatedThreads)
+	// Isolate, when not nil, runs each Exclusive node in a process of its own, so that
+	// up to Jobs of them run at once, each with IsolatedThreads of Threads.
+	Isolate IsolateFunc
 
 	// Provenance is copied into every manifest; the executor fills PID, Resumed, Device,
 	// Threads, Start and End. The caller sets DmlrunVersion and TorchVersion (the pipeline
@@ -47,6 +50,19 @@ type Executor struct {
 	Now func() time.Time
 
 	eventsMu sync.Mutex
+}
+
+// IsolateFunc runs frozen node j in another process against the same store (`dmlrun
+// run-node`) and returns when that process has ended: nil when it committed the node's
+// artifact or found it committed, else why not. Exclusive (libtorch) nodes cannot run
+// side by side in one process, because libtorch's random generators and the torch
+// package's tensor scopes are process-wide; in processes of their own they can.
+type IsolateFunc func(ctx context.Context, j *Job) error
+
+// IsolatedThreads is each isolated node's libtorch thread count: the cores (threads)
+// split evenly between the jobs nodes that may run at once, at least one each.
+func IsolatedThreads(threads, jobs int) int {
+	return max(1, threads/max(jobs, 1))
 }
 
 // Status is how a node ended in one apply.
@@ -149,7 +165,7 @@ func (e *Executor) Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error
 			n := ready[i]
 			ready = append(ready[:i:i], ready[i+1:]...)
 			running++
-			if n.Def.Exclusive {
+			if e.exclusive(n) {
 				exclusiveRunning = true
 			}
 			inputs := make([]*store.Artifact, len(n.Inputs))
@@ -159,7 +175,13 @@ func (e *Executor) Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error
 			}
 			artMu.Unlock()
 			go func() {
-				res, art := e.runTask(ctx, e.newTask(g, n, inputs))
+				var res NodeResult
+				var art *store.Artifact
+				if n.Def.Exclusive && e.Isolate != nil {
+					res, art = e.runIsolated(ctx, g, n, inputs)
+				} else {
+					res, art = e.runTask(ctx, e.newTask(g, n, inputs))
+				}
 				if art != nil {
 					artMu.Lock()
 					artifacts[n] = art
@@ -179,7 +201,7 @@ func (e *Executor) Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error
 			d = <-finished
 		}
 		running--
-		if d.n.Def.Exclusive {
+		if e.exclusive(d.n) {
 			exclusiveRunning = false
 		}
 		results[d.n] = d.res
@@ -205,6 +227,10 @@ func (e *Executor) Apply(ctx context.Context, g *Graph, p *Plan) (*Result, error
 	}
 	return res, errors.Join(errs...)
 }
+
+// exclusive says whether n must run alone in this process: an Exclusive stage's node,
+// unless it runs isolated in a process of its own.
+func (e *Executor) exclusive(n *Node) bool { return n.Def.Exclusive && e.Isolate == nil }
 
 // nextRunnable returns the index of the first ready node that may start now: any node
 // while no exclusive stage runs, else the first non-exclusive one; -1 when none may.

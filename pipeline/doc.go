@@ -34,7 +34,8 @@
 // decides from keys alone and re-checks every key under its lock before running it.
 //
 // Executor: Apply runs nodes in topological order, -j at a time, stage.Def.Exclusive
-// stages one at a time; after a failure or cancellation it starts nothing new and lets
+// stages one at a time, or, with Executor.Isolate, each in a process of its own
+// (IsolatedThreads of the threads each), -j at a time like the others; after a failure or cancellation it starts nothing new and lets
 // running nodes finish. Before a stage runs, the executor decodes the node's parameters
 // with the stage's Def.Decode and hands the typed config to Run in stage.Context.Config;
 // problems there fail the node (spec reports them at validate time, so here they are a

@@ -62,7 +62,7 @@ func logRun(c *stage.Context) error {
 
 // testStages is the registry every test of this package builds graphs with: the stages
 // declared in its test files.
-var testStages = newTestRegistry(coreDefs(), specDefs(), fileDefs(), manifestKeyDefs(), typedDefs(), jobDefs())
+var testStages = newTestRegistry(coreDefs(), specDefs(), fileDefs(), manifestKeyDefs(), typedDefs(), jobDefs(), isolateDefs())
 
 // newTestRegistry collects groups of test stages; a bad declaration is a bug of the test.
 func newTestRegistry(groups ...[]*stage.Def) *stage.Registry {

@@ -4,7 +4,9 @@
 #  2. check the metrics against the expected values with tolerances (experiments/expected/);
 #  3. a second apply must do no work (`plan --detailed-exitcode` exits 0);
 #  4. a training run killed with SIGKILL midway (at a fault point) and applied again must end
-#     with the same checkpoint and the same metrics as the uninterrupted run.
+#     with the same checkpoint and the same metrics as the uninterrupted run;
+#  5. apply -j 2 --threads 2 (libtorch nodes side by side, each in its own process with one
+#     thread) must give the bytes of apply --threads 1, and record one thread and its own pid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -86,5 +88,44 @@ if [ "$a" != "$b" ]; then
   exit 1
 fi
 echo "$node: same metrics after kill and resume $a"
+
+step "apply -j 2 --threads 2 against apply --threads 1: same bytes"
+store3="$work/store3"
+store4="$work/store4"
+"$dml" apply "$exp" --store "$store3" --threads 1 >"$work/j1.log" 2>&1 || { cat "$work/j1.log" >&2; exit 1; }
+"$dml" apply "$exp" --store "$store4" -j 2 --threads 2 2>&1 | tee "$work/j2.log"
+# provenance STORE NODE: "<threads> <pid>" from the node's manifest.
+provenance() {
+  "$dml" show "$exp" "$2" --store "$1" --json |
+    python3 -c 'import json,sys; p=json.load(sys.stdin)["manifest"]["provenance"]; print(p["threads"], p["pid"])'
+}
+pids=""
+for n in train.fmnist_baseline train.fmnist_nir train.emoji_nir; do
+  a=$(file_digest "$store3" "$n" checkpoint.safetensors)
+  b=$(file_digest "$store4" "$n" checkpoint.safetensors)
+  if [ "$a" != "$b" ]; then
+    echo "e2e: $n checkpoint differs between --threads 1 ($a) and -j 2 --threads 2 ($b)" >&2
+    exit 1
+  fi
+  read -r threads pid < <(provenance "$store4" "$n")
+  if [ "$threads" != 1 ]; then
+    echo "e2e: $n ran with $threads threads under -j 2 --threads 2, want 1" >&2
+    exit 1
+  fi
+  pids="$pids $pid"
+done
+if [ "$(echo $pids | tr ' ' '\n' | sort -u | wc -l)" -ne 3 ]; then
+  echo "e2e: the three trainings of -j 2 did not each run in a process of their own (pids:$pids)" >&2
+  exit 1
+fi
+for n in "evaluate.fmnist[embed.fmnist[train.fmnist_baseline]]" "evaluate.fmnist[embed.fmnist[train.fmnist_nir]]" "$node"; do
+  a=$(metrics_of "$store3" "$n")
+  b=$(metrics_of "$store4" "$n")
+  if [ "$a" != "$b" ]; then
+    echo "e2e: $n metrics differ between --threads 1 and -j 2 --threads 2: $a vs $b" >&2
+    exit 1
+  fi
+done
+echo "-j 2 --threads 2: checkpoints and metrics byte-identical to --threads 1, one thread per node, pids$pids"
 echo
-echo "e2e: 4 passed, 0 failed"
+echo "e2e: 5 passed, 0 failed"

@@ -697,7 +697,7 @@ func (r *run) poll() error {
 // else failed (retried, or for good).
 func (r *run) settle(rn *runNode, state, reason string) {
 	job := rn.job
-	out := readOutcome(outcomeFile(job.dir, job.task))
+	out := ReadOutcome(outcomeFile(job.dir, job.task))
 	if art, err := r.e.Store.Get(rn.n.Key); err == nil {
 		status := pipeline.StatusComputed
 		if out != nil && out.Status == OutcomeCached {

@@ -229,7 +229,9 @@ const (
 	OutcomeStopped = "stopped"
 )
 
-func readOutcome(name string) *Outcome {
+// ReadOutcome reads the outcome file name (OutcomeFile), nil when it is missing or not
+// one (the attempt died before writing it).
+func ReadOutcome(name string) *Outcome {
 	b, err := os.ReadFile(name)
 	if err != nil {
 		return nil

@@ -37,7 +37,7 @@ type NodeRun struct {
 	Executor *pipeline.Executor
 	Stages   *stage.Registry
 	JobFile  string
-	Commands *Commands
+	Commands *Commands // nil outside Slurm (a local apply's isolated node): no requeue, no squeue
 	// Signals delivers SIGUSR1, SIGTERM and SIGINT (signal.Notify); nil: none.
 	Signals <-chan os.Signal
 	// Getenv reads the job's environment (SLURM_JOB_ID, SLURM_CPUS_PER_TASK,
@@ -174,7 +174,7 @@ func (r *NodeRun) Run(ctx context.Context) error {
 			return finish(OutcomeFailed, fmt.Errorf("the pre-limit signal came before %s wrote a new checkpoint in this job, so a requeued job would start where this one did; raise the time limit of stage %s (stage %q { time = ... } in the executor config)", job.Addr, job.Stage, job.Stage))
 		}
 		id := out.JobID
-		if id == "" {
+		if id == "" || r.Commands == nil {
 			return finish(OutcomeStopped, errors.New("stopped at the pre-limit signal with its checkpoint kept; not in a Slurm job ($SLURM_JOB_ID unset), so it cannot requeue itself"))
 		}
 		out.Status = OutcomeRequeued

@@ -80,7 +80,7 @@ func (e *nodeRunEnv) run() (*Outcome, error) {
 	nr := &NodeRun{Executor: &pipeline.Executor{Store: e.st, Provenance: store.Provenance{DmlrunVersion: "test"}}, Stages: e.reg,
 		JobFile: e.jobFile, Commands: &Commands{}, Signals: e.sigs, Getenv: func(k string) string { return e.env[k] }, Log: e.log}
 	err := nr.Run(context.Background())
-	return readOutcome(OutcomeFile(e.jobFile)), err
+	return ReadOutcome(OutcomeFile(e.jobFile)), err
 }
 
 // The pre-limit signal stops a resumable stage after its checkpoint; the job requeues

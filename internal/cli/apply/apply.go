@@ -31,6 +31,8 @@ type Options struct {
 	Device  string
 	Threads int
 	Verbose bool
+	// Executable is the dmlrun that -j N runs its libtorch nodes with ("": this one).
+	Executable string
 
 	// Executor is "local" (this machine) or "slurm"; ExecutorConfig, Detach and Slurm are
 	// read by the Slurm executor only.
@@ -51,7 +53,10 @@ func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Use:   "apply FILE",
 		Short: "Run every node whose result is not in the store",
 		Long: `Apply plans the experiment (see plan) and runs the nodes that are not cached, in
-dependency order, up to -j at a time (stages that use libtorch run one at a time). Each
+dependency order, up to -j at a time. With -j 1 the stages that use libtorch (train,
+embed, evaluate) run one at a time in this process; with -j N > 1 each runs in a process
+of its own (dmlrun run-node) with threads/N libtorch threads, so that N of them share the
+machine. Results depend on the thread count, not on -j. Each
 key is checked again under its lock just before its node runs, so several applies can
 share a store and each node is computed once. Ctrl-C stops scheduling, asks running nodes
 to stop, and keeps everything already finished; a resumable stage (train) continues from
@@ -76,7 +81,7 @@ never from the experiment file, so keys and results are the same on any executor
 	}
 	cmd.Flags().StringArrayVar(&opts.Vars, "var", nil, "set an experiment variable (`name=value`; repeatable)")
 	cmd.Flags().StringArrayVar(&opts.Targets, "target", nil, "apply only this node or block and what it needs (`addr`; repeatable)")
-	cmd.Flags().IntVarP(&opts.Jobs, "jobs", "j", 1, "run up to `N` nodes at once")
+	cmd.Flags().IntVarP(&opts.Jobs, "jobs", "j", 1, "run up to `N` nodes at once; with N > 1 each libtorch node (train, embed, evaluate) runs in a process of its own with threads/N threads")
 	cmd.Flags().StringVar(&opts.Device, "device", "auto", "device for stages: auto, cpu or cuda:N")
 	cmd.Flags().IntVar(&opts.Threads, "threads", 0, "intra-op threads for libtorch (0: $OMP_NUM_THREADS when set, else the number of CPUs)")
 	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "echo stage logs to stderr")
@@ -146,6 +151,15 @@ func run(cmd *cobra.Command, opts *Options) error {
 		ex.LogEcho = func(addr string) io.Writer {
 			return &prefixWriter{w: errw, prefix: addr + ": "}
 		}
+	}
+	if opts.Jobs > 1 {
+		// libtorch nodes share no process: each runs in its own, with threads/N threads.
+		iso, err := newIsolator(opts.Executable, st.Dir(), opts.Verbose, errw)
+		if err != nil {
+			return err
+		}
+		defer iso.close()
+		ex.Isolate = iso.run
 	}
 	res, err := ex.Apply(cmd.Context(), exp.Graph, p)
 	summarise(ios, res)

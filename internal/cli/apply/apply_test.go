@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -37,6 +38,7 @@ func TestFlagErrorsShowUsage(t *testing.T) {
 
 func TestApplyRerunsOnlyChanged(t *testing.T) {
 	clitest.Workdir(t)
+	clitest.NodeProcesses(t) // -j 3 below
 	r := clitest.Run(t, "apply", "exp.hcl")
 	if r.Code != root.ExitOK {
 		t.Fatalf("apply: %d\n%s", r.Code, r.ErrOut)
@@ -72,7 +74,7 @@ func TestTerminalProgressBars(t *testing.T) {
 	ios.SetStderrTTY(true)
 	f := clitest.NewFactory(ios)
 	f.LookupEnv = func(string) (string, bool) { return "", false }
-	if code := root.Run(context.Background(), f, []string{"apply", "-j", "2", "exp.hcl"}); code != root.ExitOK {
+	if code := root.Run(context.Background(), f, []string{"apply", "exp.hcl"}); code != root.ExitOK {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
 	// pb draws "<prefix> 2 / 2 [...] 100.00%"; no plain progress lines on a terminal.
@@ -168,4 +170,50 @@ func dirNames(t *testing.T, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// TestApplyJobsRunsNodeProcesses: with -j 2 each libtorch (Exclusive) node runs in a
+// run-node process of its own with half the threads, which its manifest records with that
+// process's pid; the other nodes run in the apply itself.
+func TestApplyJobsRunsNodeProcesses(t *testing.T) {
+	clitest.Workdir(t)
+	clitest.NodeProcesses(t)
+	r := clitest.Run(t, "apply", "-j", "2", "--threads", "4", "exp.hcl")
+	if r.Code != root.ExitOK {
+		t.Fatalf("apply: %d\n%s", r.Code, r.ErrOut)
+	}
+	if got := clitest.TakeRuns(); len(got) != 5 {
+		t.Errorf("ran %v, want 5 nodes", got)
+	}
+	pids := map[int]string{}
+	for _, addr := range []string{"dataset.toy", "train.a[seed=0]", "train.a[seed=1]"} {
+		s := clitest.Run(t, "show", "exp.hcl", addr, "--json")
+		var v struct {
+			Manifest struct {
+				Provenance struct {
+					PID     int `json:"pid"`
+					Threads int `json:"threads"`
+				} `json:"provenance"`
+			} `json:"manifest"`
+		}
+		if err := json.Unmarshal([]byte(s.Out), &v); err != nil {
+			t.Fatalf("show %s: %v\n%s%s", addr, err, s.Out, s.ErrOut)
+		}
+		p := v.Manifest.Provenance
+		wantThreads, inApply := 2, false
+		if addr == "dataset.toy" {
+			wantThreads, inApply = 4, true
+		}
+		if p.Threads != wantThreads || (p.PID == os.Getpid()) != inApply {
+			t.Errorf("%s: threads %d, pid %d (the apply's: %d); want %d threads, in the apply's process: %v", addr, p.Threads, p.PID, os.Getpid(), wantThreads, inApply)
+		}
+		if prev, dup := pids[p.PID]; dup && !inApply {
+			t.Errorf("%s and %s ran in one process (%d)", prev, addr, p.PID)
+		}
+		pids[p.PID] = addr
+	}
+	// The node processes' lines reach the apply's stderr whole.
+	if !strings.Contains(r.ErrOut, "train.a[seed=1]: computed in") {
+		t.Errorf("no event line of the node process in stderr:\n%s", r.ErrOut)
+	}
 }

@@ -169,3 +169,13 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+// NodeProgress is the progress sink apply gives each node, for a process that runs one
+// node of an apply (run-node --local): on its stderr, a pipe to the apply, it prints plain
+// lines, which the apply passes on whole.
+func NodeProgress(ios *iostreams.IOStreams, w io.Writer, addr string, now func() time.Time) stage.Progress {
+	return &progress{ios: ios, w: w, addr: addr, shared: &barSlot{}, every: 10 * time.Minute, now: now}
+}
+
+// PrefixWriter prefixes each line written to it with prefix, as apply -v echoes stage logs.
+func PrefixWriter(w io.Writer, prefix string) io.Writer { return &prefixWriter{w: w, prefix: prefix} }

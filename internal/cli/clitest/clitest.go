@@ -110,12 +110,26 @@ const (
 )
 
 // MainIfHelper is the first thing a command package's TestMain calls: in a child process
-// started by Helper it runs dmlrun and exits; otherwise it returns at once.
+// started by Helper it runs dmlrun and exits; otherwise it returns at once. Without
+// argsEnv the arguments are the command line's: the child is one that dmlrun itself
+// started (apply -j N's run-node processes, see NodeProcesses).
 func MainIfHelper() {
 	if os.Getenv(helperEnv) == "1" {
-		os.Args = append([]string{"dmlrun"}, strings.Split(os.Getenv(argsEnv), " ")...)
+		args := os.Args[1:]
+		if a := os.Getenv(argsEnv); a != "" {
+			args = strings.Split(a, " ")
+		}
+		os.Args = append([]string{"dmlrun"}, args...)
 		os.Exit(int(root.Main(Stages, nil)))
 	}
+}
+
+// NodeProcesses lets the commands that t runs start dmlrun processes of their own (apply
+// -j N runs each libtorch node as `dmlrun run-node`): dmlrun's executable is then this test
+// binary, which acts as dmlrun when the package's TestMain calls MainIfHelper.
+func NodeProcesses(t *testing.T) {
+	t.Setenv(helperEnv, "1")
+	t.Setenv(runFileEnv, filepath.Join(t.TempDir(), "runs.txt"))
 }
 
 // Helper returns a command that runs this test binary as `dmlrun <args>` (space-separated)

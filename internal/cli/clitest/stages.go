@@ -13,22 +13,44 @@ import (
 	"dmlrun/stage"
 )
 
-// Each test stage run appends its address to runLog so tests can count computations.
+// Each test stage run appends its address to runLog so tests can count computations; with
+// runFileEnv set (NodeProcesses), to that file too, which the node processes of apply -j N
+// share with the test.
 var (
 	runMu  sync.Mutex
 	runLog []string
 )
 
+const runFileEnv = "DMLRUN_CLI_RUNFILE"
+
 func logRun(addr string) {
 	runMu.Lock()
+	defer runMu.Unlock()
+	if name := os.Getenv(runFileEnv); name != "" {
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			panic(err) // the test's own temp file
+		}
+		defer f.Close()
+		fmt.Fprintln(f, addr) // one short write with O_APPEND: lines of processes do not mix
+		return
+	}
 	runLog = append(runLog, addr)
-	runMu.Unlock()
 }
 
-// TakeRuns returns and clears the addresses of the nodes run in this process so far.
+// TakeRuns returns and clears the addresses of the nodes run so far: in this process, or in
+// any process of the test with NodeProcesses.
 func TakeRuns() []string {
 	runMu.Lock()
 	defer runMu.Unlock()
+	if name := os.Getenv(runFileEnv); name != "" {
+		b, err := os.ReadFile(name)
+		if err != nil && !os.IsNotExist(err) {
+			panic(err)
+		}
+		os.Remove(name)
+		return strings.FieldsFunc(string(b), func(r rune) bool { return r == '\n' })
+	}
 	out := runLog
 	runLog = nil
 	return out
