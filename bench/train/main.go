@@ -29,14 +29,19 @@ func main() {
 	batch := flag.Int64("batch", 90, "batch size (2 samples per class)")
 	steps := flag.Int("steps", 20, "timed steps")
 	warm := flag.Int("warmup", 3, "untimed steps first")
+	autocast := flag.String("autocast", "none", "none or bf16 (forward and loss under CPU bfloat16 autocast)")
 	flag.Parse()
-	if err := run(*arch, *threads, *size, *batch, *steps, *warm); err != nil {
+	if *autocast != "none" && *autocast != "bf16" {
+		fmt.Fprintf(os.Stderr, "bench/train: -autocast %q: want none or bf16\n", *autocast)
+		os.Exit(2)
+	}
+	if err := run(*arch, *threads, *size, *batch, *steps, *warm, *autocast == "bf16"); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/train:", err)
 		os.Exit(1)
 	}
 }
 
-func run(arch string, threads int, size, batch int64, steps, warm int) error {
+func run(arch string, threads int, size, batch int64, steps, warm int, bf16 bool) error {
 	name := map[string]string{"resnet18": "resnet18_frozen_normalize", "smallcnn": "smallcnn_normalize"}[arch]
 	if name == "" {
 		return fmt.Errorf("unknown arch %q (resnet18, smallcnn)", arch)
@@ -45,7 +50,7 @@ func run(arch string, threads int, size, batch int64, steps, warm int) error {
 	defer runtime.UnlockOSThread()
 	torch.SetNumThreads(threads)
 	torch.ManualSeed(0)
-	st, err := trainstep.New(trainstep.Config{Arch: name, EmbedDim: 128, Classes: 100, Loss: "oproxy", LR: 1e-5, Decay: 4e-4})
+	st, err := trainstep.New(trainstep.Config{Arch: name, EmbedDim: 128, Classes: 100, Loss: "oproxy", LR: 1e-5, Decay: 4e-4, BF16: bf16})
 	if err != nil {
 		return err
 	}

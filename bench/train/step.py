@@ -74,6 +74,8 @@ def main():
     ap.add_argument("--batch", type=int, default=90)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--autocast", choices=["none", "bf16"], default="none",
+                    help="bf16: forward and loss under torch.autocast('cpu', torch.bfloat16)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -92,7 +94,8 @@ def main():
     def step():
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = proxy_anchor(net(x), labels, proxies)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast == "bf16"):
+            loss = proxy_anchor(net(x), labels, proxies)
         loss.item()
         t1 = time.perf_counter()
         (loss * scale).backward()

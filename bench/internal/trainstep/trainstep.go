@@ -20,6 +20,7 @@ type Config struct {
 	LossArgs stage.Params // overrides of the loss's defaults (nil = defaults)
 	LR       float64      // network learning rate (criterion groups derive theirs from it)
 	Decay    float64      // network weight decay
+	BF16     bool         // forward and loss under CPU bfloat16 autocast, as stages/train's autocast = "bf16"
 }
 
 // Timing is where one step's wall time went.
@@ -40,6 +41,7 @@ type Step struct {
 	opt    *optim.Adam
 	scaler *optim.GradScaler
 	params []*torch.Tensor
+	bf16   bool
 }
 
 // New builds the step on the CPU with weights drawn from torch's generator (seed it with
@@ -65,7 +67,7 @@ func New(c Config) (*Step, error) {
 	_, hd := m.Params(true)
 	net := append(append([]*torch.Tensor{}, bb...), hd...)
 	groups := append([]optim.Group{{Name: "network", Params: net, LR: c.LR, WeightDecay: c.Decay}}, crit.Groups(c.LR)...)
-	s := &Step{model: m, crit: crit, scaler: optim.NewGradScaler()}
+	s := &Step{model: m, crit: crit, scaler: optim.NewGradScaler(), bf16: c.BF16}
 	for _, g := range groups {
 		s.params = append(s.params, g.Params...)
 	}
@@ -81,8 +83,16 @@ func (s *Step) Run(x, y *torch.Tensor) (loss float64, skipped bool, t Timing) {
 	for _, q := range s.params {
 		q.ZeroGrad()
 	}
-	out := s.model.Forward(x, true, false)
-	l := s.crit.Loss(criteria.Batch{Embeds: out.Embeds, Labels: y, Features: out.Features, AvgFeatures: out.AvgFeatures})
+	var l *torch.Tensor
+	forward := func() {
+		out := s.model.Forward(x, true, false)
+		l = s.crit.Loss(criteria.Batch{Embeds: out.Embeds, Labels: y, Features: out.Features, AvgFeatures: out.AvgFeatures})
+	}
+	if s.bf16 {
+		torch.Autocast(torch.CPUDevice, torch.BFloat16, forward)
+	} else {
+		forward()
+	}
 	loss = l.Item()
 	t1 := time.Now()
 	s.scaler.Scale(l).Backward()
