@@ -146,8 +146,15 @@ func normalizeRows(dst []float32, img []uint8, stride, crop int, pr Protocol, fl
 var batchWorkers = 0
 
 // parallel runs f(i) for i in [0, n) on up to NumCPU goroutines.
-func parallel(n int, f func(i int)) {
+func parallel(n int, f func(i int)) { parallelOn(n, 0, f) }
+
+// parallelOn is parallel on up to workers goroutines (< 1: NumCPU). batchWorkers, when
+// set, overrides either.
+func parallelOn(n, workers int, f func(i int)) {
 	w := runtime.NumCPU()
+	if workers > 0 {
+		w = workers
+	}
 	if batchWorkers > 0 {
 		w = batchWorkers
 	}
@@ -213,12 +220,15 @@ func growFloat32(dst []float32, n int) []float32 {
 // be assembled on several goroutines at once (stages/train prefetches the next one while
 // a step runs).
 func (s *Split) TrainBatch(idx []int, aug Augmenter) ([]float32, [4]int64) {
-	return s.TrainBatchInto(nil, idx, aug)
+	return s.TrainBatchInto(nil, idx, aug, 0)
 }
 
-// TrainBatchInto is TrainBatch writing into dst's memory, as EvalBatchInto does: the
-// result is dst[:len(idx)*3*crop*crop] (new when dst is too small), every element written.
-func (s *Split) TrainBatchInto(dst []float32, idx []int, aug Augmenter) ([]float32, [4]int64) {
+// TrainBatchInto is TrainBatch writing into dst's memory, as EvalBatchInto does (the
+// result is dst[:len(idx)*3*crop*crop], new when dst is too small, every element
+// written), on up to workers goroutines (< 1: one per CPU, as TrainBatch). The result
+// does not depend on workers; a caller that assembles a batch while other work uses some
+// cores gives it the cores left.
+func (s *Split) TrainBatchInto(dst []float32, idx []int, aug Augmenter, workers int) ([]float32, [4]int64) {
 	pr := s.Protocol
 	crop, base := pr.Crop, pr.Base
 	n := 3 * crop * crop
@@ -228,7 +238,7 @@ func (s *Split) TrainBatchInto(dst []float32, idx []int, aug Augmenter) ([]float
 		panic(fmt.Sprintf("load: unknown augmentation mode %q (caller bug)", aug.Mode))
 	}
 	out := growFloat32(dst, len(idx)*n)
-	parallel(len(idx), func(i int) {
+	parallelOn(len(idx), workers, func(i int) {
 		r := aug.rng(i)
 		img := s.Image(idx[i])
 		full := rgbView{Pix: img, Stride: base * 3, W: base, H: base}

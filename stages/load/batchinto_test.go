@@ -33,16 +33,18 @@ func TestBatchIntoReusesAndOverwrites(t *testing.T) {
 	for _, mode := range []string{"base", "red", "adv"} {
 		aug := Augmenter{Seed: 7, Epoch: 2, Batch: 11, Mode: mode}
 		want, wshape := s.TrainBatch(idx, aug)
-		buf := dirty(n + 5)
-		got, shape := s.TrainBatchInto(buf, idx, aug)
-		if shape != wshape || !reflect.DeepEqual(got, want) {
-			t.Fatalf("%s: TrainBatchInto differs from TrainBatch", mode)
-		}
-		if &got[0] != &buf[0] {
-			t.Fatalf("%s: TrainBatchInto did not reuse a buffer with room", mode)
+		for _, workers := range []int{0, 1, 3} {
+			buf := dirty(n + 5)
+			got, shape := s.TrainBatchInto(buf, idx, aug, workers)
+			if shape != wshape || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s, %d workers: TrainBatchInto differs from TrainBatch", mode, workers)
+			}
+			if &got[0] != &buf[0] {
+				t.Fatalf("%s: TrainBatchInto did not reuse a buffer with room", mode)
+			}
 		}
 		small := dirty(n - 1)
-		if got, _ := s.TrainBatchInto(small, idx, aug); len(got) != n || &got[0] == &small[0] || !reflect.DeepEqual(got, want) {
+		if got, _ := s.TrainBatchInto(small, idx, aug, 0); len(got) != n || &got[0] == &small[0] || !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s: TrainBatchInto with a small buffer", mode)
 		}
 	}

@@ -70,11 +70,12 @@ func (d *trainData) epoch(seed int64) [][]int {
 	return d.sampler.Epoch()
 }
 
-// fill assembles batch b of epoch (sample indices idx) into hb's buffers: the augmented
-// images and their labels. It only reads d.split and the fields set by openTrainData, so
-// it may run on another goroutine while training steps (prefetch.go).
-func (d *trainData) fill(hb *hostBatch, epoch, b int, idx []int) {
-	hb.data, hb.shape = d.split.TrainBatchInto(hb.data, idx, load.Augmenter{Seed: d.seed, Epoch: epoch, Batch: b, Mode: d.aug})
+// fill assembles batch b of epoch (sample indices idx) into hb's buffers, the augmented
+// images on up to workers goroutines (0: one per CPU), and their labels. It only reads
+// d.split and the fields set by openTrainData, so it may run on another goroutine while
+// training steps (prefetch.go).
+func (d *trainData) fill(hb *hostBatch, epoch, b int, idx []int, workers int) {
+	hb.data, hb.shape = d.split.TrainBatchInto(hb.data, idx, load.Augmenter{Seed: d.seed, Epoch: epoch, Batch: b, Mode: d.aug}, workers)
 	labels := d.split.Labels()
 	hb.labels = hb.labels[:0]
 	for _, j := range idx {

@@ -226,7 +226,7 @@ func (t *trainer) runEpoch(epoch int) (epochResult, error) {
 		t.minerRNG.Seed(uint32(seed)) // the original seeds NumPy (the miners' source) per epoch
 	}
 	batches := t.data.epoch(seed)
-	src := t.data.batches(epoch, batches) // assembles each next batch while a step runs
+	src := t.batches(epoch, batches) // may assemble each next batch while a step runs
 	defer src.close()
 	warmup := epoch < t.cfg.Schedule.Warmup
 	bar := t.ctx.Progress.Start(fmt.Sprintf("epoch %d/%d", epoch+1, t.cfg.Schedule.Epochs), int64(len(batches)))

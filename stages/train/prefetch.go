@@ -2,16 +2,48 @@ package train
 
 import (
 	"fmt"
+	"runtime"
 
 	"dmlrun/torch"
 )
 
-// prefetchBatches makes runEpoch assemble each next batch on a goroutine while the current
-// step runs. Off, every batch is assembled on the training goroutine right before its
-// step, as before; the results are the same bytes either way (TestPrefetchSameCheckpoint),
-// so it is a switch for that test and for the benchmark that measures the overlap, not a
-// setting.
-var prefetchBatches = true
+// prefetchMode says whether runEpoch assembles each next batch on a goroutine while the
+// current step runs. The results are the same bytes either way (TestPrefetchSameCheckpoint):
+// it decides speed only.
+type prefetchMode int
+
+const (
+	prefetchAuto prefetchMode = iota // per node: prefetchPlan
+	prefetchOn                       // always, on the CPUs prefetchPlan would use (tests, benchmarks)
+	prefetchOff                      // never: each batch assembled right before its step
+)
+
+// prefetch is the mode of every node in this process; only tests and benchmarks change it.
+var prefetch = prefetchAuto
+
+// prefetchPlan says whether this node's epochs prefetch and on how many goroutines a
+// prefetched batch is assembled (0: one per CPU). Automatically it prefetches only when
+// the step leaves CPUs free: on a CUDA device, where the CPUs wait for the GPU, and on
+// the CPU when the node's libtorch threads are fewer than the CPUs, on the ones left.
+// With libtorch on every CPU (the CPU default) it does not: assembling a batch beside
+// OpenMP threads that fill every core preempts them, and an OpenMP region waits for its
+// slowest thread; on the 2-core machine of bench/datapath/README.md that made epochs
+// slower, where one libtorch thread beside a prefetching goroutine made them faster.
+// Under apply -j N the CPUs past a node's share are other nodes', which this cannot see
+// (FIXME: pass the node's share of the CPUs rather than inferring it).
+func (t *trainer) prefetchPlan() (on bool, workers int) {
+	spare := runtime.NumCPU() - Threads(t.ctx)
+	if !t.dev.IsCUDA() && spare > 0 {
+		workers = spare
+	}
+	switch prefetch {
+	case prefetchOn:
+		return true, workers
+	case prefetchOff:
+		return false, 0
+	}
+	return t.dev.IsCUDA() || spare > 0, workers
+}
 
 // prefetchHook is a test hook that sees every prefetcher runEpoch starts, so a test can
 // check that each one's goroutine has returned when the epoch is over.
@@ -44,9 +76,9 @@ func (hb *hostBatch) tensors(dev torch.Device) (x, y *torch.Tensor, err error) {
 	return x, y, nil
 }
 
-// epochBatches hands runEpoch the batches of one epoch as tensors, in order. With
-// prefetchBatches it runs a prefetcher; otherwise it assembles each batch when asked, into
-// one reused hostBatch. Tensors are always made on the caller's goroutine: torch scopes are
+// epochBatches hands runEpoch the batches of one epoch as tensors, in order. When
+// prefetching it runs a prefetcher; otherwise it assembles each batch when asked, into one
+// reused hostBatch, on every CPU (the step is not running then). Tensors are always made on the caller's goroutine: torch scopes are
 // process-wide and a node's torch work runs on its pinned OS thread (torch.Pinned), so
 // only the Go-side buffers are prepared ahead.
 type epochBatches struct {
@@ -57,13 +89,14 @@ type epochBatches struct {
 	own     hostBatch
 }
 
-// batches returns the source of epoch's batches (drawn by d.epoch). The caller must call
-// close when the epoch ends, early or not.
-func (d *trainData) batches(epoch int, batches [][]int) *epochBatches {
+// batches returns the source of epoch's batches (drawn by trainData.epoch), prefetching
+// as prefetchPlan says. The caller must call close when the epoch ends, early or not.
+func (t *trainer) batches(epoch int, batches [][]int) *epochBatches {
+	d := t.data
 	eb := &epochBatches{d: d, epoch: epoch, batches: batches}
-	if prefetchBatches && len(batches) > 0 {
+	if on, workers := t.prefetchPlan(); on && len(batches) > 0 {
 		eb.pf = startPrefetch(len(batches), func(hb *hostBatch, it int) {
-			d.fill(hb, epoch, it, batches[it])
+			d.fill(hb, epoch, it, batches[it], workers)
 		})
 		if prefetchHook != nil {
 			prefetchHook(eb.pf)
@@ -77,7 +110,7 @@ func (d *trainData) batches(epoch int, batches [][]int) *epochBatches {
 func (eb *epochBatches) tensors(it int, dev torch.Device) (x, y *torch.Tensor, err error) {
 	if eb.pf == nil {
 		hb := &eb.own
-		if err := assemble(hb, it, func(hb *hostBatch, it int) { eb.d.fill(hb, eb.epoch, it, eb.batches[it]) }); err != nil {
+		if err := assemble(hb, it, func(hb *hostBatch, it int) { eb.d.fill(hb, eb.epoch, it, eb.batches[it], 0) }); err != nil {
 			return nil, nil, err
 		}
 		return hb.tensors(dev)

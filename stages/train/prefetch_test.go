@@ -7,10 +7,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
+	"dmlrun/stage"
 	"dmlrun/stages/train/traintest"
 	"dmlrun/torch"
 )
@@ -129,12 +131,14 @@ func evalSetup(t *testing.T) *setup {
 func TestPrefetchSameCheckpoint(t *testing.T) {
 	s := evalSetup(t)
 	outs := map[bool]string{}
+	defer func() { prefetch = prefetchAuto }()
 	for _, on := range []bool{false, true} {
-		prefetchBatches = on
+		prefetch = prefetchOff
+		if on {
+			prefetch = prefetchOn
+		}
 		outs[on] = t.TempDir()
-		err := runTrain(s.ctx(t, outs[on], false, nil))
-		prefetchBatches = true
-		if err != nil {
+		if err := runTrain(s.ctx(t, outs[on], false, nil)); err != nil {
 			t.Fatalf("prefetch %v: %v", on, err)
 		}
 	}
@@ -163,7 +167,8 @@ func TestPrefetchSameCheckpoint(t *testing.T) {
 // Deterministic: a goroutine that was not stopped stays blocked handing over its next
 // batch, so its done channel is still open.
 func TestPrefetchGoroutineEnds(t *testing.T) {
-	defer func() { lossHook, prefetchHook = nil, nil }()
+	defer func() { lossHook, prefetchHook, prefetch = nil, nil, prefetchAuto }()
+	prefetch = prefetchOn // whatever the CPU count
 	cases := []struct {
 		name    string
 		epochs  int // prefetchers started
@@ -212,6 +217,45 @@ func TestPrefetchGoroutineEnds(t *testing.T) {
 				if !goroutineDone(p) {
 					t.Errorf("epoch %d's prefetch goroutine is still running", i)
 				}
+			}
+		})
+	}
+}
+
+// TestPrefetchPlan: automatically, a node prefetches when its step leaves CPUs free (a
+// CUDA device, or fewer libtorch threads than CPUs, the rest assembling), not when
+// libtorch has every CPU; the forced modes override.
+func TestPrefetchPlan(t *testing.T) {
+	defer func() { prefetch = prefetchAuto }()
+	ncpu := runtime.NumCPU()
+	cuda := torch.Device{Kind: torch.CUDA}
+	cases := []struct {
+		name        string
+		mode        prefetchMode
+		dev         torch.Device
+		threads     int // the node's ctx.Threads (0: every CPU)
+		on          bool
+		wantWorkers int
+	}{
+		{"cpu, every CPU by default", prefetchAuto, torch.CPUDevice, 0, false, 0},
+		{"cpu, every CPU", prefetchAuto, torch.CPUDevice, ncpu, false, 0},
+		{"cpu, more threads than CPUs", prefetchAuto, torch.CPUDevice, ncpu + 1, false, 0},
+		{"cpu, one CPU left", prefetchAuto, torch.CPUDevice, ncpu - 1, ncpu > 1, min(1, ncpu-1)}, // (one CPU: threads 0, every CPU)
+		{"cuda", prefetchAuto, cuda, 0, true, 0},
+		{"forced on", prefetchOn, torch.CPUDevice, 0, true, 0},
+		{"forced on, one CPU left", prefetchOn, torch.CPUDevice, ncpu - 1, true, min(1, ncpu-1)},
+		{"forced off", prefetchOff, cuda, 1, false, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			prefetch = c.mode
+			tr := &trainer{ctx: &stage.Context{Threads: c.threads}, dev: c.dev}
+			on, workers := tr.prefetchPlan()
+			if !c.on {
+				c.wantWorkers = 0
+			}
+			if on != c.on || (on && workers != c.wantWorkers) {
+				t.Fatalf("prefetch %v on %d goroutines, want %v on %d (%d CPUs)", on, workers, c.on, c.wantWorkers, ncpu)
 			}
 		})
 	}
