@@ -52,6 +52,9 @@ from torchvision import transforms
 import faiss
 from sklearn.metrics import normalized_mutual_info_score
 
+# nir_torch is imported from bench/nir; no bytecode is left there (a folder this script does
+# not own).
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "nir"))
 import nir_torch  # noqa: E402  (the NIR criterion and masked-logsumexp ProxyAnchor, original maths)
 
