@@ -19,7 +19,8 @@ type trainData struct {
 	aug     string
 	seed    int64 // run seed: augmentation streams derive from (seed, epoch, batch, position)
 
-	eval Embedder // evaluate's buffers, reused by every split and epoch of this training
+	bufs [2]hostBatch // the training batches' buffers, reused by every epoch (prefetch.go)
+	eval Embedder     // evaluate's buffers, reused by every split and epoch of this training
 }
 
 func openTrainData(dir string, cfg *Config) (*trainData, error) {

@@ -77,16 +77,16 @@ func (hb *hostBatch) tensors(dev torch.Device) (x, y *torch.Tensor, err error) {
 }
 
 // epochBatches hands runEpoch the batches of one epoch as tensors, in order. When
-// prefetching it runs a prefetcher; otherwise it assembles each batch when asked, into one
-// reused hostBatch, on every CPU (the step is not running then). Tensors are always made on the caller's goroutine: torch scopes are
+// prefetching it runs a prefetcher on the trainer's two batch buffers; otherwise it
+// assembles each batch when asked into the first, on every CPU (the step is not running
+// then). Tensors are always made on the caller's goroutine: torch scopes are
 // process-wide and a node's torch work runs on its pinned OS thread (torch.Pinned), so
 // only the Go-side buffers are prepared ahead.
 type epochBatches struct {
 	d       *trainData
 	epoch   int
 	batches [][]int
-	pf      *prefetcher // nil: assemble inline into own
-	own     hostBatch
+	pf      *prefetcher // nil: assemble inline into d.bufs[0]
 }
 
 // batches returns the source of epoch's batches (drawn by trainData.epoch), prefetching
@@ -95,7 +95,7 @@ func (t *trainer) batches(epoch int, batches [][]int) *epochBatches {
 	d := t.data
 	eb := &epochBatches{d: d, epoch: epoch, batches: batches}
 	if on, workers := t.prefetchPlan(); on && len(batches) > 0 {
-		eb.pf = startPrefetch(len(batches), func(hb *hostBatch, it int) {
+		eb.pf = startPrefetch(len(batches), [2]*hostBatch{&d.bufs[0], &d.bufs[1]}, func(hb *hostBatch, it int) {
 			d.fill(hb, epoch, it, batches[it], workers)
 		})
 		if prefetchHook != nil {
@@ -109,7 +109,7 @@ func (t *trainer) batches(epoch int, batches [][]int) *epochBatches {
 // scope). Batches must be asked for in order 0, 1, 2, ...
 func (eb *epochBatches) tensors(it int, dev torch.Device) (x, y *torch.Tensor, err error) {
 	if eb.pf == nil {
-		hb := &eb.own
+		hb := &eb.d.bufs[0]
 		if err := assemble(hb, it, func(hb *hostBatch, it int) { eb.d.fill(hb, eb.epoch, it, eb.batches[it], 0) }); err != nil {
 			return nil, nil, err
 		}
@@ -151,12 +151,13 @@ type prefetcher struct {
 	done  chan struct{}   // closed when the goroutine has returned
 }
 
-// startPrefetch starts assembling batches 0..n-1 with fill.
-func startPrefetch(n int, fill func(hb *hostBatch, it int)) *prefetcher {
+// startPrefetch starts assembling batches 0..n-1 with fill into bufs, which belong to the
+// prefetcher until its close returns (the trainer keeps them from epoch to epoch).
+func startPrefetch(n int, bufs [2]*hostBatch, fill func(hb *hostBatch, it int)) *prefetcher {
 	p := &prefetcher{n: n, ready: make(chan *hostBatch), free: make(chan *hostBatch, 2),
 		stop: make(chan struct{}), done: make(chan struct{})}
-	p.free <- &hostBatch{}
-	p.free <- &hostBatch{}
+	p.free <- bufs[0]
+	p.free <- bufs[1]
 	go p.run(fill)
 	return p
 }

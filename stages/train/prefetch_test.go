@@ -24,6 +24,9 @@ func fillIndex(hb *hostBatch, it int) {
 	hb.labels = append(hb.labels[:0], int64(it))
 }
 
+// newBufs is a fresh pair of batch buffers.
+func newBufs() [2]*hostBatch { return [2]*hostBatch{{}, {}} }
+
 // goroutineDone says whether p's goroutine has returned, without waiting.
 func goroutineDone(p *prefetcher) bool {
 	select {
@@ -38,7 +41,7 @@ func goroutineDone(p *prefetcher) bool {
 // ends its goroutine after the last one; asking for more is an error, not a hang.
 func TestPrefetcherOrderAndBuffers(t *testing.T) {
 	const n = 7
-	p := startPrefetch(n, fillIndex)
+	p := startPrefetch(n, newBufs(), fillIndex)
 	defer p.close()
 	bufs := map[*hostBatch]bool{}
 	for it := 0; it < n; it++ {
@@ -69,7 +72,7 @@ func TestPrefetcherOrderAndBuffers(t *testing.T) {
 // returned once close returns.
 func TestPrefetcherStops(t *testing.T) {
 	t.Run("close mid-epoch", func(t *testing.T) {
-		p := startPrefetch(5, fillIndex)
+		p := startPrefetch(5, newBufs(), fillIndex)
 		hb, err := p.next(0)
 		if err != nil {
 			t.Fatal(err)
@@ -84,7 +87,7 @@ func TestPrefetcherStops(t *testing.T) {
 		}
 	})
 	t.Run("out of order", func(t *testing.T) {
-		p := startPrefetch(3, fillIndex)
+		p := startPrefetch(3, newBufs(), fillIndex)
 		_, err := p.next(1)
 		p.close()
 		if err == nil || !strings.Contains(err.Error(), "batch 0 came") {
@@ -92,7 +95,7 @@ func TestPrefetcherStops(t *testing.T) {
 		}
 	})
 	t.Run("fill panics", func(t *testing.T) {
-		p := startPrefetch(4, func(hb *hostBatch, it int) {
+		p := startPrefetch(4, newBufs(), func(hb *hostBatch, it int) {
 			if it == 2 {
 				panic("index out of range")
 			}
