@@ -3,10 +3,12 @@
 //
 // The data path of one batch is what stages/train does per step: the epoch's sampler draw
 // (load.ClassRandomSampler re-seeded with the epoch seed, amortised over the epoch's
-// batches), Split.TrainBatch (random resized crop + flip + normalisation into NCHW
+// batches), Split.TrainBatchInto (random resized crop + flip + normalisation into NCHW
 // float32) and torch.FromFloat32 / torch.FromInt64 for images and labels. stages/train
 // keeps that code in unexported functions, so this program calls the same exported
-// functions in the same order (stages/train/data.go batch()).
+// functions in the same order (stages/train/data.go fill(), prefetch.go hostBatch.tensors(),
+// inline as stages/train runs when libtorch has every CPU; the overlap with the step that
+// stages/train does otherwise is measured by overlap.sh).
 //
 // The step is bench/internal/trainstep (shared with bench/train) on the batch the data
 // path just made: forward, loss, backward of the scaled loss, unscale, Adam.
@@ -95,6 +97,9 @@ type dataPath struct {
 	sampler *load.ClassRandomSampler
 	seed    int64
 	epochs  int64 // a nominal run length for the epoch seed (only the seeds depend on it)
+
+	data   []float32 // the batch buffers, reused as stages/train reuses its own
+	labels []int64
 }
 
 // epoch re-seeds Python random with the epoch seed and draws the epoch's batches.
@@ -103,21 +108,33 @@ func (d *dataPath) epoch(e int) [][]int {
 	return d.sampler.Epoch()
 }
 
-// batch is stages/train/data.go's batch() on the CPU: augmented, normalised images and
-// labels as tensors (in the caller's torch scope).
-func (d *dataPath) batch(e, b int, idx []int) (x, y *torch.Tensor, err error) {
-	data, shape := d.split.TrainBatch(idx, load.Augmenter{Seed: d.seed, Epoch: e, Batch: b, Mode: "base"})
-	x, err = torch.FromFloat32(data, shape[:]...)
+// fill is stages/train/data.go's fill(): batch b of epoch e's augmented, normalised images
+// and labels into d's reused buffers, on every CPU.
+func (d *dataPath) fill(e, b int, idx []int) [4]int64 {
+	var shape [4]int64
+	d.data, shape = d.split.TrainBatchInto(d.data, idx, load.Augmenter{Seed: d.seed, Epoch: e, Batch: b, Mode: "base"}, 0)
+	labels := d.split.Labels()
+	d.labels = d.labels[:0]
+	for _, j := range idx {
+		d.labels = append(d.labels, labels[j])
+	}
+	return shape
+}
+
+// tensors is stages/train's hostBatch.tensors() on the CPU: the filled batch as tensors
+// (in the caller's torch scope).
+func (d *dataPath) tensors(shape [4]int64) (x, y *torch.Tensor, err error) {
+	x, err = torch.FromFloat32(d.data, shape[:]...)
 	if err != nil {
 		return nil, nil, err
 	}
-	labels := d.split.Labels()
-	lab := make([]int64, len(idx))
-	for i, j := range idx {
-		lab[i] = labels[j]
-	}
-	y, err = torch.FromInt64(lab, int64(len(lab)))
+	y, err = torch.FromInt64(d.labels, int64(len(d.labels)))
 	return x, y, err
+}
+
+// batch is fill then tensors.
+func (d *dataPath) batch(e, b int, idx []int) (x, y *torch.Tensor, err error) {
+	return d.tensors(d.fill(e, b, idx))
 }
 
 func median(ds []time.Duration) float64 {
@@ -235,17 +252,9 @@ func run(o options) error {
 		for b, idx := range batches {
 			err := torch.WithScope(func() error {
 				t0 := time.Now()
-				data, shape := d.split.TrainBatch(idx, load.Augmenter{Seed: d.seed, Epoch: e, Batch: b, Mode: "base"})
+				shape := d.fill(e, b, idx)
 				t1 := time.Now()
-				labels := d.split.Labels()
-				lab := make([]int64, len(idx))
-				for i, j := range idx {
-					lab[i] = labels[j]
-				}
-				if _, err := torch.FromFloat32(data, shape[:]...); err != nil {
-					return err
-				}
-				if _, err := torch.FromInt64(lab, int64(len(lab))); err != nil {
+				if _, _, err := d.tensors(shape); err != nil {
 					return err
 				}
 				t2 := time.Now()
