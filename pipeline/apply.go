@@ -273,6 +273,7 @@ type task struct {
 	experiment string // the index entry to record ("" records none)
 	device     string
 	threads    int
+	cpus       int // stage.Context.CPUs
 }
 
 // newTask describes graph node n, whose inputs' artifacts are inputs (all present).
@@ -439,6 +440,7 @@ func (e *Executor) runStage(ctx context.Context, t *task, txn *store.Txn, config
 		Progress: prog,
 		Device:   t.device,
 		Threads:  t.threads,
+		CPUs:     t.cpus,
 		Config:   config,
 		Inputs:   t.inputs,
 

@@ -28,7 +28,10 @@ func (e *Executor) runIsolated(ctx context.Context, g *Graph, n *Node, inputs []
 		e.record(t)
 		return res, art
 	}
-	job, err := g.Job(n, JobOptions{Experiment: e.Experiment, Device: e.Device, Threads: IsolatedThreads(e.Threads, e.Jobs)})
+	// Its share of the machine: its threads, and no CPUs beside them (the other nodes'),
+	// which a stage would otherwise give work to (train's batch prefetch).
+	share := IsolatedThreads(e.Threads, e.Jobs)
+	job, err := g.Job(n, JobOptions{Experiment: e.Experiment, Device: e.Device, Threads: share, CPUs: share})
 	if err != nil {
 		return fail(err)
 	}

@@ -54,8 +54,8 @@ func TestIsolateRunsExclusiveSideBySide(t *testing.T) {
 		calls++
 		first := calls <= 2
 		mu.Unlock()
-		if j.Threads != 2 {
-			t.Errorf("%s: frozen with %d threads, want 5/2 = 2", j.Addr, j.Threads)
+		if j.Threads != 2 || j.CPUs != 2 {
+			t.Errorf("%s: frozen with %d threads of %d CPUs, want 5/2 = 2 of 2 (its share)", j.Addr, j.Threads, j.CPUs)
 		}
 		if first {
 			arrived.Done()

@@ -39,6 +39,7 @@ type Job struct {
 	Inputs       []JobInput     `json:"inputs"` // in the order written
 	Device       string         `json:"device"`
 	Threads      int            `json:"threads,omitempty"` // 0: the job decides (its CPUs)
+	CPUs         int            `json:"cpus,omitempty"`    // stage.Context.CPUs (0: all the job's)
 }
 
 // JobInput is one input of a Job: what stage.Input says of it, and for each stage kind
@@ -60,6 +61,7 @@ type JobOptions struct {
 	Experiment string
 	Device     string
 	Threads    int
+	CPUs       int
 }
 
 // Job freezes node n of g. It fails when n has no key (Node.KeyErr).
@@ -73,7 +75,7 @@ func (g *Graph) Job(n *Node, o JobOptions) (*Job, error) {
 	j := &Job{
 		Format: JobFormat, Experiment: o.Experiment, Addr: n.Addr, Stage: n.Kind, StageVersion: n.Def.Version,
 		Key: n.Key, Params: jsonSafe(map[string]any(n.Params)).(map[string]any), KeyInputs: n.KeyInputs,
-		Inputs: []JobInput{}, Device: o.Device, Threads: o.Threads,
+		Inputs: []JobInput{}, Device: o.Device, Threads: o.Threads, CPUs: o.CPUs,
 	}
 	for _, in := range n.Inputs {
 		si := g.stageInput(in)
@@ -180,7 +182,7 @@ func (e *Executor) jobTask(stages *stage.Registry, j *Job) (*task, error) {
 		return nil, bad(false, "params do not fit stage %s version %d: %w", j.Stage, def.Version, err)
 	}
 	t := &task{addr: j.Addr, kind: j.Stage, key: j.Key, def: def, params: stage.Params(params), keyInputs: j.KeyInputs,
-		refs: []store.InputRef{}, experiment: j.Experiment, device: j.Device, threads: j.Threads}
+		refs: []store.InputRef{}, experiment: j.Experiment, device: j.Device, threads: j.Threads, cpus: j.CPUs}
 	for _, in := range j.Inputs {
 		t.refs = append(t.refs, store.InputRef{Param: in.Param, Addr: in.Addr, Key: in.Key})
 	}

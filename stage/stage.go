@@ -174,6 +174,10 @@ type Context struct {
 	Progress Progress  // never nil
 	Device   string    // requested device: "auto", "cpu", "cuda:N"
 	Threads  int       // intra-op threads for libtorch
+	// CPUs is how many CPUs the node may use, its libtorch threads included: under apply
+	// -j N its share of the machine, which other nodes use the rest of; 0 is every CPU
+	// this process may run on (runtime.NumCPU).
+	CPUs int
 
 	// Config is Def.Decode's result for Params (nil for stages without Decode).
 	Config any

@@ -29,10 +29,14 @@ var prefetch = prefetchAuto
 // OpenMP threads that fill every core preempts them, and an OpenMP region waits for its
 // slowest thread; on the 2-core machine of bench/datapath/README.md that made epochs
 // slower, where one libtorch thread beside a prefetching goroutine made them faster.
-// Under apply -j N the CPUs past a node's share are other nodes', which this cannot see
-// (FIXME: pass the node's share of the CPUs rather than inferring it).
+// The CPUs are the node's (stage.Context.CPUs): under apply -j N its share of the
+// machine, equal to its threads, so it does not prefetch on the other nodes' CPUs.
 func (t *trainer) prefetchPlan() (on bool, workers int) {
-	spare := runtime.NumCPU() - Threads(t.ctx)
+	cpus := t.ctx.CPUs
+	if cpus <= 0 {
+		cpus = runtime.NumCPU()
+	}
+	spare := cpus - Threads(t.ctx)
 	if !t.dev.IsCUDA() && spare > 0 {
 		workers = spare
 	}

@@ -263,3 +263,20 @@ func TestPrefetchPlan(t *testing.T) {
 		})
 	}
 }
+
+// TestPrefetchPlanNodeShare: under apply -j N a node's CPUs are its share of the machine
+// (stage.Context.CPUs); with its threads filling that share it assembles batches inline
+// instead of on the other nodes' CPUs, and with CPUs beside its threads it uses those.
+func TestPrefetchPlanNodeShare(t *testing.T) {
+	prefetch = prefetchAuto
+	for _, c := range []struct {
+		threads, cpus int
+		on            bool
+		workers       int
+	}{{1, 1, false, 0}, {2, 2, false, 0}, {1, 3, true, 2}} {
+		tr := &trainer{ctx: &stage.Context{Threads: c.threads, CPUs: c.cpus}, dev: torch.CPUDevice}
+		if on, workers := tr.prefetchPlan(); on != c.on || workers != c.workers {
+			t.Errorf("threads %d of %d CPUs: prefetch %v on %d goroutines, want %v on %d", c.threads, c.cpus, on, workers, c.on, c.workers)
+		}
+	}
+}

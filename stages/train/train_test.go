@@ -561,7 +561,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"resnet needs weights", func(p stage.Params) { p["arch"] = "resnet18_frozen_normalize" }, "not_pretrained = true"},
 		{"missing weights file", func(p stage.Params) { p["arch"] = "resnet18"; p["pretrained"] = "/nonexistent/r18.pth" }, "/nonexistent/r18.pth"},
-		{"autocast on cpu", func(p stage.Params) { p["autocast"] = "bf16" }, "needs a CUDA device"},
+		{"f16 autocast on cpu", func(p stage.Params) { p["autocast"] = "f16" }, "needs a CUDA device"},
 		{"spc must divide bs", func(p stage.Params) { p.Object("schedule")["samples_per_class"] = int64(3) }, "not a multiple of samples_per_class"},
 		{"unknown arch", func(p stage.Params) { p["arch"] = "vgg" }, "vgg"},
 	}
