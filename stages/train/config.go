@@ -15,8 +15,10 @@ import (
 // Version of the train stage's numerics and artifact format (part of every content key).
 // 2: model.json records steps, skipped steps and the selected epoch; train_log.csv has a
 // steps column. 3: the artifact holds a TensorBoard event file (events.out.tfevents.dmlrun). 4: a loss that is
-// a sum of named terms (nir) logs each term too (loss_<term>, train/loss/<term>).
-const Version = 4
+// a sum of named terms (nir) logs each term too (loss_<term>, train/loss/<term>). 5: eval_every
+// computes its metrics on the evaluate stage's libtorch backend (it was the pure-Go one,
+// which may order near-tied neighbours differently).
+const Version = 5
 
 // Config is a train block's typed config; defaults are the original's (reference §1). The
 // doc of arch, loss and batch_mining, and batch_mining's enum, come from the plug-in tables

@@ -63,7 +63,7 @@
 //
 // What it is not: it computes no metrics beyond the optional per-epoch evaluation
 // (eval_every: eval_metrics on the val and test splits the dataset has, through
-// stages/evaluate/metrics' pure-Go backend), knows nothing of the store, and
+// stages/evaluate/metrics on the evaluate stage's libtorch backend), knows nothing of the store, and
 // owns no loss: criteria and miners are their own packages. Mixed precision (autocast =
 // "bf16" or "f16", the original's --use_float16) wraps forward and loss in the device's
 // autocast: on CUDA either, on the CPU bf16 only, and only where the CPU has bfloat16

@@ -8,6 +8,7 @@ import (
 	"dmlrun/internal/failpoint"
 	"dmlrun/stage"
 	"dmlrun/stages/evaluate/metrics"
+	"dmlrun/stages/evaluate/metrics/torchbackend"
 	"dmlrun/stages/load"
 	"dmlrun/stages/models"
 	"dmlrun/torch"
@@ -140,9 +141,10 @@ func (t *trainer) setupEval() {
 }
 
 // evaluate embeds each evaluated split with the current network (eval mode, no
-// gradients, as the embed stage does) and computes the metrics on it with the pure-Go
-// backend (stages/evaluate's torch backend would be an import cycle: evaluate reads embed
-// artifacts, embed reads train's). k-means (nmi, f1) uses the number of training classes,
+// gradients, as the embed stage does) and computes the metrics on it with the evaluate
+// stage's backend (torchbackend: search and k-means assignment as matrix products on the
+// node's device; the pure-Go backend took 1.9 s of every epoch for k-means alone on the
+// emoji test split, against a 14 s epoch). k-means (nmi, f1) uses the number of training classes,
 // as the evaluate stage does by default. NaN or infinite embeddings are an error wrapping
 // ErrNonFinite.
 func (t *trainer) evaluate() (map[string]float64, error) {
@@ -161,7 +163,7 @@ func (t *trainer) evaluate() (map[string]float64, error) {
 		if n, first := NonFinite(x, int(t.model.Dim)); n > 0 {
 			return nil, fmt.Errorf("%w: %d of %d images of the %s split embed as NaN or Inf (the first is image %d)", ErrNonFinite, n, len(y), sp, first)
 		}
-		r, err := metrics.Compute(metrics.Matrix{Data: x, Rows: len(y), Cols: int(t.model.Dim)}, y, t.evalNames, metrics.Options{KMeansK: t.numClasses})
+		r, err := metrics.Compute(metrics.Matrix{Data: x, Rows: len(y), Cols: int(t.model.Dim)}, y, t.evalNames, metrics.Options{KMeansK: t.numClasses, Backend: torchbackend.Backend{Device: t.dev}})
 		if err != nil {
 			return nil, fmt.Errorf("%s split: %w", sp, err)
 		}
