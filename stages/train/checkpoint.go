@@ -343,7 +343,10 @@ type logRow struct {
 	Skipped int
 	Steps   int
 	LRs     []float64
-	Seconds float64
+	Seconds float64 // the epoch's training steps
+	// EvalSeconds is the epoch's evaluation (embedding and metrics of every evaluated
+	// split); NaN on epochs without evaluation.
+	EvalSeconds float64
 	// Evals holds the epoch's evaluation by train_log.csv column (<split>_<metric>); nil
 	// on epochs without evaluation, NaN for a value that is not a number.
 	Evals map[string]float64
@@ -359,6 +362,7 @@ type logRowJSON struct {
 	Steps   int                 `json:"steps"`
 	LRs     []float64           `json:"lrs"`
 	Seconds float64             `json:"seconds"`
+	EvalSec *float64            `json:"eval_seconds,omitempty"`
 	Evals   map[string]*float64 `json:"evals,omitempty"`
 }
 
@@ -378,7 +382,7 @@ func orNaN(p *float64) float64 {
 
 // MarshalJSON stores NaN as null.
 func (r logRow) MarshalJSON() ([]byte, error) {
-	p := logRowJSON{Epoch: r.Epoch, Loss: orNull(r.Loss), Skipped: r.Skipped, Steps: r.Steps, LRs: r.LRs, Seconds: r.Seconds}
+	p := logRowJSON{Epoch: r.Epoch, Loss: orNull(r.Loss), Skipped: r.Skipped, Steps: r.Steps, LRs: r.LRs, Seconds: r.Seconds, EvalSec: orNull(r.EvalSeconds)}
 	for _, v := range r.Terms {
 		p.Terms = append(p.Terms, orNull(v))
 	}
@@ -397,7 +401,7 @@ func (r *logRow) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return err
 	}
-	*r = logRow{Epoch: p.Epoch, Loss: orNaN(p.Loss), Skipped: p.Skipped, Steps: p.Steps, LRs: p.LRs, Seconds: p.Seconds}
+	*r = logRow{Epoch: p.Epoch, Loss: orNaN(p.Loss), Skipped: p.Skipped, Steps: p.Steps, LRs: p.LRs, Seconds: p.Seconds, EvalSeconds: orNaN(p.EvalSec)}
 	for _, v := range p.Terms {
 		r.Terms = append(r.Terms, orNaN(v))
 	}
@@ -412,7 +416,8 @@ func (r *logRow) UnmarshalJSON(b []byte) error {
 
 // writeLog writes train_log.csv: epoch, loss, loss_<term>... (the terms of a loss that is a
 // sum of named terms, criteria.Termed: nir's loss_proxyanchor and loss_nir, which add up to
-// loss), skipped, steps, lr_<group>..., seconds, then one column per evaluated split and
+// loss), skipped, steps, lr_<group>..., seconds (the training steps), eval_seconds (the
+// evaluation, when eval_every evaluates anything; empty on epochs without), then one column per evaluated split and
 // metric (evalCols, <split>_<metric>, empty on epochs without evaluation). The old log's
 // test Recall@1 column, test_recall@1, is now test_e_recall@1. It writes the same log as
 // TensorBoard events too (writeEvents).
@@ -433,6 +438,9 @@ func writeLog(dir string, groups, terms, evalCols []string, rows []logRow) error
 		head = append(head, "lr_"+g)
 	}
 	head = append(head, "seconds")
+	if len(evalCols) > 0 {
+		head = append(head, "eval_seconds")
+	}
 	head = append(head, evalCols...)
 	w.Write(head)
 	for _, r := range rows {
@@ -445,6 +453,9 @@ func writeLog(dir string, groups, terms, evalCols []string, rows []logRow) error
 			rec = append(rec, strconv.FormatFloat(lr, 'g', -1, 64))
 		}
 		rec = append(rec, strconv.FormatFloat(r.Seconds, 'f', 4, 64))
+		if len(evalCols) > 0 {
+			rec = append(rec, fmtSeconds(r.EvalSeconds))
+		}
 		for _, c := range evalCols {
 			v, ok := r.Evals[c]
 			if !ok {
@@ -462,6 +473,14 @@ func writeLog(dir string, groups, terms, evalCols []string, rows []logRow) error
 		return err
 	}
 	return writeEvents(dir, groups, terms, evalCols, rows) // the same log for TensorBoard
+}
+
+// fmtSeconds renders a duration column: four decimals, "" for NaN (not measured).
+func fmtSeconds(v float64) string {
+	if math.IsNaN(v) {
+		return ""
+	}
+	return strconv.FormatFloat(v, 'f', 4, 64)
 }
 
 func fmtFloat(v float64) string {

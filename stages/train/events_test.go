@@ -44,6 +44,7 @@ func TestTrainEvents(t *testing.T) {
 	// The seconds are the clock's: two logs that differ only there give the same file.
 	other := append([]logRow(nil), rows...)
 	other[0].Seconds, other[1].Seconds = 100, 200
+	other[0].EvalSeconds = 7
 	a, _ := trainEvents(groups, nil, cols, rows)
 	b, _ := trainEvents(groups, nil, cols, other)
 	if string(tfevents.Encode(0, a)) != string(tfevents.Encode(0, b)) {
@@ -69,7 +70,7 @@ type logScalar struct {
 // independent mapping of its columns: loss, skipped, steps under train/, loss_<term> as
 // train/loss/<term>, lr_<g> as lr/<g>,
 // <split>_<metric> as <split>/<metric>, epoch as step (+1: the progress line's count), the
-// clock's seconds and empty cells left out.
+// clock's seconds (training and evaluation) and empty cells left out.
 func logScalars(t *testing.T, rows [][]string) []logScalar {
 	t.Helper()
 	var out []logScalar
@@ -83,7 +84,7 @@ func logScalars(t *testing.T, rows [][]string) []logScalar {
 			v := r[i+1]
 			var tag string
 			switch {
-			case c == "seconds" || v == "":
+			case c == "seconds" || c == "eval_seconds" || v == "":
 				continue
 			case c == "loss" || c == "skipped" || c == "steps":
 				tag = "train/" + c

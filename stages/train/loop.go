@@ -375,12 +375,14 @@ func (t *trainer) run(start int) error {
 		if t.cfg.Schedule.Scheduler != "none" {
 			t.sched.Step()
 		}
-		row := logRow{Epoch: epoch, Loss: res.loss, Terms: res.terms, Skipped: res.skipped, Steps: res.steps, LRs: lrs, Seconds: secs}
+		row := logRow{Epoch: epoch, Loss: res.loss, Terms: res.terms, Skipped: res.skipped, Steps: res.steps, LRs: lrs, Seconds: secs, EvalSeconds: math.NaN()}
 		newBest := false
 		if t.cfg.EvalEvery > 0 && (epoch+1)%t.cfg.EvalEvery == 0 {
+			t1 := time.Now()
 			if row.Evals, err = t.evaluate(); err != nil {
 				return fmt.Errorf("epoch %d: evaluate: %w (last good checkpoint: %s)", epoch, err, lastGood(epoch))
 			}
+			row.EvalSeconds = time.Since(t1).Seconds()
 			if evalHook != nil {
 				evalHook(epoch, row.Evals)
 			}

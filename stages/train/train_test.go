@@ -295,7 +295,7 @@ func testResume(t *testing.T, kind string) {
 	// terms, rebuilt from the epoch file's log).
 	for i := 1; i < len(ra); i++ {
 		for j, c := range ra[0] {
-			if c != "seconds" && ra[i][j] != rb[i][j] {
+			if c != "seconds" && c != "eval_seconds" && ra[i][j] != rb[i][j] {
 				t.Fatalf("epoch %d %s %s vs %s after resume", i-1, c, ra[i][j], rb[i][j])
 			}
 		}
@@ -532,7 +532,7 @@ func TestEvalEveryAndFlatMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := readLog(t, out)
-	if h := rows[0]; h[len(h)-1] != "test_e_recall@1" || h[len(h)-2] != "seconds" {
+	if h := rows[0]; h[len(h)-1] != "test_e_recall@1" || h[len(h)-2] != "eval_seconds" || h[len(h)-3] != "seconds" {
 		t.Fatalf("header %v", h)
 	}
 	for i, r := range rows[1:] {
@@ -915,8 +915,8 @@ func TestEvalMetricsOnValAndTest(t *testing.T) {
 				}
 			}
 			head := rows[0]
-			if got := head[len(head)-len(wantCols):]; !slices.Equal(got, wantCols) || head[len(head)-len(wantCols)-1] != "seconds" {
-				t.Fatalf("header %v, want the evaluation columns %v after seconds", head, wantCols)
+			if got := head[len(head)-len(wantCols):]; !slices.Equal(got, wantCols) || head[len(head)-len(wantCols)-1] != "eval_seconds" || head[len(head)-len(wantCols)-2] != "seconds" {
+				t.Fatalf("header %v, want seconds, eval_seconds and then the evaluation columns %v", head, wantCols)
 			}
 			for _, r := range rows[1:3] {
 				if r[len(r)-1] != "" {
