@@ -17,7 +17,8 @@ import (
 // steps column. 3: the artifact holds a TensorBoard event file (events.out.tfevents.dmlrun). 4: a loss that is
 // a sum of named terms (nir) logs each term too (loss_<term>, train/loss/<term>). 5: eval_every
 // computes its metrics on the evaluate stage's libtorch backend (it was the pure-Go one,
-// which may order near-tied neighbours differently).
+// which may order near-tied neighbours differently), embeds under the block's autocast as
+// the original does, and logs eval_seconds.
 const Version = 5
 
 // Config is a train block's typed config; defaults are the original's (reference §1). The
@@ -43,7 +44,7 @@ type Config struct {
 	// anyway, and they hold the run's first steps, where the scaler halves its initial 2^16
 	// scale on every overflow (many steps under f16 autocast).
 	MaxSkippedShare float64 `param:"max_skipped_share" min:"0" max:"1" doc:"Fail the node when, in an epoch after warmup, more than this share of its steps was skipped for non-finite gradients: such a run did not train (a healthy one skips single steps when the grad scaler's scale overflows; 1 disables the check)."`
-	Autocast        string  `param:"autocast" enum:"none,bf16,f16" doc:"Mixed-precision forward and loss (original: --use_float16 is f16): bf16 on CUDA or on a CPU with bfloat16 instructions (AVX512-BF16 or AMX-BF16; refused on other CPUs), f16 on CUDA only. Backward, weights and the grad scaler stay float32."`
+	Autocast        string  `param:"autocast" enum:"none,bf16,f16" doc:"Mixed-precision forward and loss, and the forward of eval_every's evaluation (original: --use_float16 is f16): bf16 on CUDA or on a CPU with bfloat16 instructions (AVX512-BF16 or AMX-BF16; refused on other CPUs), f16 on CUDA only. Backward, weights and the grad scaler stay float32."`
 	Seed            int64   `param:"seed" doc:"Global seed (usually set through seeds = [...]) (original: --seed)."`
 
 	// Set by the decoding check (not parameters): the parsed arch and the loss block

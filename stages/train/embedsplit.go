@@ -30,6 +30,11 @@ func EmbedSplit(m *models.Model, s *load.Split, bs int, dev torch.Device, bar st
 // allocation of every batch's images and of the N x D result each time. The zero value is
 // ready; an Embedder is not safe for concurrent use.
 type Embedder struct {
+	// Autocast, when not nil, runs each forward pass (training's evaluation under the
+	// train block's autocast: the original's --use_float16 autocasts the evaluation
+	// forward too, reference §8.6); the embeddings come back as float32 either way.
+	Autocast func(func())
+
 	idx    []int
 	data   []float32
 	out    []float32
@@ -65,9 +70,16 @@ func (e *Embedder) Embed(m *models.Model, s *load.Split, bs int, dev torch.Devic
 				x = x.To(dev)
 			}
 			var z []float32
-			torch.NoGrad(func() {
-				z, err = m.Forward(x, false, false).Embeds.Float32s()
-			})
+			forward := func() {
+				torch.NoGrad(func() {
+					z, err = m.Forward(x, false, false).Embeds.Float32s()
+				})
+			}
+			if e.Autocast != nil {
+				e.Autocast(forward)
+			} else {
+				forward()
+			}
 			if err != nil {
 				return err
 			}
@@ -156,6 +168,7 @@ func (t *trainer) evaluate() (map[string]float64, error) {
 		}
 		// x and y are the trainer's buffers, overwritten by the next split's embedding:
 		// they are used up here, before it.
+		t.data.eval.Autocast = t.autocast
 		x, y, err := t.data.eval.Embed(t.model, s, t.cfg.Schedule.BatchSize, t.dev, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%s split: %w", sp, err)

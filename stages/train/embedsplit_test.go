@@ -1,6 +1,7 @@
 package train
 
 import (
+	"math"
 	"slices"
 	"testing"
 
@@ -50,5 +51,58 @@ func TestEmbedderReusesBuffers(t *testing.T) {
 		} else if &x[0] != first {
 			t.Fatalf("pass %d (%s) allocated new embeddings instead of reusing the buffer", pass, sp)
 		}
+	}
+}
+
+// TestEmbedderAutocast: with Autocast set every forward pass runs inside it (one call per
+// batch), under bf16 the embeddings still come back as float32 values close to float32's,
+// and without it nothing changes.
+func TestEmbedderAutocast(t *testing.T) {
+	skipWithoutCPUBF16Conv(t)
+	dir := t.TempDir()
+	traintest.WriteTinyDatasetSplits(t, dir, 6, 8, "train", "test")
+	p, err := load.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s, err := p.Split("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	torch.ManualSeed(3)
+	m, err := models.New("smallcnn_normalize", 16, torch.CPUDevice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	want, _, err := EmbedSplit(m, s, 7, torch.CPUDevice, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	e := Embedder{Autocast: func(fn func()) {
+		calls++
+		torch.Autocast(torch.CPUDevice, torch.BFloat16, fn)
+	}}
+	got, _, err := e.Embed(m, s, 7, torch.CPUDevice, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 7 { // 48 images in batches of 7
+		t.Fatalf("Autocast ran %d times, want once per batch (7)", calls)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d values, want %d", len(got), len(want))
+	}
+	// bfloat16 keeps 8 significant bits (rounding 2^-9 relative per op); through smallcnn's
+	// four convolutions and the head, unit-norm values stay far within 0.1 of float32's.
+	// The bound says they are still the embeddings; a difference > 0 that bfloat16 ran.
+	var maxDiff float64
+	for i := range got {
+		maxDiff = max(maxDiff, math.Abs(float64(got[i]-want[i])))
+	}
+	if maxDiff == 0 || maxDiff > 0.1 {
+		t.Fatalf("largest difference to float32 %g: want bfloat16's rounding (0 < d <= 0.1)", maxDiff)
 	}
 }

@@ -613,6 +613,7 @@ func TestAutocastPlumbing(t *testing.T) {
 			s.params["autocast"] = "bf16"
 			s.params["loss"] = lossParams(kind, nil)
 			s.params.Object("schedule")["epochs"] = int64(1)
+			s.params["eval_every"] = int64(1) // the evaluation forward runs under autocast too
 			var dts []torch.DType
 			lossHook = func(_, _ int, l *torch.Tensor) *torch.Tensor { dts = append(dts, l.DType()); return l }
 			defer func() { lossHook = nil }()
@@ -621,8 +622,8 @@ func TestAutocastPlumbing(t *testing.T) {
 				t.Fatal(err)
 			}
 			rows := readLog(t, out)
-			if rows[1][1] == "" || rows[1][2] != "0" {
-				t.Fatalf("autocast epoch: %v", rows[1])
+			if rows[1][1] == "" || rows[1][2] != "0" || rows[1][len(rows[1])-1] == "" {
+				t.Fatalf("autocast epoch (loss, skipped, ..., its evaluation): %v", rows[1])
 			}
 			sd := loadCkpt(t, filepath.Join(out, "checkpoint.safetensors"))
 			if sd["model.conv1.weight"].DType() != torch.Float32 {
