@@ -181,8 +181,10 @@ def epoch_round(rd):
         n = nodes[0]
         secs = [float(r["seconds"]) for r in n["rows"]]
         node_s = n["end"] - n["start"]
+        # eval_seconds: train version 5 and later (empty on epochs without evaluation).
+        evals = [float(r["eval_seconds"]) for r in n["rows"] if r.get("eval_seconds")]
         res["dmlrun"] = {"epochs": secs, "train_mean": statistics.mean(secs), "node_s": node_s,
-                         "eval_mean": None, "dataset_s": dataset_seconds(dm),
+                         "eval_mean": statistics.mean(evals) if evals else None, "dataset_s": dataset_seconds(dm),
                          "other_s": node_s - sum(secs), "wall_s": t["wall_s"], "cpu_s": t["user_s"] + t["sys_s"],
                          "recall": float(n["rows"][-1].get("test_e_recall@1") or "nan"),
                          "nmi": float(n["rows"][-1].get("test_nmi") or "nan"), "load": t["loadavg_before"]}
@@ -235,7 +237,7 @@ def summary_epoch(out):
         measures = [("train s, epoch %d" % e, lambda x, e=e: x["epochs"][e], 2) for e in range(n_ep)]
         measures += [
             ("train s / epoch (mean)", lambda x: x["train_mean"], 2),
-            ("evaluation s / epoch (dmlrun does not log it)", lambda x: x["eval_mean"], 2),
+            ("evaluation s / epoch (dmlrun: eval_seconds)", lambda x: x["eval_mean"], 2),
             ("rest of the run s (evaluations, set-up, checkpoints)", lambda x: x["other_s"], 2),
             ("dataset node s (dmlrun: list, digest, decode once)", lambda x: x["dataset_s"], 2),
             ("in-process s (train node / epoch.py main)", lambda x: x["node_s"], 2),
