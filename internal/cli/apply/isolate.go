@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"syscall"
 
@@ -53,11 +52,21 @@ func (s *isolator) run(ctx context.Context, j *pipeline.Job) error {
 	if err != nil {
 		return err
 	}
-	name := filepath.Join(s.dir, j.Key[:16]+".json")
-	if err := os.WriteFile(name, b, 0o644); err != nil {
+	// A file of its own even for two nodes with one key (two blocks alike), which may
+	// run at once: the second waits for the first's lock in its process.
+	f, err := os.CreateTemp(s.dir, j.Key[:16]+"-*.json")
+	if err != nil {
 		return fmt.Errorf("write the job file: %w", err)
 	}
+	name := f.Name()
 	defer os.Remove(name)
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write the job file %s: %w", name, err)
+	}
 	defer os.Remove(slurm.OutcomeFile(name))
 
 	args := []string{"--store", s.storeDir, "run-node", "--local", name}
