@@ -11,23 +11,31 @@ import (
 	"dmlrun/torch"
 )
 
-// TestEmbedderReusesBuffers: an Embedder gives EmbedSplit's embeddings and labels, split
-// after split and call after call, and its second pass over a split writes into the
-// first pass's memory.
-func TestEmbedderReusesBuffers(t *testing.T) {
+// tinyEmbedSetup opens a tiny prepared dataset with splits (6 classes, 8 images each) and a
+// seeded smallcnn_normalize with 16-dimensional embeddings, both closed when t ends.
+func tinyEmbedSetup(t *testing.T, splits ...string) (*load.Prepared, *models.Model) {
+	t.Helper()
 	dir := t.TempDir()
-	traintest.WriteTinyDatasetSplits(t, dir, 6, 8, "train", "test", "val")
+	traintest.WriteTinyDatasetSplits(t, dir, 6, 8, splits...)
 	p, err := load.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	t.Cleanup(func() { p.Close() })
 	torch.ManualSeed(3)
 	m, err := models.New("smallcnn_normalize", 16, torch.CPUDevice)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	t.Cleanup(m.Close)
+	return p, m
+}
+
+// TestEmbedderReusesBuffers: an Embedder gives EmbedSplit's embeddings and labels, split
+// after split and call after call, and its second pass over a split writes into the
+// first pass's memory.
+func TestEmbedderReusesBuffers(t *testing.T) {
+	p, m := tinyEmbedSetup(t, "train", "test", "val")
 	var e Embedder
 	var first *float32
 	for pass, sp := range []string{"test", "val", "test"} {
@@ -59,23 +67,11 @@ func TestEmbedderReusesBuffers(t *testing.T) {
 // and without it nothing changes.
 func TestEmbedderAutocast(t *testing.T) {
 	skipWithoutCPUBF16Conv(t)
-	dir := t.TempDir()
-	traintest.WriteTinyDatasetSplits(t, dir, 6, 8, "train", "test")
-	p, err := load.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p, m := tinyEmbedSetup(t, "train", "test")
 	s, err := p.Split("test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	torch.ManualSeed(3)
-	m, err := models.New("smallcnn_normalize", 16, torch.CPUDevice)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
 	want, _, err := EmbedSplit(m, s, 7, torch.CPUDevice, nil)
 	if err != nil {
 		t.Fatal(err)
